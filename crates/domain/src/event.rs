@@ -1,0 +1,24 @@
+//! The append-only event log of a conversation. Timelines, live updates and metrics all
+//! read these events; nothing is derived twice.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::conversation::string_enum;
+use crate::Invalid;
+
+string_enum!(
+    EventKind, "kind" {
+        Created => "created",
+        MessageAdded => "message_added",
+        Assigned => "assigned",
+        Transferred => "transferred",
+        StatusChanged => "status_changed",
+        PriorityChanged => "priority_changed",
+        Tagged => "tagged",
+        Untagged => "untagged",
+        SubjectChanged => "subject_changed",
+        FieldsChanged => "fields_changed",
+        CustomerMerged => "customer_merged",
+    }
+);

@@ -1,0 +1,13 @@
+//! The Citius domain: the vocabulary every channel, store and screen shares.
+//! Nothing here performs IO; values exist only once parsed.
+
+pub mod content;
+pub mod conversation;
+pub mod customer;
+pub mod error;
+pub mod event;
+pub mod paging;
+pub mod role;
+pub mod workspace;
+
+pub use error::{Invalid, InvalidField};
