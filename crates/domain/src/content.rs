@@ -111,7 +111,7 @@ fn decode_entities(s: &str) -> String {
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
         let after = &rest[i..];
-        let Some(semi) = after[..after.len().min(12)].find(';') else {
+        let Some(semi) = after.find(';').filter(|&i| i <= 12) else {
             out.push('&');
             rest = &after[1..];
             continue;
