@@ -7,6 +7,7 @@ pub mod customer;
 pub mod error;
 pub mod event;
 pub mod paging;
+pub mod records;
 pub mod role;
 pub mod workspace;
 

@@ -1,1 +1,83 @@
+//! Storage for Citius: one set of queries over embedded SQLite or PostgreSQL.
+//!
+//! Both backends speak the same SQL for almost everything (`$n` placeholders, `RETURNING`,
+//! `ON CONFLICT`), so each query is written once and runs through sqlx's `Any` driver. The few
+//! places where the backends differ (full-text search, job claiming, schema) switch on
+//! [`Backend`] in one spot each. Functions take a `&mut AnyConnection`, so use cases compose them
+//! inside one transaction: a change, its events, its search entry and its jobs commit together.
 
+pub mod audit;
+pub mod conversations;
+pub mod customers;
+pub mod db;
+pub mod directory;
+pub mod idempotency;
+pub mod jobs;
+pub mod search;
+mod sql;
+
+pub use db::{Backend, Db, DbConfig};
+pub use sqlx::AnyConnection as Conn;
+pub use sqlx::Error as SqlxError;
+
+use jiff::Timestamp;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Sql(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => DbError::NotFound,
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                DbError::Conflict(d.constraint().unwrap_or("unique").to_string())
+            }
+            _ => DbError::Sql(e),
+        }
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Milliseconds since the Unix epoch: how instants are stored.
+pub fn to_ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+pub fn from_ms(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+pub fn now_ms() -> i64 {
+    Timestamp::now().as_millisecond()
+}
+
+fn parse_json(s: &str) -> DbResult<serde_json::Value> {
+    serde_json::from_str(s).map_err(|e| DbError::Corrupt(format!("json: {e}")))
+}
+
+fn parse_enum<T>(r: Result<T, citius_domain::Invalid>) -> DbResult<T> {
+    r.map_err(|e| DbError::Corrupt(e.to_string()))
+}
+
+/// Makes `Option<row>` into `NotFound` for lookups that must hit.
+trait Found<T> {
+    fn found(self) -> DbResult<T>;
+}
+
+impl<T> Found<T> for Option<T> {
+    fn found(self) -> DbResult<T> {
+        self.ok_or(DbError::NotFound)
+    }
+}

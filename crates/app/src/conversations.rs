@@ -1,0 +1,599 @@
+//! Working conversations: open one, write in it, move it, find it.
+
+use citius_domain::content::Body;
+use citius_domain::conversation::{self, Channel, MessageKind, Priority, Status, check_custom_fields, parse_tags};
+use citius_domain::customer::{Identity, IdentityKind, check_attributes};
+use citius_domain::error::{optional_text, required_text};
+use citius_domain::event::EventKind;
+use citius_domain::paging::{Page, PageRequest};
+use citius_domain::records::{Conversation, Event, Message, SearchHits, Tag, TimelineItem};
+use citius_domain::role::Permission;
+use citius_domain::Invalid;
+use citius_store::conversations::{self as store, AssigneeFilter, Changes, Filter, NewConversation, NewMessage};
+use citius_store::search::{self, DocKind};
+use citius_store::{Conn, DbError, customers, directory, jobs, now_ms};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::{Actor, App, AppError, AppResult, require};
+
+/// Who the conversation is with: found by any identity given, or created.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerRef {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub external_id: Option<String>,
+    pub chat_visitor_id: Option<String>,
+    pub name: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Value>,
+}
+
+impl CustomerRef {
+    pub fn identities(&self) -> Result<Vec<Identity>, Invalid> {
+        let mut out = Vec::new();
+        for (kind, v) in [
+            (IdentityKind::Email, &self.email),
+            (IdentityKind::Phone, &self.phone),
+            (IdentityKind::External, &self.external_id),
+            (IdentityKind::ChatVisitor, &self.chat_visitor_id),
+        ] {
+            if let Some(v) = v {
+                out.push(Identity::parse(kind, v)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentInput {
+    pub filename: String,
+    pub content_type: Option<String>,
+    /// The file's bytes, base64-encoded.
+    pub data_base64: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewConversationInput {
+    pub customer: CustomerRef,
+    pub subject: String,
+    /// The first message, as plain text.
+    pub body: Option<String>,
+    /// The first message as HTML (sanitised on the server); used when `body` is absent.
+    pub html: Option<String>,
+    /// Who wrote the first message: `inbound` (the customer, default) or `reply` (an agent reaching out).
+    pub kind: Option<MessageKind>,
+    pub channel: Option<Channel>,
+    pub inbox_id: Option<i64>,
+    pub priority: Option<Priority>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<serde_json::Value>,
+    pub assignee_id: Option<i64>,
+    pub team_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMessageInput {
+    pub body: Option<String>,
+    pub html: Option<String>,
+    /// `reply` (to the customer, default), `note` (internal) or `inbound` (recorded on the customer's behalf).
+    pub kind: Option<MessageKind>,
+    #[serde(default)]
+    pub attachments: Vec<AttachmentInput>,
+}
+
+/// A partial update; absent fields stay as they are, `null` clears assignee or team.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConversationInput {
+    pub status: Option<Status>,
+    /// Required when snoozing: when the conversation wakes up (RFC 3339).
+    pub snoozed_until: Option<String>,
+    pub priority: Option<Priority>,
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub assignee_id: Option<Option<i64>>,
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub team_id: Option<Option<i64>>,
+    pub subject: Option<String>,
+    pub add_tags: Option<Vec<String>>,
+    pub remove_tags: Option<Vec<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<serde_json::Value>,
+}
+
+/// Tells "absent" from "null" for fields that can be cleared.
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+/// List filters as they come from a query string.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ConversationQuery {
+    /// Comma-separated statuses, e.g. `open,pending`.
+    pub status: Option<String>,
+    /// A user id, `me` or `none`.
+    pub assignee: Option<String>,
+    pub team_id: Option<i64>,
+    pub tag: Option<String>,
+    pub channel: Option<String>,
+    pub inbox_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    /// RFC 3339 bounds on creation and last update.
+    pub created_after: Option<String>,
+    pub created_before: Option<String>,
+    pub updated_after: Option<String>,
+    pub updated_before: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+fn parse_instant(field: &str, v: &str) -> Result<i64, Invalid> {
+    v.parse::<jiff::Timestamp>()
+        .map(|t| t.as_millisecond())
+        .map_err(|_| Invalid::field(field, "must be an RFC 3339 time like 2026-01-31T09:00:00Z"))
+}
+
+impl ConversationQuery {
+    pub fn to_filter(&self, actor: &Actor) -> Result<(Filter, PageRequest), Invalid> {
+        let mut f = Filter::default();
+        if let Some(s) = &self.status {
+            f.statuses = s.split(',').filter(|s| !s.is_empty()).map(|s| Status::parse(s.trim())).collect::<Result<_, _>>()?;
+        }
+        f.assignee = match self.assignee.as_deref() {
+            None | Some("") => None,
+            Some("me") => Some(AssigneeFilter::User(actor.user_id)),
+            Some("none") => Some(AssigneeFilter::Unassigned),
+            Some(id) => Some(AssigneeFilter::User(
+                id.parse().map_err(|_| Invalid::field("assignee", "must be a user id, 'me' or 'none'"))?,
+            )),
+        };
+        f.team_id = self.team_id;
+        f.tag = self.tag.as_deref().filter(|t| !t.is_empty()).map(conversation::parse_tag).transpose()?;
+        f.channel = self.channel.as_deref().filter(|c| !c.is_empty()).map(Channel::parse).transpose()?;
+        f.inbox_id = self.inbox_id;
+        f.customer_id = self.customer_id;
+        f.created_after = self.created_after.as_deref().map(|v| parse_instant("created_after", v)).transpose()?;
+        f.created_before = self.created_before.as_deref().map(|v| parse_instant("created_before", v)).transpose()?;
+        f.updated_after = self.updated_after.as_deref().map(|v| parse_instant("updated_after", v)).transpose()?;
+        f.updated_before = self.updated_before.as_deref().map(|v| parse_instant("updated_before", v)).transpose()?;
+        let page = PageRequest::parse(self.limit, self.cursor.as_deref())?;
+        Ok((f, page))
+    }
+}
+
+const MAX_ATTACHMENTS: usize = 10;
+
+/// A validated attachment ready to store.
+struct File {
+    filename: String,
+    content_type: String,
+    sha256: String,
+    data: Vec<u8>,
+}
+
+fn parse_attachments(list: &[AttachmentInput], max_bytes: usize) -> Result<Vec<File>, Invalid> {
+    use base64::Engine;
+    if list.len() > MAX_ATTACHMENTS {
+        return Err(Invalid::field("attachments", format!("at most {MAX_ATTACHMENTS} per message")));
+    }
+    list.iter()
+        .map(|a| {
+            let filename = required_text("attachments.filename", &a.filename, 255)?
+                .replace(['/', '\\', '"'], "_");
+            let content_type = a.content_type.clone().unwrap_or_else(|| "application/octet-stream".into());
+            let valid_type = content_type.len() <= 100
+                && content_type.contains('/')
+                && content_type.chars().all(|c| c.is_ascii_alphanumeric() || "/.+-;= ".contains(c));
+            if !valid_type {
+                return Err(Invalid::field("attachments.content_type", "is not a media type"));
+            }
+            if a.data_base64.len() > max_bytes / 3 * 4 + 8 {
+                return Err(Invalid::field("attachments", format!("each file must be at most {max_bytes} bytes")));
+            }
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(a.data_base64.as_bytes())
+                .map_err(|_| Invalid::field("attachments.data_base64", "is not valid base64"))?;
+            if data.len() > max_bytes {
+                return Err(Invalid::field("attachments", format!("each file must be at most {max_bytes} bytes")));
+            }
+            Ok(File { filename, content_type, sha256: hex::encode(Sha256::digest(&data)), data })
+        })
+        .collect()
+}
+
+fn body_of(body: Option<&str>, html: Option<&str>) -> Result<Body, Invalid> {
+    match (body, html) {
+        (Some(t), _) => Body::from_text(t),
+        (None, Some(h)) => Body::from_html(h),
+        (None, None) => Err(Invalid::field("body", "is required")),
+    }
+}
+
+impl App {
+    pub async fn create_conversation(&self, actor: &Actor, input: NewConversationInput) -> AppResult<Conversation> {
+        require(actor, Permission::Work)?;
+        let ws = actor.workspace_id;
+        let identities = input.customer.identities()?;
+        if identities.is_empty() {
+            return Err(Invalid::field("customer", "needs at least one of email, phone, external_id, chat_visitor_id").into());
+        }
+        let customer_name = input.customer.name.as_deref().map(|n| optional_text("customer.name", n, 200)).transpose()?;
+        if let Some(a) = &input.customer.attributes {
+            check_attributes(a)?;
+        }
+        let subject = required_text("subject", &input.subject, conversation::MAX_SUBJECT)?;
+        let body = body_of(input.body.as_deref(), input.html.as_deref())?;
+        let tags = parse_tags(&input.tags)?;
+        let custom_fields = input.custom_fields.unwrap_or_else(|| json!({}));
+        check_custom_fields(&custom_fields)?;
+        let kind = input.kind.unwrap_or(MessageKind::Inbound);
+        if kind == MessageKind::Note {
+            return Err(Invalid::field("kind", "the first message cannot be an internal note").into());
+        }
+        let channel = input.channel.unwrap_or(Channel::Api);
+        let backend = self.db.backend();
+
+        let mut tx = self.db.begin().await?;
+        if let Some(inbox) = input.inbox_id {
+            directory::inbox_by_id(&mut tx, ws, inbox).await.map_err(|e| not_found_as(e, "inbox_id"))?;
+        }
+        if let Some(u) = input.assignee_id {
+            directory::member(&mut tx, ws, u).await.map_err(|e| not_found_as(e, "assignee_id"))?;
+        }
+        if let Some(t) = input.team_id {
+            directory::team(&mut tx, ws, t).await.map_err(|e| not_found_as(e, "team_id"))?;
+        }
+        let customer_id = find_or_create_customer(&mut tx, backend, ws, &identities, customer_name.as_deref(), input.customer.attributes.as_ref()).await?;
+        let id = store::insert(&mut tx, &NewConversation {
+            workspace_id: ws,
+            customer_id,
+            channel,
+            inbox_id: input.inbox_id,
+            priority: input.priority.unwrap_or(Priority::Normal),
+            subject: &subject,
+            custom_fields: &custom_fields,
+        })
+        .await?;
+        let mut events = vec![store::insert_event(&mut tx, ws, id, EventKind::Created, Some(actor.user_id), &json!({"channel": channel, "customer_id": customer_id})).await?];
+        search::put(&mut tx, backend, ws, DocKind::Subject, id, Some(id), &subject).await?;
+        let (author_user, author_customer) = match kind {
+            MessageKind::Inbound => (None, Some(customer_id)),
+            _ => (Some(actor.user_id), None),
+        };
+        let message_id = store::insert_message(&mut tx, &NewMessage {
+            workspace_id: ws,
+            conversation_id: id,
+            kind,
+            author_user_id: author_user,
+            author_customer_id: author_customer,
+            body_text: &body.text,
+            body_html: &body.html,
+        })
+        .await?;
+        search::put(&mut tx, backend, ws, DocKind::Message, message_id, Some(id), &body.text).await?;
+        events.push(store::insert_event(&mut tx, ws, id, EventKind::MessageAdded, Some(actor.user_id), &json!({"message_id": message_id, "kind": kind})).await?);
+        for t in &tags {
+            store::add_tag(&mut tx, ws, id, t).await?;
+        }
+        if !tags.is_empty() {
+            events.push(store::insert_event(&mut tx, ws, id, EventKind::Tagged, Some(actor.user_id), &json!({"tags": tags})).await?);
+        }
+        if input.assignee_id.is_some() || input.team_id.is_some() {
+            store::apply(&mut tx, ws, id, &Changes { assignee_id: input.assignee_id.map(Some), team_id: input.team_id.map(Some), ..Changes::default() }).await?;
+            events.push(store::insert_event(&mut tx, ws, id, EventKind::Assigned, Some(actor.user_id), &json!({"assignee_id": input.assignee_id, "team_id": input.team_id})).await?);
+        }
+        let conv = store::get(&mut tx, ws, id).await?;
+        tx.commit().await?;
+        self.hub.publish(ws, events);
+        Ok(conv)
+    }
+
+    pub async fn conversation(&self, actor: &Actor, id: i64) -> AppResult<Conversation> {
+        require(actor, Permission::Read)?;
+        let mut c = self.db.read().await?;
+        Ok(store::get(&mut c, actor.workspace_id, id).await?)
+    }
+
+    pub async fn conversations(&self, actor: &Actor, q: &ConversationQuery) -> AppResult<Page<Conversation>> {
+        require(actor, Permission::Read)?;
+        let (filter, page) = q.to_filter(actor)?;
+        let mut c = self.db.read().await?;
+        Ok(store::list(&mut c, actor.workspace_id, &filter, page).await?)
+    }
+
+    /// Conversation counts per status: all, mine and unassigned (the inbox's badges).
+    pub async fn conversation_counts(&self, actor: &Actor) -> AppResult<InboxCounts> {
+        require(actor, Permission::Read)?;
+        let mut c = self.db.read().await?;
+        let open = |list: Vec<(Status, i64)>| list.iter().filter(|(s, _)| *s == Status::Open).map(|(_, n)| n).sum::<i64>();
+        let all = store::count_by_status(&mut c, actor.workspace_id, None).await?;
+        let mine = store::count_by_status(&mut c, actor.workspace_id, Some(AssigneeFilter::User(actor.user_id))).await?;
+        let unassigned = store::count_by_status(&mut c, actor.workspace_id, Some(AssigneeFilter::Unassigned)).await?;
+        let snoozed = all.iter().filter(|(s, _)| *s == Status::Snoozed).map(|(_, n)| n).sum();
+        Ok(InboxCounts { open: open(all.clone()), mine_open: open(mine), unassigned_open: open(unassigned), snoozed, by_status: all })
+    }
+
+    pub async fn add_message(&self, actor: &Actor, conversation_id: i64, input: NewMessageInput) -> AppResult<Message> {
+        require(actor, Permission::Work)?;
+        let ws = actor.workspace_id;
+        let body = body_of(input.body.as_deref(), input.html.as_deref())?;
+        let kind = input.kind.unwrap_or(MessageKind::Reply);
+        let files = parse_attachments(&input.attachments, self.config.max_attachment_bytes)?;
+        let backend = self.db.backend();
+        let mut tx = self.db.begin().await?;
+        let conv = store::get(&mut tx, ws, conversation_id).await?;
+        let (author_user, author_customer) = match kind {
+            MessageKind::Inbound => (None, Some(conv.customer_id)),
+            _ => (Some(actor.user_id), None),
+        };
+        let message_id = store::insert_message(&mut tx, &NewMessage {
+            workspace_id: ws,
+            conversation_id,
+            kind,
+            author_user_id: author_user,
+            author_customer_id: author_customer,
+            body_text: &body.text,
+            body_html: &body.html,
+        })
+        .await?;
+        for f in &files {
+            store::insert_attachment(&mut tx, ws, message_id, &f.filename, &f.content_type, &f.sha256, &f.data).await?;
+        }
+        search::put(&mut tx, backend, ws, DocKind::Message, message_id, Some(conversation_id), &body.text).await?;
+        let mut events = vec![store::insert_event(&mut tx, ws, conversation_id, EventKind::MessageAdded, Some(actor.user_id), &json!({"message_id": message_id, "kind": kind})).await?];
+        // A customer writing reopens the conversation; an agent's reply leaves the status to the agent.
+        let new_status = match kind {
+            MessageKind::Inbound => Some(conv.status.on_customer_message()).filter(|s| *s != conv.status),
+            _ => None,
+        };
+        if let Some(s) = new_status {
+            store::apply(&mut tx, ws, conversation_id, &Changes { status: Some(s), snoozed_until: Some(None), ..Changes::default() }).await?;
+            events.push(store::insert_event(&mut tx, ws, conversation_id, EventKind::StatusChanged, None, &json!({"from": conv.status, "to": s, "reason": "customer_message"})).await?);
+        }
+        let message = store::message_by_id(&mut tx, ws, message_id).await?;
+        tx.commit().await?;
+        self.hub.publish(ws, events);
+        Ok(message)
+    }
+
+    pub async fn update_conversation(&self, actor: &Actor, id: i64, input: UpdateConversationInput) -> AppResult<Conversation> {
+        require(actor, Permission::Work)?;
+        let ws = actor.workspace_id;
+        let now = now_ms();
+        let snooze = input.snoozed_until.as_deref().map(|v| parse_instant("snoozed_until", v)).transpose()?;
+        let subject = input.subject.as_deref().map(|s| required_text("subject", s, conversation::MAX_SUBJECT)).transpose()?;
+        let add_tags = input.add_tags.as_deref().map(parse_tags).transpose()?.unwrap_or_default();
+        let remove_tags = input.remove_tags.as_deref().map(parse_tags).transpose()?.unwrap_or_default();
+        if let Some(f) = &input.custom_fields {
+            check_custom_fields(f)?;
+        }
+        let backend = self.db.backend();
+        let mut tx = self.db.begin().await?;
+        let conv = store::get(&mut tx, ws, id).await?;
+        let mut changes = Changes::default();
+        let mut events: Vec<Event> = Vec::new();
+        let me = Some(actor.user_id);
+        if let Some(to) = input.status {
+            let to = conv.status.transition(to, snooze, now)?;
+            changes.status = Some(to);
+            changes.snoozed_until = Some(snooze);
+            if to != conv.status || snooze.is_some() {
+                events.push(store::insert_event(&mut tx, ws, id, EventKind::StatusChanged, me, &json!({"from": conv.status, "to": to, "snoozed_until": snooze})).await?);
+            }
+            if let Some(until) = snooze {
+                jobs::enqueue(&mut tx, &jobs::NewJob {
+                    workspace_id: Some(ws),
+                    kind: crate::worker::UNSNOOZE,
+                    payload: json!({"conversation_id": id, "until": until}),
+                    run_at: until,
+                    max_attempts: 10,
+                    dedupe_key: Some(format!("unsnooze:{id}:{until}")),
+                })
+                .await?;
+            }
+        } else if snooze.is_some() {
+            return Err(Invalid::field("snoozed_until", "is only allowed with status 'snoozed'").into());
+        }
+        if let Some(p) = input.priority.filter(|p| *p != conv.priority) {
+            changes.priority = Some(p);
+            events.push(store::insert_event(&mut tx, ws, id, EventKind::PriorityChanged, me, &json!({"from": conv.priority, "to": p})).await?);
+        }
+        let assignee_changed = input.assignee_id.is_some_and(|a| a != conv.assignee_id);
+        let team_changed = input.team_id.is_some_and(|t| t != conv.team_id);
+        if let Some(Some(u)) = input.assignee_id {
+            directory::member(&mut tx, ws, u).await.map_err(|e| not_found_as(e, "assignee_id"))?;
+        }
+        if let Some(Some(t)) = input.team_id {
+            directory::team(&mut tx, ws, t).await.map_err(|e| not_found_as(e, "team_id"))?;
+        }
+        if assignee_changed || team_changed {
+            changes.assignee_id = input.assignee_id;
+            changes.team_id = input.team_id;
+            let kind = if conv.assignee_id.is_some() || conv.team_id.is_some() { EventKind::Transferred } else { EventKind::Assigned };
+            events.push(store::insert_event(&mut tx, ws, id, kind, me, &json!({
+                "from": {"assignee_id": conv.assignee_id, "team_id": conv.team_id},
+                "assignee_id": input.assignee_id.unwrap_or(conv.assignee_id),
+                "team_id": input.team_id.unwrap_or(conv.team_id),
+            })).await?);
+        }
+        if let Some(s) = subject.filter(|s| *s != conv.subject) {
+            search::put(&mut tx, backend, ws, DocKind::Subject, id, Some(id), &s).await?;
+            events.push(store::insert_event(&mut tx, ws, id, EventKind::SubjectChanged, me, &json!({"from": conv.subject, "to": s})).await?);
+            changes.subject = Some(s);
+        }
+        if let Some(f) = input.custom_fields.filter(|f| *f != conv.custom_fields) {
+            events.push(store::insert_event(&mut tx, ws, id, EventKind::FieldsChanged, me, &json!({"from": conv.custom_fields, "to": f})).await?);
+            changes.custom_fields = Some(f);
+        }
+        let mut added = Vec::new();
+        for t in &add_tags {
+            if store::add_tag(&mut tx, ws, id, t).await? {
+                added.push(t.clone());
+            }
+        }
+        if conv.tags.len() + added.len() > conversation::MAX_TAGS_PER_CONVERSATION {
+            return Err(Invalid::field("add_tags", "at most 30 tags per conversation").into());
+        }
+        if !added.is_empty() {
+            events.push(store::insert_event(&mut tx, ws, id, EventKind::Tagged, me, &json!({"tags": added})).await?);
+        }
+        let mut removed = Vec::new();
+        for t in &remove_tags {
+            if store::remove_tag(&mut tx, ws, id, t).await? {
+                removed.push(t.clone());
+            }
+        }
+        if !removed.is_empty() {
+            events.push(store::insert_event(&mut tx, ws, id, EventKind::Untagged, me, &json!({"tags": removed})).await?);
+        }
+        store::apply(&mut tx, ws, id, &changes).await?;
+        let conv = store::get(&mut tx, ws, id).await?;
+        tx.commit().await?;
+        self.hub.publish(ws, events);
+        Ok(conv)
+    }
+
+    /// Messages and events of a conversation in the order they happened.
+    pub async fn timeline(&self, actor: &Actor, id: i64) -> AppResult<Vec<TimelineItem>> {
+        require(actor, Permission::Read)?;
+        let ws = actor.workspace_id;
+        let mut c = self.db.read().await?;
+        store::get(&mut c, ws, id).await?;
+        let messages = store::messages(&mut c, ws, id, 0, 5000).await?;
+        let events = store::events(&mut c, ws, id, 5000).await?;
+        let mut items: Vec<(i64, u8, i64, TimelineItem)> = Vec::with_capacity(messages.len() + events.len());
+        items.extend(messages.into_iter().map(|m| (m.created_at.as_millisecond(), 0, m.id, TimelineItem::Message(m))));
+        items.extend(events.into_iter().map(|e| (e.created_at.as_millisecond(), 1, e.id, TimelineItem::Event(e))));
+        items.sort_by_key(|(t, k, id, _)| (*t, *k, *id));
+        Ok(items.into_iter().map(|(_, _, _, i)| i).collect())
+    }
+
+    pub async fn messages(&self, actor: &Actor, conversation_id: i64) -> AppResult<Vec<Message>> {
+        require(actor, Permission::Read)?;
+        let mut c = self.db.read().await?;
+        store::get(&mut c, actor.workspace_id, conversation_id).await?;
+        Ok(store::messages(&mut c, actor.workspace_id, conversation_id, 0, 5000).await?)
+    }
+
+    pub async fn attachment(&self, actor: &Actor, id: i64) -> AppResult<(citius_domain::records::Attachment, Vec<u8>)> {
+        require(actor, Permission::Read)?;
+        let mut c = self.db.read().await?;
+        Ok(store::attachment(&mut c, actor.workspace_id, id).await?)
+    }
+
+    pub async fn tags(&self, actor: &Actor) -> AppResult<Vec<Tag>> {
+        require(actor, Permission::Read)?;
+        let mut c = self.db.read().await?;
+        Ok(store::tags(&mut c, actor.workspace_id).await?)
+    }
+
+    pub async fn create_tag(&self, actor: &Actor, name: &str) -> AppResult<Tag> {
+        require(actor, Permission::Work)?;
+        let name = conversation::parse_tag(name)?;
+        let mut tx = self.db.begin().await?;
+        let id = store::ensure_tag(&mut tx, actor.workspace_id, &name).await?;
+        tx.commit().await?;
+        Ok(Tag { id, name })
+    }
+
+    pub async fn delete_tag(&self, actor: &Actor, id: i64) -> AppResult<()> {
+        require(actor, Permission::Administer)?;
+        let mut tx = self.db.begin().await?;
+        let name = store::delete_tag(&mut tx, actor.workspace_id, id).await?;
+        crate::directory::audit(&mut tx, actor, "tag.deleted", "tag", Some(id), json!({"name": name})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn search(&self, actor: &Actor, q: &str) -> AppResult<SearchHits> {
+        require(actor, Permission::Read)?;
+        if q.chars().count() > 200 {
+            return Err(Invalid::field("q", "must be at most 200 characters").into());
+        }
+        let mut c = self.db.read().await?;
+        let m = search::query(&mut c, self.db.backend(), actor.workspace_id, q, 25).await?;
+        let mut conversations = store::get_many(&mut c, actor.workspace_id, &m.conversation_ids).await?;
+        conversations.sort_by_key(|cv| m.conversation_ids.iter().position(|id| *id == cv.id));
+        let mut found = customers::get_many(&mut c, actor.workspace_id, &m.customer_ids).await?;
+        found.retain(|cu| cu.merged_into_id.is_none());
+        found.sort_by_key(|cu| m.customer_ids.iter().position(|id| *id == cu.id));
+        Ok(SearchHits { conversations, customers: found })
+    }
+
+    /// A workspace's events after `after_id`, for stream catch-up.
+    pub async fn events_since(&self, actor: &Actor, after_id: i64, limit: i64) -> AppResult<Vec<Event>> {
+        require(actor, Permission::Read)?;
+        let mut c = self.db.read().await?;
+        Ok(store::events_since(&mut c, actor.workspace_id, after_id, limit).await?)
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct InboxCounts {
+    pub open: i64,
+    pub mine_open: i64,
+    pub unassigned_open: i64,
+    pub snoozed: i64,
+    #[schema(value_type = Vec<Object>)]
+    pub by_status: Vec<(Status, i64)>,
+}
+
+/// A referenced id that does not exist in this workspace is bad input, not a missing resource.
+pub(crate) fn not_found_as(e: DbError, field: &str) -> AppError {
+    match e {
+        DbError::NotFound => Invalid::field(field, "does not exist in this workspace").into(),
+        e => e.into(),
+    }
+}
+
+/// Finds the customer holding any of the identities (the first found wins), or creates one, and
+/// attaches the identities nobody holds yet.
+pub(crate) async fn find_or_create_customer(
+    c: &mut Conn,
+    backend: citius_store::Backend,
+    ws: i64,
+    identities: &[Identity],
+    name: Option<&str>,
+    attributes: Option<&serde_json::Value>,
+) -> AppResult<i64> {
+    let mut found = None;
+    for i in identities {
+        if let Some(id) = customers::find_by_identity(c, ws, i).await? {
+            found = Some(id);
+            break;
+        }
+    }
+    let id = match found {
+        Some(id) => id,
+        None => {
+            let display = name.filter(|n| !n.is_empty()).map(str::to_string).or_else(|| identities.first().map(|i| i.value.clone())).unwrap_or_default();
+            customers::create(c, ws, &display, attributes.unwrap_or(&json!({}))).await?
+        }
+    };
+    for i in identities {
+        if customers::find_by_identity(c, ws, i).await?.is_none() {
+            customers::add_identity(c, ws, id, i).await?;
+        }
+    }
+    if found.is_none() {
+        crate::customers::reindex(c, backend, ws, id).await?;
+    }
+    Ok(id)
+}

@@ -1,0 +1,196 @@
+//! What the platform stores and shows: the records every layer passes around.
+//! Timestamps are UTC instants; on the wire they are RFC 3339 strings.
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::conversation::{Channel, MessageKind, Priority, Status};
+use crate::customer::IdentityKind;
+use crate::event::EventKind;
+use crate::role::Role;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Workspace {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    /// Role in the workspace the request is made in.
+    pub role: Role,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Team {
+    pub id: i64,
+    pub name: String,
+    pub member_ids: Vec<i64>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Skill {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Tag {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Inbox {
+    pub id: i64,
+    pub name: String,
+    pub channel: Channel,
+    pub address: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    /// The first characters of the token, to recognise it; the token itself is never stored.
+    pub prefix: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_used_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct IdentityView {
+    pub kind: IdentityKind,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Customer {
+    pub id: i64,
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub attributes: Value,
+    pub identities: Vec<IdentityView>,
+    /// Set when this customer was merged into another; its history now lives there.
+    pub merged_into_id: Option<i64>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CustomerNote {
+    pub id: i64,
+    pub customer_id: i64,
+    pub author_user_id: Option<i64>,
+    pub body: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Conversation {
+    pub id: i64,
+    pub customer_id: i64,
+    pub customer_name: String,
+    pub channel: Channel,
+    pub inbox_id: Option<i64>,
+    pub status: Status,
+    pub priority: Priority,
+    pub assignee_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub subject: String,
+    pub tags: Vec<String>,
+    #[schema(value_type = Object)]
+    pub custom_fields: Value,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub snoozed_until: Option<Timestamp>,
+    pub message_count: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Attachment {
+    pub id: i64,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Message {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub kind: MessageKind,
+    pub author_user_id: Option<i64>,
+    pub author_customer_id: Option<i64>,
+    pub body_text: String,
+    /// Sanitised on the server; safe to render.
+    pub body_html: String,
+    pub attachments: Vec<Attachment>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Event {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub kind: EventKind,
+    pub actor_user_id: Option<i64>,
+    #[schema(value_type = Object)]
+    pub data: Value,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+/// One entry of a conversation's timeline, in the order things happened.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TimelineItem {
+    Message(Message),
+    Event(Event),
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub actor_user_id: Option<i64>,
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: Option<i64>,
+    #[schema(value_type = Object)]
+    pub data: Value,
+    pub ip: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SearchHits {
+    pub conversations: Vec<Conversation>,
+    pub customers: Vec<Customer>,
+}

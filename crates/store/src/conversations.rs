@@ -1,0 +1,572 @@
+//! Conversations, their messages, tags and the append-only event log.
+
+use citius_domain::conversation::{Channel, MessageKind, Priority, Status};
+use citius_domain::event::EventKind;
+use citius_domain::paging::{Cursor, Page, PageRequest};
+use citius_domain::records::{Attachment, Conversation, Event, Message, Tag};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::sql::Sql;
+use crate::{Conn, DbError, DbResult, Found, from_ms, now_ms, parse_enum, parse_json};
+
+pub struct NewConversation<'a> {
+    pub workspace_id: i64,
+    pub customer_id: i64,
+    pub channel: Channel,
+    pub inbox_id: Option<i64>,
+    pub priority: Priority,
+    pub subject: &'a str,
+    pub custom_fields: &'a serde_json::Value,
+}
+
+pub async fn insert(c: &mut Conn, n: &NewConversation<'_>) -> DbResult<i64> {
+    let now = now_ms();
+    Ok(sqlx::query_scalar(
+        "INSERT INTO conversations (workspace_id, customer_id, channel, inbox_id, status, priority, subject, \
+         custom_fields, created_at, updated_at) VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $8) RETURNING id",
+    )
+    .bind(n.workspace_id)
+    .bind(n.customer_id)
+    .bind(n.channel.as_str())
+    .bind(n.inbox_id)
+    .bind(n.priority.as_str())
+    .bind(n.subject)
+    .bind(n.custom_fields.to_string())
+    .bind(now)
+    .fetch_one(c)
+    .await?)
+}
+
+const SELECT: &str = "SELECT c.*, cu.name AS customer_name FROM conversations c JOIN customers cu ON cu.id = c.customer_id";
+
+fn conversation(r: &AnyRow) -> DbResult<Conversation> {
+    Ok(Conversation {
+        id: r.try_get("id")?,
+        customer_id: r.try_get("customer_id")?,
+        customer_name: r.try_get("customer_name")?,
+        channel: parse_enum(Channel::parse(&r.try_get::<String, _>("channel")?))?,
+        inbox_id: r.try_get("inbox_id")?,
+        status: parse_enum(Status::parse(&r.try_get::<String, _>("status")?))?,
+        priority: parse_enum(Priority::parse(&r.try_get::<String, _>("priority")?))?,
+        assignee_id: r.try_get("assignee_id")?,
+        team_id: r.try_get("team_id")?,
+        subject: r.try_get("subject")?,
+        tags: Vec::new(),
+        custom_fields: parse_json(&r.try_get::<String, _>("custom_fields")?)?,
+        snoozed_until: r.try_get::<Option<i64>, _>("snoozed_until")?.map(from_ms),
+        message_count: r.try_get("message_count")?,
+        created_at: from_ms(r.try_get("created_at")?),
+        updated_at: from_ms(r.try_get("updated_at")?),
+    })
+}
+
+/// Fills in tags for a page of conversations with one query.
+async fn with_tags(c: &mut Conn, mut list: Vec<Conversation>) -> DbResult<Vec<Conversation>> {
+    if list.is_empty() {
+        return Ok(list);
+    }
+    let ids: Vec<String> = list.iter().map(|c| c.id.to_string()).collect();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT ct.conversation_id, t.name FROM conversation_tags ct JOIN tags t ON t.id = ct.tag_id \
+         WHERE ct.conversation_id IN ({}) ORDER BY t.name",
+        ids.join(",")
+    )))
+    .fetch_all(c)
+    .await?;
+    for r in &rows {
+        let cid: i64 = r.try_get("conversation_id")?;
+        if let Some(conv) = list.iter_mut().find(|c| c.id == cid) {
+            conv.tags.push(r.try_get("name")?);
+        }
+    }
+    Ok(list)
+}
+
+pub async fn get(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<Conversation> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE c.id = $1 AND c.workspace_id = $2")))
+        .bind(id)
+        .bind(workspace_id)
+        .fetch_optional(&mut *c)
+        .await?
+        .found()?;
+    with_tags(c, vec![conversation(&r)?]).await?.pop().found()
+}
+
+pub async fn get_many(c: &mut Conn, workspace_id: i64, ids: &[i64]) -> DbResult<Vec<Conversation>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE c.workspace_id = $1 AND c.id IN ({}) ORDER BY c.updated_at DESC, c.id DESC",
+        list.join(",")
+    )))
+    .bind(workspace_id)
+    .fetch_all(&mut *c)
+    .await?;
+    let found = rows.iter().map(conversation).collect::<DbResult<Vec<_>>>()?;
+    with_tags(c, found).await
+}
+
+/// Who a list is filtered to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    User(i64),
+    Unassigned,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub statuses: Vec<Status>,
+    pub assignee: Option<AssigneeFilter>,
+    pub team_id: Option<i64>,
+    pub tag: Option<String>,
+    pub channel: Option<Channel>,
+    pub inbox_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub created_after: Option<i64>,
+    pub created_before: Option<i64>,
+    pub updated_after: Option<i64>,
+    pub updated_before: Option<i64>,
+}
+
+/// A page of conversations, most recently updated first. Every filter narrows an indexed range.
+pub async fn list(c: &mut Conn, workspace_id: i64, f: &Filter, page: PageRequest) -> DbResult<Page<Conversation>> {
+    let mut q = Sql::new(SELECT);
+    q.push(" WHERE c.workspace_id = ").int(workspace_id);
+    if !f.statuses.is_empty() {
+        q.push(" AND c.status IN (");
+        for (i, s) in f.statuses.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.text(s.as_str());
+        }
+        q.push(")");
+    }
+    match f.assignee {
+        Some(AssigneeFilter::User(u)) => {
+            q.push(" AND c.assignee_id = ").int(u);
+        }
+        Some(AssigneeFilter::Unassigned) => {
+            q.push(" AND c.assignee_id IS NULL");
+        }
+        None => {}
+    }
+    if let Some(t) = f.team_id {
+        q.push(" AND c.team_id = ").int(t);
+    }
+    if let Some(ch) = f.channel {
+        q.push(" AND c.channel = ").text(ch.as_str());
+    }
+    if let Some(i) = f.inbox_id {
+        q.push(" AND c.inbox_id = ").int(i);
+    }
+    if let Some(cu) = f.customer_id {
+        q.push(" AND c.customer_id = ").int(cu);
+    }
+    if let Some(tag) = &f.tag {
+        q.push(" AND EXISTS (SELECT 1 FROM conversation_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.conversation_id = c.id AND t.workspace_id = ")
+            .int(workspace_id)
+            .push(" AND t.name = ")
+            .text(tag)
+            .push(")");
+    }
+    if let Some(v) = f.created_after {
+        q.push(" AND c.created_at >= ").int(v);
+    }
+    if let Some(v) = f.created_before {
+        q.push(" AND c.created_at < ").int(v);
+    }
+    if let Some(v) = f.updated_after {
+        q.push(" AND c.updated_at >= ").int(v);
+    }
+    if let Some(v) = f.updated_before {
+        q.push(" AND c.updated_at < ").int(v);
+    }
+    if let Some(after) = page.after {
+        q.push(" AND (c.updated_at < ").int(after.key);
+        q.push(" OR (c.updated_at = ").int(after.key);
+        q.push(" AND c.id < ").int(after.id).push("))");
+    }
+    q.push(" ORDER BY c.updated_at DESC, c.id DESC LIMIT ").int(i64::from(page.limit) + 1);
+    let rows = q.query().fetch_all(&mut *c).await?;
+    let found = rows.iter().map(conversation).collect::<DbResult<Vec<_>>>()?;
+    let found = with_tags(c, found).await?;
+    Ok(Page::from_overfetch(found, page.limit, |c| Cursor { key: c.updated_at.as_millisecond(), id: c.id }))
+}
+
+/// Counts per status for one workspace (inbox badges).
+pub async fn count_by_status(c: &mut Conn, workspace_id: i64, assignee: Option<AssigneeFilter>) -> DbResult<Vec<(Status, i64)>> {
+    let mut q = Sql::new("SELECT status, COUNT(*) AS n FROM conversations WHERE workspace_id = ");
+    q.int(workspace_id);
+    match assignee {
+        Some(AssigneeFilter::User(u)) => {
+            q.push(" AND assignee_id = ").int(u);
+        }
+        Some(AssigneeFilter::Unassigned) => {
+            q.push(" AND assignee_id IS NULL");
+        }
+        None => {}
+    }
+    q.push(" GROUP BY status");
+    let rows = q.query().fetch_all(c).await?;
+    rows.iter()
+        .map(|r| Ok((parse_enum(Status::parse(&r.try_get::<String, _>("status")?))?, r.try_get("n")?)))
+        .collect()
+}
+
+/// The fields a use case may change on a conversation; `None` leaves a field alone.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub status: Option<Status>,
+    /// `Some(None)` clears the snooze time.
+    pub snoozed_until: Option<Option<i64>>,
+    pub priority: Option<Priority>,
+    pub assignee_id: Option<Option<i64>>,
+    pub team_id: Option<Option<i64>>,
+    pub subject: Option<String>,
+    pub custom_fields: Option<serde_json::Value>,
+    pub customer_id: Option<i64>,
+}
+
+pub async fn apply(c: &mut Conn, workspace_id: i64, id: i64, ch: &Changes) -> DbResult<()> {
+    let mut q = Sql::new("UPDATE conversations SET updated_at = ");
+    q.int(now_ms());
+    if let Some(s) = ch.status {
+        q.push(", status = ").text(s.as_str());
+    }
+    if let Some(s) = ch.snoozed_until {
+        match s {
+            Some(t) => q.push(", snoozed_until = ").int(t),
+            None => q.push(", snoozed_until = NULL"),
+        };
+    }
+    if let Some(p) = ch.priority {
+        q.push(", priority = ").text(p.as_str());
+    }
+    if let Some(a) = ch.assignee_id {
+        match a {
+            Some(u) => q.push(", assignee_id = ").int(u),
+            None => q.push(", assignee_id = NULL"),
+        };
+    }
+    if let Some(t) = ch.team_id {
+        match t {
+            Some(t) => q.push(", team_id = ").int(t),
+            None => q.push(", team_id = NULL"),
+        };
+    }
+    if let Some(s) = &ch.subject {
+        q.push(", subject = ").text(s);
+    }
+    if let Some(f) = &ch.custom_fields {
+        q.push(", custom_fields = ").text(&f.to_string());
+    }
+    if let Some(cu) = ch.customer_id {
+        q.push(", customer_id = ").int(cu);
+    }
+    q.push(" WHERE id = ").int(id).push(" AND workspace_id = ").int(workspace_id);
+    if q.query().execute(c).await?.rows_affected() == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+/// Unassigns every conversation of a user in one statement; returns their ids.
+pub async fn unassign_user(c: &mut Conn, workspace_id: i64, user_id: i64) -> DbResult<Vec<i64>> {
+    Ok(sqlx::query_scalar("UPDATE conversations SET assignee_id = NULL, updated_at = $1 WHERE workspace_id = $2 AND assignee_id = $3 RETURNING id")
+        .bind(now_ms())
+        .bind(workspace_id)
+        .bind(user_id)
+        .fetch_all(c)
+        .await?)
+}
+
+/// Conversations whose snooze has run out (the job queue wakes them; this is the safety net).
+pub async fn due_snoozes(c: &mut Conn, now: i64, limit: i64) -> DbResult<Vec<(i64, i64)>> {
+    let rows = sqlx::query(
+        "SELECT workspace_id, id FROM conversations WHERE status = 'snoozed' AND snoozed_until <= $1 ORDER BY snoozed_until LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(c)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("workspace_id")?, r.try_get("id")?))).collect()
+}
+
+// ---- Tags -------------------------------------------------------------------------------
+
+/// The tag's id, creating it on first use.
+pub async fn ensure_tag(c: &mut Conn, workspace_id: i64, name: &str) -> DbResult<i64> {
+    sqlx::query("INSERT INTO tags (workspace_id, name) VALUES ($1, $2) ON CONFLICT (workspace_id, name) DO NOTHING")
+        .bind(workspace_id)
+        .bind(name)
+        .execute(&mut *c)
+        .await?;
+    Ok(sqlx::query_scalar("SELECT id FROM tags WHERE workspace_id = $1 AND name = $2")
+        .bind(workspace_id)
+        .bind(name)
+        .fetch_one(c)
+        .await?)
+}
+
+/// Adds a tag; false if it was already there.
+pub async fn add_tag(c: &mut Conn, workspace_id: i64, conversation_id: i64, name: &str) -> DbResult<bool> {
+    let tag_id = ensure_tag(c, workspace_id, name).await?;
+    let n = sqlx::query("INSERT INTO conversation_tags (conversation_id, tag_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(conversation_id)
+        .bind(tag_id)
+        .execute(c)
+        .await?
+        .rows_affected();
+    Ok(n > 0)
+}
+
+/// Removes a tag; false if it was not there.
+pub async fn remove_tag(c: &mut Conn, workspace_id: i64, conversation_id: i64, name: &str) -> DbResult<bool> {
+    let n = sqlx::query(
+        "DELETE FROM conversation_tags WHERE conversation_id = $1 AND tag_id IN (SELECT id FROM tags WHERE workspace_id = $2 AND name = $3)",
+    )
+    .bind(conversation_id)
+    .bind(workspace_id)
+    .bind(name)
+    .execute(c)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
+}
+
+pub async fn tags(c: &mut Conn, workspace_id: i64) -> DbResult<Vec<Tag>> {
+    let rows = sqlx::query("SELECT id, name FROM tags WHERE workspace_id = $1 ORDER BY name LIMIT 1000")
+        .bind(workspace_id)
+        .fetch_all(c)
+        .await?;
+    rows.iter().map(|r| Ok(Tag { id: r.try_get("id")?, name: r.try_get("name")? })).collect()
+}
+
+pub async fn delete_tag(c: &mut Conn, workspace_id: i64, tag_id: i64) -> DbResult<String> {
+    let name: String = sqlx::query_scalar("SELECT name FROM tags WHERE id = $1 AND workspace_id = $2")
+        .bind(tag_id)
+        .bind(workspace_id)
+        .fetch_optional(&mut *c)
+        .await?
+        .found()?;
+    sqlx::query("DELETE FROM conversation_tags WHERE tag_id = $1").bind(tag_id).execute(&mut *c).await?;
+    sqlx::query("DELETE FROM tags WHERE id = $1").bind(tag_id).execute(c).await?;
+    Ok(name)
+}
+
+// ---- Messages ---------------------------------------------------------------------------
+
+pub struct NewMessage<'a> {
+    pub workspace_id: i64,
+    pub conversation_id: i64,
+    pub kind: MessageKind,
+    pub author_user_id: Option<i64>,
+    pub author_customer_id: Option<i64>,
+    pub body_text: &'a str,
+    pub body_html: &'a str,
+}
+
+/// Stores a message and bumps the conversation's counters.
+pub async fn insert_message(c: &mut Conn, m: &NewMessage<'_>) -> DbResult<i64> {
+    let now = now_ms();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO messages (workspace_id, conversation_id, kind, author_user_id, author_customer_id, body_text, body_html, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(m.workspace_id)
+    .bind(m.conversation_id)
+    .bind(m.kind.as_str())
+    .bind(m.author_user_id)
+    .bind(m.author_customer_id)
+    .bind(m.body_text)
+    .bind(m.body_html)
+    .bind(now)
+    .fetch_one(&mut *c)
+    .await?;
+    sqlx::query("UPDATE conversations SET message_count = message_count + 1, updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(m.conversation_id)
+        .execute(c)
+        .await?;
+    Ok(id)
+}
+
+/// Stores an attachment's bytes once per content (keyed by SHA-256) and links it to a message.
+pub async fn insert_attachment(
+    c: &mut Conn,
+    workspace_id: i64,
+    message_id: i64,
+    filename: &str,
+    content_type: &str,
+    sha256: &str,
+    data: &[u8],
+) -> DbResult<i64> {
+    let now = now_ms();
+    sqlx::query("INSERT INTO blobs (sha256, size, data, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING")
+        .bind(sha256)
+        .bind(data.len() as i64)
+        .bind(data.to_vec())
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+    Ok(sqlx::query_scalar(
+        "INSERT INTO attachments (workspace_id, message_id, filename, content_type, size, sha256, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(workspace_id)
+    .bind(message_id)
+    .bind(filename)
+    .bind(content_type)
+    .bind(data.len() as i64)
+    .bind(sha256)
+    .bind(now)
+    .fetch_one(c)
+    .await?)
+}
+
+/// An attachment's metadata and bytes.
+pub async fn attachment(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<(Attachment, Vec<u8>)> {
+    let r = sqlx::query(
+        "SELECT a.id, a.filename, a.content_type, a.size, a.sha256, b.data FROM attachments a \
+         JOIN blobs b ON b.sha256 = a.sha256 WHERE a.id = $1 AND a.workspace_id = $2",
+    )
+    .bind(id)
+    .bind(workspace_id)
+    .fetch_optional(c)
+    .await?
+    .found()?;
+    Ok((attachment_row(&r)?, r.try_get("data")?))
+}
+
+fn attachment_row(r: &AnyRow) -> DbResult<Attachment> {
+    Ok(Attachment {
+        id: r.try_get("id")?,
+        filename: r.try_get("filename")?,
+        content_type: r.try_get("content_type")?,
+        size: r.try_get("size")?,
+        sha256: r.try_get("sha256")?,
+    })
+}
+
+fn message(r: &AnyRow) -> DbResult<Message> {
+    Ok(Message {
+        id: r.try_get("id")?,
+        conversation_id: r.try_get("conversation_id")?,
+        kind: parse_enum(MessageKind::parse(&r.try_get::<String, _>("kind")?))?,
+        author_user_id: r.try_get("author_user_id")?,
+        author_customer_id: r.try_get("author_customer_id")?,
+        body_text: r.try_get("body_text")?,
+        body_html: r.try_get("body_html")?,
+        attachments: Vec::new(),
+        created_at: from_ms(r.try_get("created_at")?),
+    })
+}
+
+/// Up to `limit` messages of a conversation, oldest first, with attachments (two queries in all).
+pub async fn messages(c: &mut Conn, workspace_id: i64, conversation_id: i64, after_id: i64, limit: i64) -> DbResult<Vec<Message>> {
+    let rows = sqlx::query(
+        "SELECT * FROM messages WHERE conversation_id = $1 AND workspace_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+    )
+    .bind(conversation_id)
+    .bind(workspace_id)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    let mut list = rows.iter().map(message).collect::<DbResult<Vec<_>>>()?;
+    if let (Some(first), Some(last)) = (list.first().map(|m| m.id), list.last().map(|m| m.id)) {
+        let rows = sqlx::query(
+            "SELECT a.id, a.message_id, a.filename, a.content_type, a.size, a.sha256 FROM attachments a \
+             JOIN messages m ON m.id = a.message_id WHERE m.conversation_id = $1 AND a.message_id BETWEEN $2 AND $3 ORDER BY a.id",
+        )
+        .bind(conversation_id)
+        .bind(first)
+        .bind(last)
+        .fetch_all(c)
+        .await?;
+        for r in &rows {
+            let mid: i64 = r.try_get("message_id")?;
+            if let Some(m) = list.iter_mut().find(|m| m.id == mid) {
+                m.attachments.push(attachment_row(r)?);
+            }
+        }
+    }
+    Ok(list)
+}
+
+pub async fn message_by_id(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<Message> {
+    let conversation_id: i64 = sqlx::query_scalar("SELECT conversation_id FROM messages WHERE id = $1 AND workspace_id = $2")
+        .bind(id)
+        .bind(workspace_id)
+        .fetch_optional(&mut *c)
+        .await?
+        .found()?;
+    messages(c, workspace_id, conversation_id, id - 1, 1).await?.pop().found()
+}
+
+// ---- Events -----------------------------------------------------------------------------
+
+pub async fn insert_event(
+    c: &mut Conn,
+    workspace_id: i64,
+    conversation_id: i64,
+    kind: EventKind,
+    actor_user_id: Option<i64>,
+    data: &serde_json::Value,
+) -> DbResult<Event> {
+    let now = now_ms();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO events (workspace_id, conversation_id, kind, actor_user_id, data, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(workspace_id)
+    .bind(conversation_id)
+    .bind(kind.as_str())
+    .bind(actor_user_id)
+    .bind(data.to_string())
+    .bind(now)
+    .fetch_one(c)
+    .await?;
+    Ok(Event { id, conversation_id, kind, actor_user_id, data: data.clone(), created_at: from_ms(now) })
+}
+
+fn event(r: &AnyRow) -> DbResult<Event> {
+    Ok(Event {
+        id: r.try_get("id")?,
+        conversation_id: r.try_get("conversation_id")?,
+        kind: parse_enum(EventKind::parse(&r.try_get::<String, _>("kind")?))?,
+        actor_user_id: r.try_get("actor_user_id")?,
+        data: parse_json(&r.try_get::<String, _>("data")?)?,
+        created_at: from_ms(r.try_get("created_at")?),
+    })
+}
+
+pub async fn events(c: &mut Conn, workspace_id: i64, conversation_id: i64, limit: i64) -> DbResult<Vec<Event>> {
+    let rows = sqlx::query("SELECT * FROM events WHERE conversation_id = $1 AND workspace_id = $2 ORDER BY id LIMIT $3")
+        .bind(conversation_id)
+        .bind(workspace_id)
+        .bind(limit)
+        .fetch_all(c)
+        .await?;
+    rows.iter().map(event).collect()
+}
+
+/// A workspace's events after `after_id`, oldest first: the catch-up for live streams.
+pub async fn events_since(c: &mut Conn, workspace_id: i64, after_id: i64, limit: i64) -> DbResult<Vec<Event>> {
+    let rows = sqlx::query("SELECT * FROM events WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+        .bind(workspace_id)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(c)
+        .await?;
+    rows.iter().map(event).collect()
+}
+
+/// Ids of events (any workspace) after `after_id`: how a node notices commits made elsewhere.
+pub async fn latest_event_id(c: &mut Conn) -> DbResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events").fetch_one(c).await?)
+}

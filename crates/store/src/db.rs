@@ -1,0 +1,168 @@
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+use crate::{DbError, DbResult};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the data lives.
+#[derive(Clone)]
+pub enum DbConfig {
+    /// Embedded SQLite in this directory (created if missing).
+    SqliteDir(PathBuf),
+    /// A database URL: `postgres://...` or `sqlite://path`.
+    Url(String),
+}
+
+impl std::fmt::Debug for DbConfig {
+    // URLs can carry passwords: never print them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbConfig::SqliteDir(p) => write!(f, "SqliteDir({})", p.display()),
+            DbConfig::Url(u) => write!(f, "Url({})", redact_url(u)),
+        }
+    }
+}
+
+/// A URL with any password replaced, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***@{}", &url[..scheme_end], &url[at + 1..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The database: a pool for reads and one for writes. On SQLite the write pool has a single
+/// connection, so writers queue in the pool instead of failing with SQLITE_BUSY; on PostgreSQL
+/// both are the same pool.
+#[derive(Clone)]
+pub struct Db {
+    read: AnyPool,
+    write: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    pub async fn connect(config: &DbConfig, max_connections: u32) -> DbResult<Self> {
+        sqlx::any::install_default_drivers();
+        let url = match config {
+            DbConfig::SqliteDir(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    DbError::Corrupt(format!("cannot create data directory {}: {e}", dir.display()))
+                })?;
+                format!("sqlite://{}?mode=rwc", dir.join("citius.db").display())
+            }
+            DbConfig::Url(u) => u.clone(),
+        };
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(DbError::Corrupt(format!(
+                "unsupported database URL {}: use postgres://... or sqlite://...",
+                redact_url(&url)
+            )));
+        };
+        let options = AnyConnectOptions::from_str(&url).map_err(DbError::Sql)?;
+        let pool = |max: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .min_connections(0)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            // WAL lets readers run beside the writer; synchronous=FULL makes every
+                            // commit durable before we acknowledge it.
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                            )
+                            .await?;
+                        }
+                        Ok(())
+                    })
+                })
+        };
+        let (read, write) = match backend {
+            Backend::Sqlite => {
+                let write = pool(1).connect_with(options.clone()).await.map_err(DbError::Sql)?;
+                let read = pool(max_connections.max(2)).connect_with(options).await.map_err(DbError::Sql)?;
+                (read, write)
+            }
+            Backend::Postgres => {
+                let p = pool(max_connections.max(2)).connect_with(options).await.map_err(DbError::Sql)?;
+                (p.clone(), p)
+            }
+        };
+        Ok(Self { read, write, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Applies every pending migration. Safe to run from several nodes at once (the migrator locks).
+    pub async fn migrate(&self) -> DbResult<()> {
+        self.migrator().run(&self.write).await?;
+        Ok(())
+    }
+
+    /// Reverts migrations down to `target` (0 = empty database).
+    pub async fn migrate_down(&self, target: i64) -> DbResult<()> {
+        self.migrator().undo(&self.write, target).await?;
+        Ok(())
+    }
+
+    /// Number of the newest migration embedded in this binary.
+    pub fn latest_migration(&self) -> i64 {
+        self.migrator().iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    /// A connection for reading.
+    pub async fn read(&self) -> DbResult<sqlx::pool::PoolConnection<sqlx::Any>> {
+        Ok(self.read.acquire().await?)
+    }
+
+    /// A write transaction: everything a use case changes commits together or not at all.
+    pub async fn begin(&self) -> DbResult<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(self.write.begin().await?)
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> DbResult<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}

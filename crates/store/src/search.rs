@@ -1,0 +1,148 @@
+//! Full-text search over subjects, messages and customers: FTS5 on SQLite, tsvector + GIN on
+//! PostgreSQL. Documents are written in the same transaction as the data they index.
+//!
+//! A document id encodes what it indexes: `ref_id * 4 + kind`, so replacing or deleting the
+//! document of a message or customer is a primary-key operation.
+
+use sqlx::Row;
+
+use crate::{Backend, Conn, DbResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocKind {
+    Subject = 0,
+    Message = 1,
+    Customer = 2,
+}
+
+fn doc_id(kind: DocKind, ref_id: i64) -> i64 {
+    ref_id * 4 + kind as i64
+}
+
+/// Longest text indexed per document; search needs the gist, not megabytes.
+const MAX_INDEXED_CHARS: usize = 20_000;
+
+pub async fn put(
+    c: &mut Conn,
+    backend: Backend,
+    workspace_id: i64,
+    kind: DocKind,
+    ref_id: i64,
+    conversation_id: Option<i64>,
+    body: &str,
+) -> DbResult<()> {
+    let id = doc_id(kind, ref_id);
+    let body: String = body.chars().take(MAX_INDEXED_CHARS).collect();
+    match backend {
+        Backend::Sqlite => {
+            sqlx::query("DELETE FROM search_fts WHERE rowid = $1").bind(id).execute(&mut *c).await?;
+            sqlx::query("INSERT INTO search_fts (rowid, body, workspace_id, conversation_id) VALUES ($1, $2, $3, $4)")
+                .bind(id)
+                .bind(body)
+                .bind(workspace_id)
+                .bind(conversation_id)
+                .execute(c)
+                .await?;
+        }
+        Backend::Postgres => {
+            sqlx::query(
+                "INSERT INTO search_documents (id, workspace_id, conversation_id, body) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body, conversation_id = excluded.conversation_id",
+            )
+            .bind(id)
+            .bind(workspace_id)
+            .bind(conversation_id)
+            .bind(body)
+            .execute(c)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn delete(c: &mut Conn, backend: Backend, kind: DocKind, ref_id: i64) -> DbResult<()> {
+    let sql = match backend {
+        Backend::Sqlite => "DELETE FROM search_fts WHERE rowid = $1",
+        Backend::Postgres => "DELETE FROM search_documents WHERE id = $1",
+    };
+    sqlx::query(sql).bind(doc_id(kind, ref_id)).execute(c).await?;
+    Ok(())
+}
+
+/// Words of a query, stripped of all syntax, so user input is never parsed as a query language.
+pub fn terms(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .take(12)
+        .map(|t| t.chars().take(64).collect::<String>().to_lowercase())
+        .collect()
+}
+
+/// What matched: conversation ids and customer ids, best first.
+#[derive(Debug, Default)]
+pub struct Matches {
+    pub conversation_ids: Vec<i64>,
+    pub customer_ids: Vec<i64>,
+}
+
+/// Every term must match (as a prefix). At most `limit` of each kind.
+pub async fn query(c: &mut Conn, backend: Backend, workspace_id: i64, q: &str, limit: usize) -> DbResult<Matches> {
+    let terms = terms(q);
+    if terms.is_empty() {
+        return Ok(Matches::default());
+    }
+    let scan = (limit * 8) as i64;
+    let rows = match backend {
+        Backend::Sqlite => {
+            let expr = terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" ");
+            sqlx::query(
+                "SELECT rowid AS id, conversation_id FROM search_fts WHERE search_fts MATCH $1 AND workspace_id = $2 \
+                 ORDER BY rank LIMIT $3",
+            )
+            .bind(expr)
+            .bind(workspace_id)
+            .bind(scan)
+            .fetch_all(c)
+            .await?
+        }
+        Backend::Postgres => {
+            let expr = terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ");
+            sqlx::query(
+                "SELECT id, conversation_id FROM search_documents, to_tsquery('simple', $1) AS q \
+                 WHERE workspace_id = $2 AND tsv @@ q ORDER BY ts_rank(tsv, q) DESC, id DESC LIMIT $3",
+            )
+            .bind(expr)
+            .bind(workspace_id)
+            .bind(scan)
+            .fetch_all(c)
+            .await?
+        }
+    };
+    let mut m = Matches::default();
+    for r in &rows {
+        let id: i64 = r.try_get("id")?;
+        let conversation_id: Option<i64> = r.try_get("conversation_id")?;
+        if id % 4 == DocKind::Customer as i64 {
+            if m.customer_ids.len() < limit && !m.customer_ids.contains(&(id / 4)) {
+                m.customer_ids.push(id / 4);
+            }
+        } else if let Some(cid) = conversation_id {
+            if m.conversation_ids.len() < limit && !m.conversation_ids.contains(&cid) {
+                m.conversation_ids.push(cid);
+            }
+        }
+    }
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms_drop_query_syntax() {
+        assert_eq!(terms(r#"Refund "NEAR(x)" OR * -col:1"#), vec!["refund", "near", "x", "or", "col", "1"]);
+        assert!(terms("\"*:&|!()").is_empty());
+        assert_eq!(terms("Grüße"), vec!["grüße"]);
+    }
+}
