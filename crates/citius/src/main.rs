@@ -1,1 +1,256 @@
-fn main() {}
+//! The `citius` command: serve, migrate, set up a workspace, load demo data.
+
+mod config;
+mod demo;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use citius_app::App;
+use citius_store::Db;
+
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(name = "citius", version, about = "Citius: customer conversations on every channel, in one binary")]
+struct Cli {
+    /// A TOML configuration file (see `citius default-config`).
+    #[arg(long, global = true, env = "CITIUS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the data lives: the same options on every command that touches it.
+#[derive(Args, Clone, Default)]
+struct DataArgs {
+    /// Directory for embedded SQLite (default ./citius-data).
+    #[arg(long = "data")]
+    data: Option<PathBuf>,
+    /// A database URL (postgres://... or sqlite://...) instead of --data.
+    #[arg(long = "database-url", conflicts_with = "data")]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web UI and API, and run background jobs.
+    Serve {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Load demo data first (a workspace with agents, customers and conversations).
+        #[arg(long)]
+        demo: bool,
+        /// Serve HTTP only; leave background jobs to other nodes.
+        #[arg(long, conflicts_with = "worker_only")]
+        http_only: bool,
+        /// Run background jobs only, without HTTP.
+        #[arg(long)]
+        worker_only: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Create a workspace and its owner; prints an API token on the last line.
+    Setup {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        /// Display name of the workspace (default: the slug).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Load demo data into the database (idempotent).
+    Demo {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Print the default configuration file.
+    DefaultConfig,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(path: Option<&PathBuf>, data: &DataArgs) -> anyhow::Result<Config> {
+    let mut cfg = Config::load(path)?;
+    if let Some(d) = &data.data {
+        cfg.data_dir = d.clone();
+        cfg.database_url.clear();
+    }
+    if let Some(u) = &data.database_url {
+        cfg.database_url = u.clone();
+    }
+    Ok(cfg)
+}
+
+async fn open_db(cfg: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(&cfg.db_config(), cfg.max_connections)
+        .await
+        .with_context(|| format!("cannot open the database ({:?})", cfg.db_config()))?;
+    db.migrate().await.context("database migration failed")?;
+    Ok(db)
+}
+
+fn init_logs(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CITIUS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::DefaultConfig => {
+            print!("{}", config::DEFAULTS);
+            Ok(())
+        }
+        Command::Migrate { data } => {
+            let cfg = load_config(cli.config.as_ref(), &data)?;
+            cfg.validate()?;
+            init_logs(&cfg.log_format);
+            let db = open_db(&cfg).await?;
+            println!("database is at migration {}", db.latest_migration());
+            Ok(())
+        }
+        Command::Setup { data, workspace, email, password, name } => {
+            let cfg = load_config(cli.config.as_ref(), &data)?;
+            cfg.validate()?;
+            let db = open_db(&cfg).await?;
+            let app = App::new(db, cfg.app_config());
+            let (ws, token) = app.setup(&workspace, name.as_deref(), &email, &password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created workspace '{}' with owner {email}", ws.slug);
+            println!("API token (shown once):");
+            println!("{token}");
+            Ok(())
+        }
+        Command::Demo { data } => {
+            let cfg = load_config(cli.config.as_ref(), &data)?;
+            cfg.validate()?;
+            init_logs(&cfg.log_format);
+            let app = App::new(open_db(&cfg).await?, cfg.app_config());
+            demo::load(&app).await?;
+            println!("demo data loaded: sign in as {} / {}", demo::EMAIL, demo::PASSWORD);
+            Ok(())
+        }
+        Command::Serve { data, listen, demo: with_demo, http_only, worker_only } => {
+            let mut cfg = load_config(cli.config.as_ref(), &data)?;
+            if let Some(l) = listen {
+                cfg.listen = l;
+            }
+            cfg.validate()?;
+            init_logs(&cfg.log_format);
+            serve(cfg, with_demo, !worker_only, !http_only).await
+        }
+    }
+}
+
+async fn serve(cfg: Config, with_demo: bool, http: bool, worker: bool) -> anyhow::Result<()> {
+    let addr = cfg.listen_addr()?;
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+    let db = open_db(&cfg).await?;
+    let app = App::new(db.clone(), cfg.app_config());
+    if with_demo {
+        demo::load(&app).await?;
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let ready = Arc::new(AtomicBool::new(true));
+    let worker_task = worker.then(|| {
+        let app = app.clone();
+        let rx = stop_rx.clone();
+        let poll = Duration::from_millis(cfg.worker_poll_ms.max(50));
+        tokio::spawn(async move { app.run_worker(poll, rx).await })
+    });
+    if http {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        let router = citius_http::router_with(app.clone(), cfg.http_config(), Some(metrics), ready.clone());
+        tracing::info!(%local, backend = ?db.backend(), "citius is serving");
+        println!("Citius is running: open http://{local}/");
+        if with_demo {
+            println!("Sign in as {} with password {}", demo::EMAIL, demo::PASSWORD);
+        }
+        let mut rx = stop_rx.clone();
+        let shutdown = async move {
+            let _ = rx.changed().await;
+        };
+        let server = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(shutdown);
+        let server_task = tokio::spawn(async move { server.await });
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        ready.store(false, Ordering::Relaxed);
+        let _ = stop_tx.send(true);
+        match tokio::time::timeout(Duration::from_secs(20), server_task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "server error"),
+            _ => tracing::warn!("requests still running after 20 s; stopping anyway"),
+        }
+    } else {
+        println!("Citius worker is running");
+        wait_for_signal().await;
+        let _ = stop_tx.send(true);
+    }
+    if let Some(t) = worker_task {
+        let _ = tokio::time::timeout(Duration::from_secs(20), t).await;
+    }
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

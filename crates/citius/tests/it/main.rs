@@ -1,0 +1,21 @@
+//! Integration tests: each test starts a real server over a fresh database and talks to it over
+//! HTTP, once on SQLite and once on PostgreSQL (`<test>::sqlite`, `<test>::postgres`).
+//!
+//! PostgreSQL comes from `CITIUS_TEST_POSTGRES_URL`; `scripts/test` provides one.
+
+// Test code: a failed expectation is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod kit;
+
+mod attachments;
+mod auth;
+mod conversations;
+mod customers;
+mod events;
+mod isolation;
+mod jobs;
+mod migrations;
+mod roles;
+mod search;
+mod validation;

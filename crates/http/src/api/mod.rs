@@ -1,0 +1,104 @@
+//! The JSON API under /api/v1, described by the OpenAPI document at /api/v1/openapi.json.
+
+pub mod access;
+pub mod conversations;
+pub mod customers;
+pub mod directory;
+pub mod events;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use citius_domain::paging::Page;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::state::AppState;
+
+/// A page of a list and the cursor for the next page (`null` on the last page).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct List<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> From<Page<T>> for List<T> {
+    fn from(p: Page<T>) -> Self {
+        Self { items: p.items, next_cursor: p.next.map(|c| c.encode()) }
+    }
+}
+
+/// A complete, bounded collection.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1 to 100 (default 25).
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+pub fn routes(max_message_bytes: usize) -> Router<AppState> {
+    use conversations as c;
+    use customers as cu;
+    use directory as d;
+    Router::new()
+        .route("/auth/login", post(access::login))
+        .route("/auth/logout", post(access::logout))
+        .route("/me", get(access::me))
+        .route("/tokens", get(access::tokens).post(access::create_token))
+        .route("/tokens/{id}", axum::routing::delete(access::revoke_token))
+        .route("/conversations", get(c::list).post(c::create))
+        .route("/conversations/counts", get(c::counts))
+        .route("/conversations/{id}", get(c::get).patch(c::update))
+        .route(
+            "/conversations/{id}/messages",
+            get(c::messages).post(c::add_message).layer(DefaultBodyLimit::max(max_message_bytes)),
+        )
+        .route("/conversations/{id}/timeline", get(c::timeline))
+        .route("/attachments/{id}", get(c::attachment))
+        .route("/search", get(c::search))
+        .route("/customers", get(cu::list).post(cu::create))
+        .route("/customers/{id}", get(cu::get).patch(cu::update))
+        .route("/customers/{id}/identities", post(cu::add_identity))
+        .route("/customers/{id}/split", post(cu::split))
+        .route("/customers/{id}/merge", post(cu::merge))
+        .route("/customers/{id}/notes", get(cu::notes).post(cu::add_note))
+        .route("/customers/{id}/notes/{note_id}", axum::routing::delete(cu::delete_note))
+        .route("/users", get(d::users).post(d::add_user))
+        .route("/users/{id}", get(d::user).patch(d::update_user).delete(d::remove_user))
+        .route("/users/{id}/skills/{skill_id}", put(d::set_user_skill))
+        .route("/teams", get(d::teams).post(d::create_team))
+        .route("/teams/{id}", get(d::team).patch(d::update_team).delete(d::delete_team))
+        .route("/skills", get(d::skills).post(d::create_skill))
+        .route("/inboxes", get(d::inboxes).post(d::create_inbox))
+        .route("/tags", get(d::tags).post(d::create_tag))
+        .route("/tags/{id}", axum::routing::delete(d::delete_tag))
+        .route("/audit", get(d::audit))
+        .route("/events", get(events::stream))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Citius API", description = "Customer conversations on every channel. Authenticate with `Authorization: Bearer <token>`; every POST accepts an `Idempotency-Key` header."),
+    paths(
+        access::login, access::logout, access::me, access::tokens, access::create_token, access::revoke_token,
+        conversations::create, conversations::list, conversations::counts, conversations::get, conversations::update,
+        conversations::add_message, conversations::messages, conversations::timeline, conversations::attachment, conversations::search,
+        customers::create, customers::list, customers::get, customers::update, customers::add_identity, customers::split,
+        customers::merge, customers::notes, customers::add_note, customers::delete_note,
+        directory::users, directory::add_user, directory::user, directory::update_user, directory::remove_user, directory::set_user_skill,
+        directory::teams, directory::create_team, directory::team, directory::update_team, directory::delete_team,
+        directory::skills, directory::create_skill, directory::inboxes, directory::create_inbox,
+        directory::tags, directory::create_tag, directory::delete_tag, directory::audit,
+        events::stream,
+        crate::health, crate::ready,
+    ),
+    components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail))
+)]
+pub struct ApiDoc;
