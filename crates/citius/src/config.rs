@@ -37,6 +37,13 @@ max_attachment_bytes = 10485760
 worker_poll_ms = 1000
 "#;
 
+/// Every setting's key, as in the file; `CITIUS_<KEY>` in the environment.
+const KEYS: &[&str] = &[
+    "listen", "data_dir", "database_url", "max_connections", "log_format", "secure_cookies", "trust_proxy",
+    "session_ttl_hours", "login_attempts", "login_window_secs", "max_body_bytes", "max_message_bytes",
+    "max_attachment_bytes", "worker_poll_ms",
+];
+
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -78,7 +85,12 @@ impl Config {
             }
             b = b.add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
         }
-        b = b.add_source(config::Environment::with_prefix("CITIUS").try_parsing(true));
+        // Only settings are read from the environment: other CITIUS_* variables (CITIUS_LOG,
+        // CITIUS_CONFIG, ...) belong to other parts and must not be mistaken for typos.
+        let env: std::collections::HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.strip_prefix("CITIUS_").is_some_and(|rest| KEYS.contains(&rest.to_ascii_lowercase().as_str())))
+            .collect();
+        b = b.add_source(config::Environment::with_prefix("CITIUS").try_parsing(true).source(Some(env)));
         let cfg: Config = b.build().context("reading configuration")?.try_deserialize().context("invalid configuration")?;
         Ok(cfg)
     }

@@ -121,7 +121,12 @@ pub async fn load(app: &App) -> anyhow::Result<()> {
                 priority: Some(*priority),
                 tags: tags.iter().map(|t| t.to_string()).collect(),
                 custom_fields: None,
-                assignee_id: (n % 4 != 1).then_some(agent.user_id),
+                // The owner gets a share too, so the first screen after signing in has work on it.
+                assignee_id: match n % 4 {
+                    1 => None,
+                    0 => Some(owner.user_id),
+                    _ => Some(agent.user_id),
+                },
                 team_id: Some(team),
             })
             .await

@@ -1,4 +1,714 @@
+//! The web screens: server-rendered pages that work without JavaScript, enhanced by a small
+//! script for live updates and shortcuts. Each list and timeline also renders alone as a partial,
+//! which the script fetches when an event arrives.
 
+use std::collections::HashMap;
+
+use askama::Template;
 use axum::Router;
+use axum::extract::{ConnectInfo, Form, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{AppendHeaders, Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use citius_app::conversations::{ConversationQuery, NewMessageInput, UpdateConversationInput};
+use citius_app::{Actor, AppError};
+use citius_domain::conversation::{MessageKind, Priority, Status};
+use citius_domain::paging::PageRequest;
+use citius_domain::records::{Conversation, Customer, TimelineItem};
+use jiff::Timestamp;
+use rust_embed::Embed;
+use serde::Deserialize;
+
+use crate::auth::{Caller, WebSession, clear_session_cookie, client_ip, same_secret, session_cookie};
+use crate::extract::{Path, Query};
 use crate::state::AppState;
-pub fn routes() -> Router<AppState> { Router::new() }
+
+#[derive(Embed)]
+#[folder = "assets/"]
+struct Assets;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/inbox") }))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/logout", post(logout))
+        .route("/inbox", get(inbox))
+        .route("/inbox/list", get(inbox_list))
+        .route("/conversations/{id}", get(conversation))
+        .route("/conversations/{id}/timeline", get(timeline_partial))
+        .route("/conversations/{id}/messages", post(post_message))
+        .route("/conversations/{id}/update", post(post_update))
+        .route("/customers", get(customers))
+        .route("/customers/{id}", get(customer))
+        .route("/customers/{id}/notes", post(post_customer_note))
+        .route("/search", get(search))
+        .route("/assets/{*file}", get(asset))
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    match Assets::get(&file) {
+        Some(f) => {
+            let mime = match file.rsplit('.').next() {
+                Some("css") => "text/css; charset=utf-8",
+                Some("js") => "text/javascript; charset=utf-8",
+                Some("svg") => "image/svg+xml",
+                _ => "application/octet-stream",
+            };
+            ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "public, max-age=3600")], f.data).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// A page as HTML, with headers that keep injected content inert.
+fn page(t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => (
+            [
+                (header::CONTENT_SECURITY_POLICY, "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                (header::REFERRER_POLICY, "same-origin"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            Html(html),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "page could not be rendered").into_response()
+        }
+    }
+}
+
+struct Nav {
+    csrf: String,
+    section: &'static str,
+    query: String,
+    user_name: String,
+    email: String,
+    workspace: String,
+}
+
+async fn nav(s: &AppState, caller: &Caller, section: &'static str, query: &str) -> Nav {
+    let workspace = s
+        .app
+        .workspaces_of(&caller.actor)
+        .await
+        .ok()
+        .and_then(|list| list.into_iter().find(|(w, _)| w.id == caller.actor.workspace_id).map(|(w, _)| w.name))
+        .unwrap_or_default();
+    Nav {
+        csrf: caller.session.as_ref().map(|x| x.csrf_token.clone()).unwrap_or_default(),
+        section,
+        query: query.to_string(),
+        user_name: caller.actor.name.clone(),
+        email: caller.actor.email.clone(),
+        workspace,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    nav: Nav,
+    title: String,
+    message: String,
+}
+
+/// Shows an error as a page of its own, keeping the navigation.
+async fn error_page(s: &AppState, caller: &Caller, e: AppError) -> Response {
+    let (status, title) = match &e {
+        AppError::NotFound => (StatusCode::NOT_FOUND, "Not found"),
+        AppError::Forbidden => (StatusCode::FORBIDDEN, "Not allowed"),
+        AppError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Please check your input"),
+        AppError::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
+        AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Slow down"),
+        AppError::Unauthorized => return Redirect::to("/login").into_response(),
+        AppError::Internal(cause) => {
+            tracing::error!(error = %cause, "internal error on a page");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong")
+        }
+    };
+    let message = match &e {
+        AppError::Internal(_) => "Something went wrong on our side; it has been logged.".to_string(),
+        other => other.to_string(),
+    };
+    let mut res = page(ErrorPage { nav: nav(s, caller, "", "").await, title: title.into(), message });
+    *res.status_mut() = status;
+    res
+}
+
+// ---- Sign in ------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    error: Option<String>,
+    email: String,
+}
+
+async fn login_page() -> Response {
+    page(LoginPage { error: None, email: String::new() })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+}
+
+async fn login_submit(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "cross-site sign-in refused").into_response();
+    }
+    let ip = client_ip(&headers, Some(peer), s.config.trust_proxy);
+    match s.app.login(&f.email, &f.password, None, ip.as_deref()).await {
+        Ok(session) => {
+            let max_age = (session.expires_at_ms - citius_store::now_ms()) / 1000;
+            (AppendHeaders([(header::SET_COOKIE, session_cookie(&session.token, max_age, s.config.secure_cookies))]), Redirect::to("/inbox")).into_response()
+        }
+        Err(e) => {
+            let (status, message) = match e {
+                AppError::RateLimited { retry_after_secs } => {
+                    (StatusCode::TOO_MANY_REQUESTS, format!("Too many failed attempts. Try again in {} minutes.", retry_after_secs.div_ceil(60)))
+                }
+                AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "Wrong email or password.".to_string()),
+                other => {
+                    tracing::error!(error = %other, "sign-in failed");
+                    (StatusCode::INTERNAL_SERVER_ERROR, "Sign-in is not possible right now.".to_string())
+                }
+            };
+            let mut res = page(LoginPage { error: Some(message), email: f.email });
+            *res.status_mut() = status;
+            res
+        }
+    }
+}
+
+/// Browsers send Origin on form posts; one from another site is refused. Requests without it
+/// (older clients, tools) are judged by the form token where there is a session.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let (Some(origin), Some(host)) = (headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), headers.get(header::HOST).and_then(|v| v.to_str().ok())) else {
+        return true;
+    };
+    origin.split_once("://").map(|(_, h)| h) == Some(host)
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+}
+
+fn check_csrf(caller: &Caller, sent: &str) -> Result<(), Response> {
+    let expected = caller.session.as_ref().map(|x| x.csrf_token.as_str()).unwrap_or("");
+    if expected.is_empty() || !same_secret(sent, expected) {
+        return Err((StatusCode::FORBIDDEN, "This form has expired. Go back, reload the page and try again.").into_response());
+    }
+    Ok(())
+}
+
+async fn logout(State(s): State<AppState>, WebSession(caller): WebSession, Form(f): Form<CsrfOnly>) -> Response {
+    if let Err(r) = check_csrf(&caller, &f.csrf) {
+        return r;
+    }
+    if let Some(session) = &caller.session {
+        if let Err(e) = s.app.logout(&session.token).await {
+            return error_page(&s, &caller, e).await;
+        }
+    }
+    (AppendHeaders([(header::SET_COOKIE, clear_session_cookie())]), Redirect::to("/login")).into_response()
+}
+
+// ---- Inbox --------------------------------------------------------------------------------
+
+struct RowView {
+    id: i64,
+    subject: String,
+    customer: String,
+    channel: String,
+    status: String,
+    priority: String,
+    tags: Vec<String>,
+    assignee: String,
+    updated: String,
+    updated_iso: String,
+}
+
+/// "5 min ago" reads faster than a date for anything recent.
+fn ago(t: Timestamp) -> String {
+    let secs = (Timestamp::now().as_second() - t.as_second()).max(0);
+    match secs {
+        0..=59 => "just now".into(),
+        60..=3599 => format!("{} min ago", secs / 60),
+        3600..=86_399 => format!("{} h ago", secs / 3600),
+        86_400..=604_799 => format!("{} d ago", secs / 86_400),
+        _ => t.strftime("%Y-%m-%d").to_string(),
+    }
+}
+
+fn row(c: &Conversation, names: &HashMap<i64, String>) -> RowView {
+    RowView {
+        id: c.id,
+        subject: c.subject.clone(),
+        customer: c.customer_name.clone(),
+        channel: c.channel.to_string(),
+        status: c.status.to_string(),
+        priority: c.priority.to_string(),
+        tags: c.tags.clone(),
+        assignee: c.assignee_id.and_then(|a| names.get(&a).cloned()).unwrap_or_else(|| "Unassigned".into()),
+        updated: ago(c.updated_at),
+        updated_iso: c.updated_at.to_string(),
+    }
+}
+
+async fn user_names(s: &AppState, actor: &Actor) -> HashMap<i64, String> {
+    s.app.users(actor).await.map(|u| u.into_iter().map(|u| (u.id, u.name)).collect()).unwrap_or_default()
+}
+
+struct ViewLink {
+    key: &'static str,
+    label: &'static str,
+    count: Option<i64>,
+    current: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct InboxParams {
+    view: Option<String>,
+    cursor: Option<String>,
+}
+
+/// The inbox's views: which conversations each shows.
+fn view_query(view: &str) -> (ConversationQuery, &'static str) {
+    let q = |status: &str, assignee: Option<&str>| ConversationQuery {
+        status: Some(status.into()),
+        assignee: assignee.map(str::to_string),
+        ..Default::default()
+    };
+    match view {
+        "unassigned" => (q("open,pending", Some("none")), "Unassigned"),
+        "all" => (q("open,pending", None), "All open"),
+        "snoozed" => (q("snoozed", None), "Snoozed"),
+        "resolved" => (q("resolved,closed", None), "Resolved"),
+        _ => (q("open,pending", Some("me")), "Mine"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage {
+    nav: Nav,
+    views: Vec<ViewLink>,
+    view: String,
+    view_title: String,
+    rows: Vec<RowView>,
+    next_link: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "inbox_list.html")]
+struct InboxList {
+    rows: Vec<RowView>,
+    next_link: Option<String>,
+}
+
+async fn inbox_rows(s: &AppState, actor: &Actor, p: &InboxParams) -> Result<(String, &'static str, Vec<RowView>, Option<String>), AppError> {
+    let view = p.view.clone().unwrap_or_else(|| "mine".into());
+    let (mut q, title) = view_query(&view);
+    q.cursor = p.cursor.clone();
+    let page = s.app.conversations(actor, &q).await?;
+    let names = user_names(s, actor).await;
+    let rows = page.items.iter().map(|c| row(c, &names)).collect();
+    let next = page.next.map(|c| format!("/inbox?view={view}&cursor={}", c.encode()));
+    Ok((view, title, rows, next))
+}
+
+async fn inbox(State(s): State<AppState>, WebSession(caller): WebSession, Query(p): Query<InboxParams>) -> Response {
+    let actor = &caller.actor;
+    let (view, title, rows, next_link) = match inbox_rows(&s, actor, &p).await {
+        Ok(x) => x,
+        Err(e) => return error_page(&s, &caller, e).await,
+    };
+    let counts = s.app.conversation_counts(actor).await.ok();
+    let count = |f: fn(&citius_app::conversations::InboxCounts) -> i64| counts.as_ref().map(f);
+    let views = vec![
+        ViewLink { key: "mine", label: "Mine", count: count(|c| c.mine_open), current: view == "mine" },
+        ViewLink { key: "unassigned", label: "Unassigned", count: count(|c| c.unassigned_open), current: view == "unassigned" },
+        ViewLink { key: "all", label: "All open", count: count(|c| c.open), current: view == "all" },
+        ViewLink { key: "snoozed", label: "Snoozed", count: count(|c| c.snoozed), current: view == "snoozed" },
+        ViewLink { key: "resolved", label: "Resolved", count: None, current: view == "resolved" },
+    ];
+    page(InboxPage { nav: nav(&s, &caller, "inbox", "").await, views, view, view_title: title.into(), rows, next_link })
+}
+
+async fn inbox_list(State(s): State<AppState>, WebSession(caller): WebSession, Query(p): Query<InboxParams>) -> Response {
+    match inbox_rows(&s, &caller.actor, &p).await {
+        Ok((_, _, rows, next_link)) => page(InboxList { rows, next_link }),
+        Err(e) => error_page(&s, &caller, e).await,
+    }
+}
+
+// ---- Conversation -------------------------------------------------------------------------
+
+enum TimelineView {
+    Message { kind: String, author: String, time: String, time_iso: String, html: String, attachments: Vec<(i64, String)> },
+    Event { text: String, time: String, time_iso: String },
+}
+
+fn describe_event(e: &citius_domain::records::Event, names: &HashMap<i64, String>) -> String {
+    use citius_domain::event::EventKind as K;
+    let who = e.actor_user_id.and_then(|id| names.get(&id).cloned()).unwrap_or_else(|| "Citius".into());
+    let name_of = |v: &serde_json::Value| v.as_i64().and_then(|id| names.get(&id).cloned());
+    let d = &e.data;
+    let s = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    match e.kind {
+        K::Created => format!("{who} opened this conversation"),
+        K::MessageAdded => return String::new(),
+        K::Assigned | K::Transferred => {
+            let to = name_of(&d["assignee_id"]).unwrap_or_else(|| "nobody".into());
+            let verb = if e.kind == K::Transferred { "transferred to" } else { "assigned to" };
+            format!("{who} {verb} {to}")
+        }
+        K::StatusChanged => format!("{who} changed the status from {} to {}", s("from"), s("to")),
+        K::PriorityChanged => format!("{who} changed the priority from {} to {}", s("from"), s("to")),
+        K::Tagged => format!("{who} tagged {}", join(&d["tags"])),
+        K::Untagged => format!("{who} removed tag {}", join(&d["tags"])),
+        K::SubjectChanged => format!("{who} renamed the conversation"),
+        K::FieldsChanged => format!("{who} changed custom fields"),
+        K::CustomerMerged => format!("{who} merged the customer into another"),
+    }
+}
+
+fn join(v: &serde_json::Value) -> String {
+    v.as_array().map(|a| a.iter().filter_map(|t| t.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()
+}
+
+fn timeline_view(items: Vec<TimelineItem>, names: &HashMap<i64, String>, customer: &str) -> Vec<TimelineView> {
+    items
+        .into_iter()
+        .filter_map(|i| match i {
+            TimelineItem::Message(m) => Some(TimelineView::Message {
+                kind: m.kind.to_string(),
+                author: match m.kind {
+                    MessageKind::Inbound => customer.to_string(),
+                    _ => m.author_user_id.and_then(|id| names.get(&id).cloned()).unwrap_or_else(|| "Agent".into()),
+                },
+                time: ago(m.created_at),
+                time_iso: m.created_at.to_string(),
+                html: m.body_html,
+                attachments: m.attachments.into_iter().map(|a| (a.id, a.filename)).collect(),
+            }),
+            TimelineItem::Event(e) => {
+                let text = describe_event(&e, names);
+                (!text.is_empty()).then(|| TimelineView::Event { text, time: ago(e.created_at), time_iso: e.created_at.to_string() })
+            }
+        })
+        .collect()
+}
+
+struct CustomerView {
+    id: i64,
+    name: String,
+    identities: Vec<(String, String)>,
+    attributes: Vec<(String, String)>,
+}
+
+fn customer_view(c: &Customer) -> CustomerView {
+    CustomerView {
+        id: c.id,
+        name: c.name.clone(),
+        identities: c.identities.iter().map(|i| (i.kind.as_str().replace('_', " "), i.value.clone())).collect(),
+        attributes: c
+            .attributes
+            .as_object()
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect())
+            .unwrap_or_default(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "conversation.html")]
+struct ConversationPage {
+    nav: Nav,
+    c: RowView,
+    items: Vec<TimelineView>,
+    statuses: Vec<String>,
+    priorities: Vec<String>,
+    users: Vec<(i64, String, bool)>,
+    teams: Vec<(i64, String, bool)>,
+    cu: CustomerView,
+    others: Vec<(i64, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "timeline.html")]
+struct TimelinePartial {
+    items: Vec<TimelineView>,
+}
+
+async fn conversation(State(s): State<AppState>, WebSession(caller): WebSession, Path(id): Path<i64>) -> Response {
+    let a = &caller.actor;
+    let loaded = async {
+        let conv = s.app.conversation(a, id).await?;
+        let items = s.app.timeline(a, id).await?;
+        let users = s.app.users(a).await?;
+        let teams = s.app.teams(a).await?;
+        let customer = s.app.customer(a, conv.customer_id).await?;
+        let others = s.app.conversations(a, &ConversationQuery { customer_id: Some(conv.customer_id), limit: Some(10), ..Default::default() }).await?;
+        Ok::<_, AppError>((conv, items, users, teams, customer, others))
+    }
+    .await;
+    let (conv, items, users, teams, customer, others) = match loaded {
+        Ok(x) => x,
+        Err(e) => return error_page(&s, &caller, e).await,
+    };
+    let names: HashMap<i64, String> = users.iter().map(|u| (u.id, u.name.clone())).collect();
+    page(ConversationPage {
+        nav: nav(&s, &caller, "inbox", "").await,
+        items: timeline_view(items, &names, &conv.customer_name),
+        statuses: Status::ALL.iter().map(|s| s.to_string()).collect(),
+        priorities: Priority::ALL.iter().map(|p| p.to_string()).collect(),
+        users: users.iter().map(|u| (u.id, u.name.clone(), Some(u.id) == conv.assignee_id)).collect(),
+        teams: teams.iter().map(|t| (t.id, t.name.clone(), Some(t.id) == conv.team_id)).collect(),
+        cu: customer_view(&customer),
+        others: others.items.iter().filter(|o| o.id != conv.id).map(|o| (o.id, o.subject.clone(), o.status.to_string())).collect(),
+        c: row(&conv, &names),
+    })
+}
+
+async fn timeline_partial(State(s): State<AppState>, WebSession(caller): WebSession, Path(id): Path<i64>) -> Response {
+    let a = &caller.actor;
+    let loaded = async {
+        let conv = s.app.conversation(a, id).await?;
+        let items = s.app.timeline(a, id).await?;
+        Ok::<_, AppError>((conv, items))
+    }
+    .await;
+    match loaded {
+        Ok((conv, items)) => {
+            let names = user_names(&s, a).await;
+            page(TimelinePartial { items: timeline_view(items, &names, &conv.customer_name) })
+        }
+        Err(e) => error_page(&s, &caller, e).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct MessageForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    body: String,
+    kind: Option<String>,
+}
+
+async fn post_message(State(s): State<AppState>, WebSession(caller): WebSession, Path(id): Path<i64>, Form(f): Form<MessageForm>) -> Response {
+    if let Err(r) = check_csrf(&caller, &f.csrf) {
+        return r;
+    }
+    let kind = match f.kind.as_deref() {
+        Some("note") => MessageKind::Note,
+        _ => MessageKind::Reply,
+    };
+    match s.app.add_message(&caller.actor, id, NewMessageInput { body: Some(f.body), html: None, kind: Some(kind), attachments: vec![] }).await {
+        Ok(_) => Redirect::to(&format!("/conversations/{id}")).into_response(),
+        Err(e) => error_page(&s, &caller, e).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct UpdateForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    status: Option<String>,
+    priority: Option<String>,
+    assignee_id: Option<String>,
+    team_id: Option<String>,
+    add_tag: Option<String>,
+    snoozed_until: Option<String>,
+}
+
+fn optional_id(v: Option<&str>) -> Result<Option<Option<i64>>, AppError> {
+    match v {
+        None => Ok(None),
+        Some("") => Ok(Some(None)),
+        Some(x) => x
+            .parse()
+            .map(|id| Some(Some(id)))
+            .map_err(|_| citius_domain::Invalid::field("id", "is not a number").into()),
+    }
+}
+
+async fn post_update(State(s): State<AppState>, WebSession(caller): WebSession, Path(id): Path<i64>, Form(f): Form<UpdateForm>) -> Response {
+    if let Err(r) = check_csrf(&caller, &f.csrf) {
+        return r;
+    }
+    let result = async {
+        let current = s.app.conversation(&caller.actor, id).await?;
+        let status = f.status.as_deref().map(Status::parse).transpose()?;
+        // The form always sends every field: only what differs is a change.
+        let snooze = match (status, f.snoozed_until.as_deref().filter(|v| !v.is_empty())) {
+            (Some(Status::Snoozed), Some(local)) => Some(format!("{local}:00Z")),
+            (Some(Status::Snoozed), None) if current.status != Status::Snoozed => {
+                Some((Timestamp::now() + jiff::SignedDuration::from_hours(24)).to_string())
+            }
+            _ => None,
+        };
+        let status = status.filter(|s| *s != current.status || snooze.is_some());
+        let input = UpdateConversationInput {
+            status,
+            snoozed_until: snooze.filter(|_| status == Some(Status::Snoozed)),
+            priority: f.priority.as_deref().map(Priority::parse).transpose()?,
+            assignee_id: optional_id(f.assignee_id.as_deref())?,
+            team_id: optional_id(f.team_id.as_deref())?,
+            add_tags: f.add_tag.filter(|t| !t.trim().is_empty()).map(|t| vec![t]),
+            ..Default::default()
+        };
+        s.app.update_conversation(&caller.actor, id, input).await
+    }
+    .await;
+    match result {
+        Ok(_) => Redirect::to(&format!("/conversations/{id}")).into_response(),
+        Err(e) => error_page(&s, &caller, e).await,
+    }
+}
+
+// ---- Customers and search ----------------------------------------------------------------
+
+struct CustomerRow {
+    id: i64,
+    name: String,
+    identities: String,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "customers.html")]
+struct CustomersPage {
+    nav: Nav,
+    rows: Vec<CustomerRow>,
+    next_link: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CursorParam {
+    cursor: Option<String>,
+}
+
+async fn customers(State(s): State<AppState>, WebSession(caller): WebSession, Query(p): Query<CursorParam>) -> Response {
+    let result = async {
+        let page_req = PageRequest::parse(Some(50), p.cursor.as_deref())?;
+        s.app.customers(&caller.actor, page_req).await
+    }
+    .await;
+    match result {
+        Ok(list) => {
+            let rows = list
+                .items
+                .iter()
+                .map(|c| CustomerRow {
+                    id: c.id,
+                    name: c.name.clone(),
+                    identities: c.identities.iter().map(|i| i.value.as_str()).collect::<Vec<_>>().join(", "),
+                    updated: ago(c.updated_at),
+                })
+                .collect();
+            let next_link = list.next.map(|c| format!("/customers?cursor={}", c.encode()));
+            page(CustomersPage { nav: nav(&s, &caller, "customers", "").await, rows, next_link })
+        }
+        Err(e) => error_page(&s, &caller, e).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "customer.html")]
+struct CustomerPage {
+    nav: Nav,
+    cu: CustomerView,
+    rows: Vec<RowView>,
+    notes: Vec<(String, String)>,
+}
+
+async fn customer(State(s): State<AppState>, WebSession(caller): WebSession, Path(id): Path<i64>) -> Response {
+    let a = &caller.actor;
+    let loaded = async {
+        let c = s.app.customer(a, id).await?;
+        let convs = s.app.conversations(a, &ConversationQuery { customer_id: Some(id), limit: Some(100), ..Default::default() }).await?;
+        let notes = s.app.customer_notes(a, id).await?;
+        Ok::<_, AppError>((c, convs, notes))
+    }
+    .await;
+    match loaded {
+        Ok((c, convs, notes)) => {
+            let names = user_names(&s, a).await;
+            page(CustomerPage {
+                nav: nav(&s, &caller, "customers", "").await,
+                cu: customer_view(&c),
+                rows: convs.items.iter().map(|c| row(c, &names)).collect(),
+                notes: notes
+                    .iter()
+                    .map(|n| {
+                        let by = n.author_user_id.and_then(|u| names.get(&u).cloned()).unwrap_or_default();
+                        (n.body.clone(), format!("{by} · {}", ago(n.created_at)))
+                    })
+                    .collect(),
+            })
+        }
+        Err(e) => error_page(&s, &caller, e).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct NoteForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    body: String,
+}
+
+async fn post_customer_note(State(s): State<AppState>, WebSession(caller): WebSession, Path(id): Path<i64>, Form(f): Form<NoteForm>) -> Response {
+    if let Err(r) = check_csrf(&caller, &f.csrf) {
+        return r;
+    }
+    match s.app.add_customer_note(&caller.actor, id, &f.body).await {
+        Ok(_) => Redirect::to(&format!("/customers/{id}")).into_response(),
+        Err(e) => error_page(&s, &caller, e).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    nav: Nav,
+    rows: Vec<RowView>,
+    customers: Vec<(i64, String, String)>,
+}
+
+#[derive(Deserialize)]
+struct SearchParams {
+    q: Option<String>,
+}
+
+async fn search(State(s): State<AppState>, WebSession(caller): WebSession, Query(p): Query<SearchParams>) -> Response {
+    let q = p.q.unwrap_or_default();
+    match s.app.search(&caller.actor, &q).await {
+        Ok(hits) => {
+            let names = user_names(&s, &caller.actor).await;
+            page(SearchPage {
+                nav: nav(&s, &caller, "", &q).await,
+                rows: hits.conversations.iter().map(|c| row(c, &names)).collect(),
+                customers: hits
+                    .customers
+                    .iter()
+                    .map(|c| (c.id, c.name.clone(), c.identities.iter().map(|i| i.value.as_str()).collect::<Vec<_>>().join(", ")))
+                    .collect(),
+            })
+        }
+        Err(e) => error_page(&s, &caller, e).await,
+    }
+}
+

@@ -1,0 +1,50 @@
+// Progressive enhancement: pages work without this script; with it they update live and answer
+// to keyboard shortcuts.
+(function () {
+  "use strict";
+
+  // Live updates: the server pushes workspace events; the page re-fetches the part that changed.
+  function refresh(el, url) {
+    if (el.dataset.loading) { el.dataset.again = "1"; return; }
+    el.dataset.loading = "1";
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) { el.innerHTML = html; el.classList.add("live-flash"); setTimeout(function () { el.classList.remove("live-flash"); }, 1300); })
+      .catch(function () {})
+      .finally(function () {
+        delete el.dataset.loading;
+        if (el.dataset.again) { delete el.dataset.again; refresh(el, url); }
+      });
+  }
+
+  var list = document.querySelector("[data-live-list]");
+  var timeline = document.querySelector("[data-live-timeline]");
+  var conv = document.querySelector("[data-conversation]");
+  if ((list || timeline) && window.EventSource) {
+    var source = new EventSource("/api/v1/events");
+    var handle = function (ev) {
+      var data; try { data = JSON.parse(ev.data); } catch (e) { return; }
+      if (list) refresh(list, list.dataset.liveList);
+      if (timeline && conv && String(data.conversation_id) === conv.dataset.conversation) refresh(timeline, timeline.dataset.liveTimeline);
+    };
+    ["created", "message_added", "assigned", "transferred", "status_changed", "priority_changed", "tagged", "untagged", "subject_changed", "customer_merged"]
+      .forEach(function (k) { source.addEventListener(k, handle); });
+  }
+
+  // Keyboard: "/" search, "r" reply, "n" note, Ctrl/Cmd+Enter send.
+  document.addEventListener("keydown", function (e) {
+    var t = e.target, typing = t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT");
+    var body = document.getElementById("body");
+    if (typing) {
+      if (t === body && e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); t.form.requestSubmit(); }
+      return;
+    }
+    if (e.key === "/") { var q = document.getElementById("q"); if (q) { e.preventDefault(); q.focus(); } }
+    if (body && (e.key === "r" || e.key === "n")) {
+      e.preventDefault();
+      var radio = document.querySelector('input[name=kind][value="' + (e.key === "r" ? "reply" : "note") + '"]');
+      if (radio) radio.checked = true;
+      body.focus();
+    }
+  });
+})();
