@@ -53,14 +53,11 @@ pub enum Backend {
 
 /// A running server and what the tests need to talk to it.
 pub struct TestApp {
-    pub backend: Backend,
     /// `http://127.0.0.1:PORT`
     pub base: String,
     pub app: App,
     /// The owner's API token in workspace "acme".
     pub token: String,
-    pub workspace_id: i64,
-    pub db_config: DbConfig,
     pub http: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
     _dir: Option<tempfile::TempDir>,
@@ -111,7 +108,7 @@ pub async fn spawn_app_with(backend: Backend, config: AppConfig) -> TestApp {
     let db = Db::connect(&db_config, 8).await.expect("connect to the test database");
     db.migrate().await.expect("migrate the test database");
     let app = App::new(db, config);
-    let (ws, token) = app.setup("acme", None, OWNER_EMAIL, OWNER_PASSWORD).await.expect("set up workspace acme");
+    let (_, token) = app.setup("acme", None, OWNER_EMAIL, OWNER_PASSWORD).await.expect("set up workspace acme");
 
     let router = citius_http::router(app.clone(), citius_http::HttpConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
@@ -120,12 +117,9 @@ pub async fn spawn_app_with(backend: Backend, config: AppConfig) -> TestApp {
         let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await;
     });
     let t = TestApp {
-        backend,
         base: format!("http://{addr}"),
         app,
         token,
-        workspace_id: ws.id,
-        db_config,
         http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client"),
         server,
         _dir: dir,
