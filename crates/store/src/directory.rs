@@ -266,8 +266,8 @@ fn principal(r: &AnyRow) -> DbResult<Principal> {
     })
 }
 
-/// Resolves a live token by its hash and records when it was last used (at most once a minute).
-pub async fn principal_by_token(c: &mut Conn, token_hash: &str) -> DbResult<Principal> {
+/// Resolves a live token by its hash; also returns when it was last used.
+pub async fn principal_by_token(c: &mut Conn, token_hash: &str) -> DbResult<(Principal, Option<i64>)> {
     let r = sqlx::query(
         "SELECT t.id AS token_id, t.user_id, t.workspace_id, t.last_used_at, m.role, u.name, u.email \
          FROM api_tokens t JOIN memberships m ON m.workspace_id = t.workspace_id AND m.user_id = t.user_id \
@@ -277,7 +277,7 @@ pub async fn principal_by_token(c: &mut Conn, token_hash: &str) -> DbResult<Prin
     .fetch_optional(&mut *c)
     .await?
     .found()?;
-    principal(&r)
+    Ok((principal(&r)?, r.try_get("last_used_at")?))
 }
 
 /// Stamps a token's last use; called rarely enough not to turn reads into writes.
