@@ -272,11 +272,10 @@ impl App {
         if !stale {
             return Ok(actor);
         }
-        if let Ok(mut tx) = self.db.begin().await {
-            if directory::touch_token(&mut tx, &hash).await.is_ok() {
+        if let Ok(mut tx) = self.db.begin().await
+            && directory::touch_token(&mut tx, &hash).await.is_ok() {
                 let _ = tx.commit().await;
             }
-        }
         Ok(actor)
     }
 

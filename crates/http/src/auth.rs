@@ -83,14 +83,13 @@ impl FromRequestParts<AppState> for Auth {
                 c
             }
         };
-        if let Some(session) = &caller.session {
-            if is_unsafe(&parts.method) {
+        if let Some(session) = &caller.session
+            && is_unsafe(&parts.method) {
                 let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
                 if !same_secret(sent, &session.csrf_token) {
                     return Err(ApiError::forbidden("missing or wrong X-CSRF-Token header for a cookie session"));
                 }
             }
-        }
         Ok(Auth(caller.actor))
     }
 }
@@ -129,10 +128,9 @@ pub fn clear_session_cookie() -> String {
 /// The client address for rate limits and audit: the socket peer, or the first
 /// `X-Forwarded-For` hop when the operator says a proxy sits in front.
 pub fn client_ip(headers: &HeaderMap, peer: Option<std::net::SocketAddr>, trust_proxy: bool) -> Option<String> {
-    if trust_proxy {
-        if let Some(ip) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next()) {
+    if trust_proxy
+        && let Some(ip) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next()) {
             return Some(ip.trim().to_string());
         }
-    }
     peer.map(|p| p.ip().to_string())
 }

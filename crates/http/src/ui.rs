@@ -205,23 +205,23 @@ struct CsrfOnly {
     csrf: String,
 }
 
-fn check_csrf(caller: &Caller, sent: &str) -> Result<(), Response> {
+/// The refusal for a form without this session's token (forged, or from an ended session).
+fn check_csrf(caller: &Caller, sent: &str) -> Result<(), Box<Response>> {
     let expected = caller.session.as_ref().map(|x| x.csrf_token.as_str()).unwrap_or("");
     if expected.is_empty() || !same_secret(sent, expected) {
-        return Err((StatusCode::FORBIDDEN, "This form has expired. Go back, reload the page and try again.").into_response());
+        return Err(Box::new((StatusCode::FORBIDDEN, "This form has expired. Go back, reload the page and try again.").into_response()));
     }
     Ok(())
 }
 
 async fn logout(State(s): State<AppState>, WebSession(caller): WebSession, Form(f): Form<CsrfOnly>) -> Response {
     if let Err(r) = check_csrf(&caller, &f.csrf) {
-        return r;
+        return *r;
     }
-    if let Some(session) = &caller.session {
-        if let Err(e) = s.app.logout(&session.token).await {
+    if let Some(session) = &caller.session
+        && let Err(e) = s.app.logout(&session.token).await {
             return error_page(&s, &caller, e).await;
         }
-    }
     (AppendHeaders([(header::SET_COOKIE, clear_session_cookie())]), Redirect::to("/login")).into_response()
 }
 
@@ -369,7 +369,7 @@ fn describe_event(e: &citius_domain::records::Event, names: &HashMap<i64, String
     let s = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
     match e.kind {
         K::Created => format!("{who} opened this conversation"),
-        K::MessageAdded => return String::new(),
+        K::MessageAdded => String::new(),
         K::Assigned | K::Transferred => {
             let to = name_of(&d["assignee_id"]).unwrap_or_else(|| "nobody".into());
             let verb = if e.kind == K::Transferred { "transferred to" } else { "assigned to" };
@@ -509,7 +509,7 @@ struct MessageForm {
 
 async fn post_message(State(s): State<AppState>, WebSession(caller): WebSession, Path(id): Path<i64>, Form(f): Form<MessageForm>) -> Response {
     if let Err(r) = check_csrf(&caller, &f.csrf) {
-        return r;
+        return *r;
     }
     let kind = match f.kind.as_deref() {
         Some("note") => MessageKind::Note,
@@ -546,7 +546,7 @@ fn optional_id(v: Option<&str>) -> Result<Option<Option<i64>>, AppError> {
 
 async fn post_update(State(s): State<AppState>, WebSession(caller): WebSession, Path(id): Path<i64>, Form(f): Form<UpdateForm>) -> Response {
     if let Err(r) = check_csrf(&caller, &f.csrf) {
-        return r;
+        return *r;
     }
     let result = async {
         let current = s.app.conversation(&caller.actor, id).await?;
@@ -672,7 +672,7 @@ struct NoteForm {
 
 async fn post_customer_note(State(s): State<AppState>, WebSession(caller): WebSession, Path(id): Path<i64>, Form(f): Form<NoteForm>) -> Response {
     if let Err(r) = check_csrf(&caller, &f.csrf) {
-        return r;
+        return *r;
     }
     match s.app.add_customer_note(&caller.actor, id, &f.body).await {
         Ok(_) => Redirect::to(&format!("/customers/{id}")).into_response(),

@@ -126,11 +126,10 @@ pub async fn query(c: &mut Conn, backend: Backend, workspace_id: i64, q: &str, l
             if m.customer_ids.len() < limit && !m.customer_ids.contains(&(id / 4)) {
                 m.customer_ids.push(id / 4);
             }
-        } else if let Some(cid) = conversation_id {
-            if m.conversation_ids.len() < limit && !m.conversation_ids.contains(&cid) {
+        } else if let Some(cid) = conversation_id
+            && m.conversation_ids.len() < limit && !m.conversation_ids.contains(&cid) {
                 m.conversation_ids.push(cid);
             }
-        }
     }
     Ok(m)
 }

@@ -26,10 +26,7 @@ pub async fn stream(State(s): State<AppState>, Auth(a): Auth, headers: HeaderMap
     let app = s.app.clone();
     let ws = a.workspace_id;
     let stream = async_stream::stream! {
-        let mut sent = match last {
-            Some(id) => id,
-            None => i64::MAX,
-        };
+        let mut sent = last.unwrap_or(i64::MAX);
         if sent != i64::MAX {
             loop {
                 let batch = match app.events_since(&a, sent, CATCH_UP_BATCH).await {
