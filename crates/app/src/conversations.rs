@@ -478,11 +478,7 @@ impl App {
         store::get(&mut c, ws, id).await?;
         let messages = store::messages(&mut c, ws, id, 0, 5000).await?;
         let events = store::events(&mut c, ws, id, 5000).await?;
-        let mut items: Vec<(i64, u8, i64, TimelineItem)> = Vec::with_capacity(messages.len() + events.len());
-        items.extend(messages.into_iter().map(|m| (m.created_at.as_millisecond(), 0, m.id, TimelineItem::Message(m))));
-        items.extend(events.into_iter().map(|e| (e.created_at.as_millisecond(), 1, e.id, TimelineItem::Event(e))));
-        items.sort_by_key(|(t, k, id, _)| (*t, *k, *id));
-        Ok(items.into_iter().map(|(_, _, _, i)| i).collect())
+        Ok(interleave(messages, events))
     }
 
     pub async fn messages(&self, actor: &Actor, conversation_id: i64) -> AppResult<Vec<Message>> {
@@ -543,6 +539,26 @@ impl App {
         let mut c = self.db.read().await?;
         Ok(store::events_since(&mut c, actor.workspace_id, after_id, limit).await?)
     }
+}
+
+/// Orders a timeline by the event log, which records what happened in commit order (clocks
+/// can tie or step back): each message sits just before the event that recorded it.
+fn interleave(messages: Vec<Message>, events: Vec<Event>) -> Vec<TimelineItem> {
+    let mut by_id: std::collections::HashMap<i64, Message> = messages.into_iter().map(|m| (m.id, m)).collect();
+    let mut items = Vec::with_capacity(by_id.len() + events.len());
+    for e in events {
+        if e.kind == EventKind::MessageAdded {
+            if let Some(m) = e.data.get("message_id").and_then(|v| v.as_i64()).and_then(|id| by_id.remove(&id)) {
+                items.push(TimelineItem::Message(m));
+            }
+        }
+        items.push(TimelineItem::Event(e));
+    }
+    // Messages without an event (none are written so today) still show, by time.
+    let mut rest: Vec<Message> = by_id.into_values().collect();
+    rest.sort_by_key(|m| (m.created_at, m.id));
+    items.extend(rest.into_iter().map(TimelineItem::Message));
+    items
 }
 
 #[derive(Debug, Clone, serde::Serialize, ToSchema)]

@@ -36,7 +36,10 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, ApiE
         return Err(ApiError::unauthorized());
     };
     let (mut parts, body) = req.into_parts();
-    let bytes = to_bytes(body, state.config.max_body_bytes).await.map_err(|_| too_large())?;
+    // The wrapped route enforces its own limit when it reads the body again; here only the
+    // largest any route accepts applies.
+    let limit = state.config.max_body_bytes.max(state.config.max_message_bytes);
+    let bytes = to_bytes(body, limit).await.map_err(|_| too_large())?;
     let hash = hex::encode(Sha256::new().chain_update(parts.uri.path().as_bytes()).chain_update(b"\n").chain_update(&bytes).finalize());
     let (ws, user) = (caller.actor.workspace_id, caller.actor.user_id);
     let db = &state.app.db;

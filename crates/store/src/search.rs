@@ -32,7 +32,13 @@ pub async fn put(
     body: &str,
 ) -> DbResult<()> {
     let id = doc_id(kind, ref_id);
-    let body: String = body.chars().take(MAX_INDEXED_CHARS).collect();
+    // Index words exactly as queries are split (see `terms`), so "ann@example.com" is found by
+    // "ann", "example" or the whole address on both backends.
+    let body: String = body
+        .chars()
+        .take(MAX_INDEXED_CHARS)
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect();
     match backend {
         Backend::Sqlite => {
             sqlx::query("DELETE FROM search_fts WHERE rowid = $1").bind(id).execute(&mut *c).await?;

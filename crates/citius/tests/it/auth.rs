@@ -78,6 +78,15 @@ async fn authentication(t: TestApp) {
     let r = t.send(session.apply(t.request(Method::PATCH, &path, ""), true).json(&json!({"status": "resolved"}))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
+    // PUT is a write too.
+    let skill = t.post_created("/api/v1/skills", &t.token, json!({"name": "French"})).await;
+    let owner_id = t.me(&t.token).await;
+    let skill_path = format!("/api/v1/users/{owner_id}/skills/{}", id(&skill));
+    let r = t.send(session.apply(t.request(Method::PUT, &skill_path, ""), false).json(&json!({"level": 2}))).await;
+    assert_error(r.status, &r.body, StatusCode::FORBIDDEN, "forbidden", "cookie PUT without CSRF header");
+    let r = t.send(session.apply(t.request(Method::PUT, &skill_path, ""), true).json(&json!({"level": 2}))).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "cookie PUT with CSRF header: {}", r.body);
+
     // Tokens: create one with the session, list it, revoke it (cookie DELETE needs CSRF too).
     let r = t.send(session.apply(t.request(Method::POST, "/api/v1/tokens", ""), true).json(&json!({"name": "laptop"}))).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -114,11 +123,33 @@ async fn authentication(t: TestApp) {
         assert!(crate::kit::session_cookie(&r.headers).is_none(), "failed login set a session cookie");
     }
     // Signing in to a workspace one is not a member of fails the same way.
-    t.second_workspace().await;
-    let r = t
-        .send(t.request(Method::POST, "/api/v1/auth/login", "").json(&json!({"email": OWNER_EMAIL, "password": OWNER_PASSWORD, "workspace": "globex"})))
-        .await;
+    let globex = t.second_workspace().await;
+    let to_globex = json!({"email": OWNER_EMAIL, "password": OWNER_PASSWORD, "workspace": "globex"});
+    let r = t.send(t.request(Method::POST, "/api/v1/auth/login", "").json(&to_globex)).await;
     assert_error(r.status, &r.body, StatusCode::UNAUTHORIZED, "unauthorized", "login to a foreign workspace");
+
+    // Once a member there too, one picks the workspace when signing in, with the role held there.
+    t.post_created("/api/v1/users", &globex, json!({"email": OWNER_EMAIL, "name": "Acme owner", "role": "agent"})).await;
+    let r = t.send(t.request(Method::POST, "/api/v1/auth/login", "").json(&to_globex)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["workspace"]["slug"], "globex");
+    let in_globex = Session {
+        cookie: crate::kit::session_cookie(&r.headers).expect("cookie"),
+        csrf: r.body["csrf_token"].as_str().expect("csrf").to_string(),
+    };
+    let me = t.send(in_globex.apply(t.request(Method::GET, "/api/v1/me", ""), false)).await;
+    assert_eq!(me.body["workspace"]["slug"], "globex", "{}", me.body);
+    assert_eq!(me.body["user"]["role"], "agent", "{}", me.body);
+    let listed = t.send(in_globex.apply(t.request(Method::GET, "/api/v1/conversations", ""), false)).await;
+    assert_eq!(listed.body["items"], json!([]), "acme's conversations seen from globex: {}", listed.body);
+    let r = t.send(in_globex.apply(t.request(Method::POST, "/api/v1/users", ""), true).json(&json!({"email": "z@globex.test", "name": "Z", "role": "viewer"}))).await;
+    assert_error(r.status, &r.body, StatusCode::FORBIDDEN, "forbidden", "an agent in globex adds users");
+
+    // Password hashes never leave the server.
+    for path in ["/api/v1/users", "/api/v1/me", "/api/v1/audit?limit=100"] {
+        let text = t.get_ok(path, &t.token).await.to_string();
+        assert!(!text.contains("argon2") && !text.contains("password_hash"), "GET {path} shows password data: {text}");
+    }
 
     // Logging out ends the session.
     let r = t.send(session.apply(t.request(Method::POST, "/api/v1/auth/logout", ""), true)).await;

@@ -89,6 +89,7 @@ async fn lifecycle(t: TestApp) {
     let core: Vec<&str> = event_kinds.iter().copied().filter(|k| *k != "priority_changed").collect();
     assert_eq!(core, ["created", "message_added", "message_added", "message_added", "assigned", "tagged", "status_changed"]);
     assert!(tl.iter().all(|i| i["type"] == "message" || i["type"] == "event"), "{timeline}");
+
     let status_event = tl.iter().find(|i| i["kind"] == "status_changed").expect("status event");
     assert_eq!(status_event["data"]["from"], "open");
     assert_eq!(status_event["data"]["to"], "pending");
@@ -181,6 +182,10 @@ async fn lifecycle(t: TestApp) {
     }
     assert_eq!(pages, [3, 3, 1], "page sizes");
     assert_eq!(seen, made, "every conversation exactly once, newest first");
+    // A page that holds exactly what is left says there is nothing more.
+    let exact = t.get_ok("/api/v1/conversations?channel=whatsapp&limit=7", tok).await;
+    assert_eq!(ids(&exact["items"]), made);
+    assert!(exact["next_cursor"].is_null(), "no next page when everything fit: {exact}");
 
     // A filter on an invalid value is refused, not ignored.
     let (s, b) = t.get("/api/v1/conversations?assignee=someone", tok).await;
@@ -193,6 +198,27 @@ async fn lifecycle(t: TestApp) {
     assert_error(s, &b, StatusCode::NOT_FOUND, "not_found", "GET a missing conversation");
 }
 both!(lifecycle);
+
+/// A timeline tells the story in the order it happened, even when several things happen within
+/// the same millisecond: the conversation is created before its first message is written, and
+/// each message comes before the event announcing it.
+async fn timeline_order(t: TestApp) {
+    let tok = t.token.as_str();
+    for n in 0..5 {
+        let c = t.conversation(tok, &format!("order{n}@example.com"), &format!("Order {n}")).await;
+        let cid = id(&c);
+        t.post_created(&format!("/api/v1/conversations/{cid}/messages"), tok, json!({"body": "Reply", "kind": "reply"})).await;
+        let timeline = t.get_ok(&format!("/api/v1/conversations/{cid}/timeline"), tok).await;
+        let tl = items(&timeline);
+        assert!(tl[0]["type"] == "event" && tl[0]["kind"] == "created", "the timeline must start with `created`: {timeline}");
+        for m in tl.iter().filter(|i| i["type"] == "message") {
+            let msg_pos = tl.iter().position(|i| i["type"] == "message" && i["id"] == m["id"]);
+            let ev_pos = tl.iter().position(|i| i["type"] == "event" && i["kind"] == "message_added" && i["data"]["message_id"] == m["id"]);
+            assert!(msg_pos.is_some() && ev_pos.is_some() && msg_pos < ev_pos, "message {} and its message_added event out of order: {timeline}", m["id"]);
+        }
+    }
+}
+both!(timeline_order);
 
 async fn same_customer_by_identity(t: TestApp) {
     let tok = t.token.as_str();
@@ -314,5 +340,18 @@ async fn idempotent_retries(t: TestApp) {
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     assert_eq!((b.status, &b.body), (a.status, &a.body));
     assert_eq!(items(&t.get_ok(&path, tok).await).len(), 2, "first message plus one reply");
+
+    // A keyed message may be as large as any message (attachments make them larger than other
+    // requests): the key must not shrink what is accepted.
+    use base64::Engine;
+    let file = base64::engine::general_purpose::STANDARD.encode(vec![42u8; 2 * 1024 * 1024]);
+    let big = json!({"body": "Big file", "attachments": [{"filename": "big.bin", "data_base64": file}]});
+    let plain = t.send(t.request(Method::POST, &path, tok).json(&big)).await;
+    assert_eq!(plain.status, StatusCode::CREATED, "2 MiB attachment without a key: {}", plain.body);
+    let keyed = t.send(t.request_alone(Method::POST, &path, tok).header("Idempotency-Key", "big-1").json(&big)).await;
+    assert_eq!(keyed.status, StatusCode::CREATED, "2 MiB attachment with an Idempotency-Key: {}", keyed.body);
+    let replay = t.send(t.request(Method::POST, &path, tok).header("Idempotency-Key", "big-1").json(&big)).await;
+    assert_eq!((replay.status, &replay.body), (keyed.status, &keyed.body), "replay of a large keyed message");
+    assert_eq!(items(&t.get_ok(&path, tok).await).len(), 4);
 }
 both!(idempotent_retries);

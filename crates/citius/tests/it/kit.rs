@@ -174,10 +174,10 @@ impl TestApp {
 
     async fn wait_healthy(&self) {
         for _ in 0..100 {
-            if let Ok(r) = self.http.get(self.url("/api/v1/health")).send().await {
-                if r.status() == StatusCode::OK {
-                    return;
-                }
+            if let Ok(r) = self.http.get(self.url("/api/v1/health")).send().await
+                && r.status() == StatusCode::OK
+            {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -193,18 +193,36 @@ impl TestApp {
         rb
     }
 
+    /// A request on a connection of its own, for bodies the server may refuse before reading
+    /// them in full: it may then close the connection, which must not be reused by the others.
+    pub fn request_alone(&self, method: Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("http client");
+        let rb = client.request(method, self.url(path));
+        if token.is_empty() { rb } else { rb.bearer_auth(token) }
+    }
+
     /// Sends and reads the whole response.
     pub async fn send(&self, rb: reqwest::RequestBuilder) -> Resp {
-        let r = rb.send().await.expect("request failed to send");
+        self.try_send(rb).await.expect("request failed")
+    }
+
+    /// Like [`send`](Self::send), but a transport error is returned: a server may answer an
+    /// oversized upload early and close the connection while the client is still sending.
+    pub async fn try_send(&self, rb: reqwest::RequestBuilder) -> Result<Resp, reqwest::Error> {
+        let r = rb.send().await?;
         let status = r.status();
         let headers = r.headers().clone();
-        let bytes = r.bytes().await.expect("read response body").to_vec();
+        let bytes = r.bytes().await?.to_vec();
         let body = if bytes.is_empty() {
             Value::Null
         } else {
             serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
-        Resp { status, headers, bytes, body }
+        Ok(Resp { status, headers, bytes, body })
     }
 
     pub async fn call(&self, method: Method, path: &str, token: &str, body: Option<&Value>) -> (StatusCode, Value) {

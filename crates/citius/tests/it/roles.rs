@@ -230,6 +230,13 @@ async fn roles_are_enforced(t: TestApp) {
     // The admin test user, plus the one the owner added and the one the owner promoted.
     assert_eq!(admins, 3, "only the owner may make admins: {users}");
 
+    // The administrative changes are audited.
+    let audit = t.get_ok("/api/v1/audit?limit=100", owner).await;
+    let actions: Vec<&str> = audit["items"].as_array().expect("audit items").iter().filter_map(|e| e["action"].as_str()).collect();
+    for action in ["user.added", "user.role_changed", "user.removed", "team.created", "team.deleted", "tag.deleted", "inbox.created", "customer.merged", "customer.split"] {
+        assert!(actions.contains(&action), "no {action} in the audit log: {actions:?}");
+    }
+
     // Nobody can take the last owner's role, and admins cannot touch owners at all.
     let owner_id = t.me(owner).await;
     let admin = &tokens[3].1;
