@@ -470,6 +470,20 @@ impl App {
         Ok(conv)
     }
 
+    /// Deletes a conversation with its messages and history. Audited.
+    pub async fn delete_conversation(&self, actor: &Actor, id: i64) -> AppResult<()> {
+        require(actor, Permission::Administer)?;
+        let ws = actor.workspace_id;
+        let mut tx = self.db.begin().await?;
+        let conv = store::get(&mut tx, ws, id).await?;
+        store::delete_many(&mut tx, self.db.backend(), ws, &[id]).await?;
+        crate::directory::audit(&mut tx, actor, "conversation.deleted", "conversation", Some(id), json!({
+            "customer_id": conv.customer_id, "messages": conv.message_count, "channel": conv.channel,
+        })).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Messages and events of a conversation in the order they happened.
     pub async fn timeline(&self, actor: &Actor, id: i64) -> AppResult<Vec<TimelineItem>> {
         require(actor, Permission::Read)?;

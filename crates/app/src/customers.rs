@@ -163,6 +163,27 @@ impl App {
         Ok(cust)
     }
 
+    /// Erases a customer and all their conversations (a data-protection request). Audited with
+    /// what was removed, not its content.
+    pub async fn delete_customer(&self, actor: &Actor, id: i64) -> AppResult<()> {
+        require(actor, Permission::Administer)?;
+        let ws = actor.workspace_id;
+        let backend = self.db.backend();
+        let mut tx = self.db.begin().await?;
+        let cust = store::get(&mut tx, ws, id).await?;
+        let conversations = conversations::ids_of_customer(&mut tx, ws, id).await?;
+        conversations::delete_many(&mut tx, backend, ws, &conversations).await.or_else(|e| match e {
+            citius_store::DbError::NotFound => Ok(()),
+            e => Err(e),
+        })?;
+        store::delete(&mut tx, backend, ws, id).await?;
+        crate::directory::audit(&mut tx, actor, "customer.deleted", "customer", Some(id), json!({
+            "identities": cust.identities.len(), "conversations_deleted": conversations,
+        })).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn customer_notes(&self, actor: &Actor, id: i64) -> AppResult<Vec<CustomerNote>> {
         require(actor, Permission::Read)?;
         let mut c = self.db.read().await?;

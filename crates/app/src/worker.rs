@@ -18,6 +18,30 @@ const LEASE_MS: i64 = 5 * 60_000;
 const BATCH: i64 = 20;
 
 impl App {
+    /// Background jobs of the workspace, e.g. the dead ones an operator should look at.
+    pub async fn jobs(&self, actor: &crate::Actor, status: Option<&str>, page: citius_domain::paging::PageRequest) -> AppResult<citius_domain::paging::Page<citius_domain::records::JobInfo>> {
+        crate::require(actor, citius_domain::role::Permission::Administer)?;
+        if let Some(s) = status {
+            if !matches!(s, "queued" | "running" | "done" | "dead") {
+                return Err(citius_domain::Invalid::field("status", "must be one of queued, running, done, dead").into());
+            }
+        }
+        let mut c = self.db.read().await?;
+        Ok(jobs::list(&mut c, actor.workspace_id, status, page).await?)
+    }
+
+    /// Runs a dead job again. Audited.
+    pub async fn retry_job(&self, actor: &crate::Actor, id: i64) -> AppResult<()> {
+        crate::require(actor, citius_domain::role::Permission::Administer)?;
+        let mut tx = self.db.begin().await?;
+        if !jobs::retry_dead(&mut tx, actor.workspace_id, id).await? {
+            return Err(crate::AppError::NotFound);
+        }
+        crate::directory::audit(&mut tx, actor, "job.retried", "job", Some(id), json!({})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Runs due jobs until none is left; returns how many ran. Tests call this to drive work
     /// deterministically; the worker loop calls it on every tick.
     pub async fn run_due_jobs(&self) -> AppResult<usize> {
@@ -85,6 +109,7 @@ impl App {
         directory::delete_expired_sessions(&mut tx).await?;
         idempotency::purge(&mut tx, now - 24 * 3_600_000).await?;
         jobs::purge_done(&mut tx, now - 7 * 24 * 3_600_000).await?;
+        conversations::purge_orphan_blobs(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -194,3 +194,19 @@ pub struct SearchHits {
     pub conversations: Vec<Conversation>,
     pub customers: Vec<Customer>,
 }
+
+/// A background job as operators see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobInfo {
+    pub id: i64,
+    pub kind: String,
+    /// queued, running, done or dead (gave up after its last attempt).
+    pub status: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub run_at: Timestamp,
+    pub last_error: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}

@@ -296,6 +296,57 @@ pub async fn due_snoozes(c: &mut Conn, now: i64, limit: i64) -> DbResult<Vec<(i6
     rows.iter().map(|r| Ok((r.try_get("workspace_id")?, r.try_get("id")?))).collect()
 }
 
+/// Deletes conversations with everything that hangs off them: messages, attachments' links,
+/// tags, events and search documents. Set-based: a handful of statements for any number.
+pub async fn delete_many(c: &mut Conn, backend: crate::Backend, workspace_id: i64, ids: &[i64]) -> DbResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    // Ids come from our own queries; inlining keeps one statement per table.
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let search_table = match backend {
+        crate::Backend::Sqlite => "search_fts WHERE rowid",
+        crate::Backend::Postgres => "search_documents WHERE id",
+    };
+    let statements = [
+        format!("DELETE FROM {search_table} IN (SELECT id * 4 + 1 FROM messages WHERE conversation_id IN ({list}))"),
+        format!("DELETE FROM {search_table} IN (SELECT id * 4 FROM conversations WHERE id IN ({list}))"),
+        format!("DELETE FROM attachments WHERE message_id IN (SELECT id FROM messages WHERE conversation_id IN ({list}))"),
+        format!("DELETE FROM messages WHERE conversation_id IN ({list})"),
+        format!("DELETE FROM conversation_tags WHERE conversation_id IN ({list})"),
+        format!("DELETE FROM events WHERE conversation_id IN ({list})"),
+    ];
+    for sql in statements {
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *c).await?;
+    }
+    let n = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM conversations WHERE workspace_id = $1 AND id IN ({list})")))
+        .bind(workspace_id)
+        .execute(c)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+/// Ids of a customer's conversations.
+pub async fn ids_of_customer(c: &mut Conn, workspace_id: i64, customer_id: i64) -> DbResult<Vec<i64>> {
+    Ok(sqlx::query_scalar("SELECT id FROM conversations WHERE workspace_id = $1 AND customer_id = $2")
+        .bind(workspace_id)
+        .bind(customer_id)
+        .fetch_all(c)
+        .await?)
+}
+
+/// Forgets attachment contents no message refers to any more.
+pub async fn purge_orphan_blobs(c: &mut Conn) -> DbResult<u64> {
+    Ok(sqlx::query("DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = blobs.sha256)")
+        .execute(c)
+        .await?
+        .rows_affected())
+}
+
 // ---- Tags -------------------------------------------------------------------------------
 
 /// The tag's id, creating it on first use.

@@ -255,3 +255,34 @@ pub async fn delete_note(c: &mut Conn, workspace_id: i64, customer_id: i64, note
     }
     Ok(())
 }
+
+/// Erases a customer: identities, notes, search document, and customers merged into it. Their
+/// conversations must be deleted first.
+pub async fn delete(c: &mut Conn, backend: crate::Backend, workspace_id: i64, id: i64) -> DbResult<()> {
+    get(c, workspace_id, id).await?;
+    let merged: Vec<i64> = sqlx::query_scalar("SELECT id FROM customers WHERE workspace_id = $1 AND merged_into_id = $2")
+        .bind(workspace_id)
+        .bind(id)
+        .fetch_all(&mut *c)
+        .await?;
+    for cid in merged.iter().copied().chain(std::iter::once(id)) {
+        crate::search::delete(c, backend, crate::search::DocKind::Customer, cid).await?;
+    }
+    let all = merged.iter().copied().chain(std::iter::once(id)).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+    for table in ["customer_identities", "customer_notes"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE workspace_id = $1 AND customer_id IN ({all})")))
+            .bind(workspace_id)
+            .execute(&mut *c)
+            .await?;
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE messages SET author_customer_id = NULL WHERE workspace_id = $1 AND author_customer_id IN ({all})")))
+        .bind(workspace_id)
+        .execute(&mut *c)
+        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM customers WHERE workspace_id = $1 AND merged_into_id IN ({all})")))
+        .bind(workspace_id)
+        .execute(&mut *c)
+        .await?;
+    sqlx::query("DELETE FROM customers WHERE workspace_id = $1 AND id = $2").bind(workspace_id).bind(id).execute(c).await?;
+    Ok(())
+}

@@ -2,6 +2,8 @@
 //! it, claimed with a lease (SKIP LOCKED on PostgreSQL; SQLite has a single writer), retried with
 //! growing delays, and parked as `dead` after its last attempt.
 
+use citius_domain::paging::{Cursor, Page, PageRequest};
+use citius_domain::records::JobInfo;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -131,17 +133,57 @@ pub async fn fail(c: &mut Conn, job: &Job, error: &str) -> DbResult<()> {
     Ok(())
 }
 
-/// Puts a dead job back in the queue to run now.
-pub async fn retry_dead(c: &mut Conn, id: i64) -> DbResult<bool> {
+/// Puts a dead job of a workspace back in the queue to run now, with one more attempt.
+pub async fn retry_dead(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<bool> {
+    let now = now_ms();
     let n = sqlx::query(
-        "UPDATE jobs SET status = 'queued', run_at = $1, max_attempts = attempts + 1, updated_at = $1 WHERE id = $2 AND status = 'dead'",
+        "UPDATE jobs SET status = 'queued', run_at = $1, max_attempts = attempts + 1, updated_at = $2 \
+         WHERE id = $3 AND workspace_id = $4 AND status = 'dead'",
     )
-    .bind(now_ms())
+    .bind(now)
+    .bind(now)
     .bind(id)
+    .bind(workspace_id)
     .execute(c)
     .await?
     .rows_affected();
     Ok(n > 0)
+}
+
+/// A workspace's jobs, newest first, optionally of one status.
+pub async fn list(c: &mut Conn, workspace_id: i64, status: Option<&str>, page: PageRequest) -> DbResult<Page<JobInfo>> {
+    let before = page.after.map_or(i64::MAX, |c| c.id);
+    let rows = match status {
+        Some(st) => sqlx::query("SELECT * FROM jobs WHERE workspace_id = $1 AND status = $2 AND id < $3 ORDER BY id DESC LIMIT $4")
+            .bind(workspace_id)
+            .bind(st)
+            .bind(before)
+            .bind(i64::from(page.limit) + 1)
+            .fetch_all(c)
+            .await?,
+        None => sqlx::query("SELECT * FROM jobs WHERE workspace_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3")
+            .bind(workspace_id)
+            .bind(before)
+            .bind(i64::from(page.limit) + 1)
+            .fetch_all(c)
+            .await?,
+    };
+    let list = rows
+        .iter()
+        .map(|r| {
+            Ok(JobInfo {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                status: r.try_get("status")?,
+                attempts: r.try_get("attempts")?,
+                max_attempts: r.try_get("max_attempts")?,
+                run_at: crate::from_ms(r.try_get("run_at")?),
+                last_error: r.try_get("last_error")?,
+                created_at: crate::from_ms(r.try_get("created_at")?),
+            })
+        })
+        .collect::<DbResult<Vec<_>>>()?;
+    Ok(Page::from_overfetch(list, page.limit, |j| Cursor { key: 0, id: j.id }))
 }
 
 pub async fn get(c: &mut Conn, id: i64) -> DbResult<Job> {

@@ -42,6 +42,12 @@ pub async fn update(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64
     Ok(Json(s.app.update_conversation(&a, id, input).await?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/conversations/{id}", tag = "conversations", responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    s.app.delete_conversation(&a, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations", request_body = NewMessageInput,
     responses((status = 201, body = Message), (status = 404, body = ErrorBody)))]
 pub async fn add_message(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>, Json(input): Json<NewMessageInput>) -> ApiResult<(StatusCode, Json<Message>)> {

@@ -34,6 +34,12 @@ pub async fn update(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64
     Ok(Json(s.app.update_customer(&a, id, input).await?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/customers/{id}", tag = "customers", responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    s.app.delete_customer(&a, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[utoipa::path(post, path = "/api/v1/customers/{id}/identities", tag = "customers", request_body = IdentityInput, responses((status = 200, body = Customer), (status = 409, body = ErrorBody)))]
 pub async fn add_identity(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>, Json(input): Json<IdentityInput>) -> ApiResult<Json<Customer>> {
     Ok(Json(s.app.add_identity(&a, id, input).await?))

@@ -124,3 +124,25 @@ pub async fn audit(State(s): State<AppState>, Auth(a): Auth, Query(q): Query<Pag
     let page = PageRequest::parse(q.limit, q.cursor.as_deref()).map_err(citius_app::AppError::from)?;
     Ok(Json(s.app.audit_log(&a, page).await?.into()))
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct JobQuery {
+    /// queued, running, done or dead.
+    pub status: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "operations", params(JobQuery), responses((status = 200, body = List<citius_domain::records::JobInfo>)))]
+pub async fn jobs(State(s): State<AppState>, Auth(a): Auth, Query(q): Query<JobQuery>) -> ApiResult<Json<List<citius_domain::records::JobInfo>>> {
+    let page = PageRequest::parse(q.limit, q.cursor.as_deref()).map_err(citius_app::AppError::from)?;
+    Ok(Json(s.app.jobs(&a, q.status.as_deref(), page).await?.into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/retry", tag = "operations", responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn retry_job(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    s.app.retry_job(&a, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

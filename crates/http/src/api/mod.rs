@@ -55,7 +55,7 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         .route("/tokens/{id}", axum::routing::delete(access::revoke_token))
         .route("/conversations", get(c::list).post(c::create))
         .route("/conversations/counts", get(c::counts))
-        .route("/conversations/{id}", get(c::get).patch(c::update))
+        .route("/conversations/{id}", get(c::get).patch(c::update).delete(c::delete))
         .route(
             "/conversations/{id}/messages",
             get(c::messages).post(c::add_message).layer(DefaultBodyLimit::max(max_message_bytes)),
@@ -64,7 +64,7 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         .route("/attachments/{id}", get(c::attachment))
         .route("/search", get(c::search))
         .route("/customers", get(cu::list).post(cu::create))
-        .route("/customers/{id}", get(cu::get).patch(cu::update))
+        .route("/customers/{id}", get(cu::get).patch(cu::update).delete(cu::delete))
         .route("/customers/{id}/identities", post(cu::add_identity))
         .route("/customers/{id}/split", post(cu::split))
         .route("/customers/{id}/merge", post(cu::merge))
@@ -80,6 +80,8 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         .route("/tags", get(d::tags).post(d::create_tag))
         .route("/tags/{id}", axum::routing::delete(d::delete_tag))
         .route("/audit", get(d::audit))
+        .route("/jobs", get(d::jobs))
+        .route("/jobs/{id}/retry", post(d::retry_job))
         .route("/events", get(events::stream))
 }
 
@@ -88,7 +90,7 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
     info(title = "Citius API", description = "Customer conversations on every channel. Authenticate with `Authorization: Bearer <token>`; every POST accepts an `Idempotency-Key` header."),
     paths(
         access::login, access::logout, access::me, access::tokens, access::create_token, access::revoke_token,
-        conversations::create, conversations::list, conversations::counts, conversations::get, conversations::update,
+        conversations::create, conversations::delete, customers::delete, directory::jobs, directory::retry_job, conversations::list, conversations::counts, conversations::get, conversations::update,
         conversations::add_message, conversations::messages, conversations::timeline, conversations::attachment, conversations::search,
         customers::create, customers::list, customers::get, customers::update, customers::add_identity, customers::split,
         customers::merge, customers::notes, customers::add_note, customers::delete_note,
