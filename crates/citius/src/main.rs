@@ -79,6 +79,22 @@ enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Write a consistent backup of all data to a file (JSON lines; restores on SQLite or PostgreSQL).
+    Backup {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The backup file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into an empty database (e.g. a new --data directory or PostgreSQL database).
+    Restore {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The backup file to read.
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Print the default configuration file.
     DefaultConfig,
 }
@@ -166,6 +182,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("demo data loaded: sign in as {} / {}", demo::EMAIL, demo::PASSWORD);
             Ok(())
         }
+        Command::Backup { data, out } => {
+            let cfg = load_config(cli.config.as_ref(), &data)?;
+            cfg.validate()?;
+            let db = open_db(&cfg).await?;
+            backup(&db, &out).await
+        }
+        Command::Restore { data, from } => {
+            let cfg = load_config(cli.config.as_ref(), &data)?;
+            cfg.validate()?;
+            let db = open_db(&cfg).await?;
+            restore(&db, &from).await
+        }
         Command::Serve { data, listen, demo: with_demo, http_only, worker_only } => {
             let mut cfg = load_config(cli.config.as_ref(), &data)?;
             if let Some(l) = listen {
@@ -175,6 +203,56 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_logs(&cfg.log_format);
             serve(cfg, with_demo, !worker_only, !http_only).await
         }
+    }
+}
+
+fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
+    let style = indicatif::ProgressStyle::with_template(&format!("{what} {{bar:40}} {{pos}}/{{len}} rows ({{eta}} left)"))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    indicatif::ProgressBar::new(total).with_style(style)
+}
+
+async fn backup(db: &Db, out: &PathBuf) -> anyhow::Result<()> {
+    let total: i64 = citius_store::backup::counts(db).await?.iter().map(|(_, n)| n).sum();
+    let bar = progress_bar(total.max(0) as u64, "backing up");
+    // Write beside the target and rename at the end: a crash never leaves half a backup under its name.
+    let tmp = out.with_extension("partial");
+    let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut writer = std::io::BufWriter::new(file);
+    let rows = citius_store::backup::export(db, &mut writer, || bar.inc(1)).await?;
+    let file = writer.into_inner().map_err(|e| anyhow::anyhow!("writing {}: {e}", tmp.display()))?;
+    file.sync_all().with_context(|| format!("syncing {}", tmp.display()))?;
+    std::fs::rename(&tmp, out).with_context(|| format!("renaming to {}", out.display()))?;
+    bar.finish_and_clear();
+    println!("backed up {rows} rows to {}", out.display());
+    Ok(())
+}
+
+async fn restore(db: &Db, from: &PathBuf) -> anyhow::Result<()> {
+    let file = std::fs::File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
+    let lines = std::io::BufReader::new(&file).lines_count();
+    let bar = progress_bar(lines.saturating_sub(1), "restoring");
+    let file = std::fs::File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
+    let rows = citius_store::backup::import(db, std::io::BufReader::new(file), || bar.inc(1)).await?;
+    bar.finish_and_clear();
+    println!("restored {rows} rows from {}", from.display());
+    Ok(())
+}
+
+/// Counts lines cheaply, for a progress bar's length.
+trait LinesCount {
+    fn lines_count(self) -> u64;
+}
+
+impl<R: std::io::BufRead> LinesCount for R {
+    fn lines_count(mut self) -> u64 {
+        let mut n = 0;
+        let mut buf = Vec::new();
+        while matches!(self.read_until(b'\n', &mut buf), Ok(k) if k > 0) {
+            n += 1;
+            buf.clear();
+        }
+        n
     }
 }
 

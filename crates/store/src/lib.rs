@@ -7,6 +7,7 @@
 //! inside one transaction: a change, its events, its search entry and its jobs commit together.
 
 pub mod audit;
+pub mod backup;
 pub mod conversations;
 pub mod customers;
 pub mod db;
