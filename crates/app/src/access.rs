@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use citius_domain::customer::parse_email;
 use citius_domain::records::{ApiToken, Workspace};
 use citius_domain::role::Role;
@@ -52,7 +52,11 @@ async fn verify_password(password: &str, hash: Option<String>) -> bool {
         // Without a stored hash we still spend the same time, so timing does not reveal accounts.
         let hash = hash.unwrap_or_else(|| dummy_hash().to_string());
         PasswordHash::new(&hash)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -65,7 +69,12 @@ fn dummy_hash() -> &'static str {
     HASH.get_or_init(|| {
         let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>());
         salt.ok()
-            .and_then(|s| Argon2::default().hash_password(random_hex(16).as_bytes(), &s).ok().map(|h| h.to_string()))
+            .and_then(|s| {
+                Argon2::default()
+                    .hash_password(random_hex(16).as_bytes(), &s)
+                    .ok()
+                    .map(|h| h.to_string())
+            })
             .unwrap_or_default()
     })
 }
@@ -80,7 +89,11 @@ pub struct LoginLimiter {
 
 impl LoginLimiter {
     pub fn new(limit: u32, window: Duration) -> Self {
-        Self { limit, window, failures: Mutex::new(HashMap::new()) }
+        Self {
+            limit,
+            window,
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Seconds to wait if any key is over its limit.
@@ -93,13 +106,20 @@ impl LoginLimiter {
                 list.retain(|t| now.duration_since(*t) < self.window);
                 if list.len() >= self.limit as usize {
                     let oldest = list.first().copied().unwrap_or(now);
-                    let secs = self.window.saturating_sub(now.duration_since(oldest)).as_secs().max(1);
+                    let secs = self
+                        .window
+                        .saturating_sub(now.duration_since(oldest))
+                        .as_secs()
+                        .max(1);
                     wait = Some(wait.map_or(secs, |w: u64| w.max(secs)));
                 }
             }
         }
         if map.len() > 100_000 {
-            map.retain(|_, v| v.last().is_some_and(|t| now.duration_since(*t) < self.window));
+            map.retain(|_, v| {
+                v.last()
+                    .is_some_and(|t| now.duration_since(*t) < self.window)
+            });
         }
         wait
     }
@@ -112,7 +132,10 @@ impl LoginLimiter {
     }
 
     fn clear(&self, key: &str) {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
     }
 }
 
@@ -127,17 +150,30 @@ pub struct NewSession {
 impl App {
     /// Creates a workspace and its owner (or adds an existing user as owner) and returns a new API
     /// token for them: the non-interactive first-run set-up.
-    pub async fn setup(&self, slug: &str, workspace_name: Option<&str>, email: &str, password: &str) -> AppResult<(Workspace, String)> {
+    pub async fn setup(
+        &self,
+        slug: &str,
+        workspace_name: Option<&str>,
+        email: &str,
+        password: &str,
+    ) -> AppResult<(Workspace, String)> {
         let slug = Slug::parse(slug)?;
         let email = parse_email(email)?;
         check_password(password)?;
-        let name = workspace_name.map_or_else(|| Ok(slug.as_str().to_string()), |n| required_text("name", n, 100))?;
+        let name = workspace_name.map_or_else(
+            || Ok(slug.as_str().to_string()),
+            |n| required_text("name", n, 100),
+        )?;
         let hash = hash_password(password).await?;
         let mut tx = self.db.begin().await?;
-        let ws = directory::create_workspace(&mut tx, slug.as_str(), &name).await.map_err(|e| match e {
-            DbError::Conflict(_) => AppError::Conflict(format!("workspace '{}' already exists", slug.as_str())),
-            e => e.into(),
-        })?;
+        let ws = directory::create_workspace(&mut tx, slug.as_str(), &name)
+            .await
+            .map_err(|e| match e {
+                DbError::Conflict(_) => {
+                    AppError::Conflict(format!("workspace '{}' already exists", slug.as_str()))
+                }
+                e => e.into(),
+            })?;
         let user_id = match directory::account_by_email(&mut tx, &email).await {
             Ok(a) => {
                 directory::set_password_hash(&mut tx, a.id, &hash).await?;
@@ -151,15 +187,18 @@ impl App {
         };
         directory::add_member(&mut tx, ws.id, user_id, Role::Owner).await?;
         let (token, secret) = new_token(&mut tx, ws.id, user_id, "setup").await?;
-        audit::record(&mut tx, &NewEntry {
-            workspace_id: Some(ws.id),
-            actor_user_id: Some(user_id),
-            action: "workspace.created",
-            target_kind: "workspace",
-            target_id: Some(ws.id),
-            data: serde_json::json!({"slug": ws.slug, "owner": email, "token_id": token.id}),
-            ip: None,
-        })
+        audit::record(
+            &mut tx,
+            &NewEntry {
+                workspace_id: Some(ws.id),
+                actor_user_id: Some(user_id),
+                action: "workspace.created",
+                target_kind: "workspace",
+                target_id: Some(ws.id),
+                data: serde_json::json!({"slug": ws.slug, "owner": email, "token_id": token.id}),
+                ip: None,
+            },
+        )
         .await?;
         tx.commit().await?;
         Ok((ws, secret))
@@ -167,7 +206,13 @@ impl App {
 
     /// Signs in with email and password into a workspace (the first one the user belongs to when
     /// none is named). Failed attempts are limited per email and per client address.
-    pub async fn login(&self, email: &str, password: &str, workspace: Option<&str>, ip: Option<&str>) -> AppResult<NewSession> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        workspace: Option<&str>,
+        ip: Option<&str>,
+    ) -> AppResult<NewSession> {
         let email_key = format!("email:{}", email.trim().to_lowercase());
         let mut keys = vec![email_key.clone()];
         if let Some(ip) = ip {
@@ -185,7 +230,11 @@ impl App {
             },
             Err(_) => None,
         };
-        let ok = verify_password(password, account.as_ref().and_then(|a| a.password_hash.clone())).await;
+        let ok = verify_password(
+            password,
+            account.as_ref().and_then(|a| a.password_hash.clone()),
+        )
+        .await;
         let Some(account) = account.filter(|_| ok) else {
             self.login_limiter.fail(&keys);
             return Err(AppError::Unauthorized);
@@ -205,28 +254,54 @@ impl App {
         Ok(session)
     }
 
-    async fn start_session(&self, user_id: i64, ws: Workspace, ip: Option<&str>) -> AppResult<NewSession> {
+    async fn start_session(
+        &self,
+        user_id: i64,
+        ws: Workspace,
+        ip: Option<&str>,
+    ) -> AppResult<NewSession> {
         let token = random_hex(32);
         let csrf_token = random_hex(24);
         let expires_at_ms = now_ms() + self.config.session_ttl_hours * 3_600_000;
         let mut tx = self.db.begin().await?;
-        directory::create_session(&mut tx, &hash_secret(&token), user_id, ws.id, &csrf_token, expires_at_ms).await?;
-        audit::record(&mut tx, &NewEntry {
-            workspace_id: Some(ws.id),
-            actor_user_id: Some(user_id),
-            action: "user.login",
-            target_kind: "user",
-            target_id: Some(user_id),
-            data: serde_json::json!({}),
-            ip,
-        })
+        directory::create_session(
+            &mut tx,
+            &hash_secret(&token),
+            user_id,
+            ws.id,
+            &csrf_token,
+            expires_at_ms,
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            &NewEntry {
+                workspace_id: Some(ws.id),
+                actor_user_id: Some(user_id),
+                action: "user.login",
+                target_kind: "user",
+                target_id: Some(user_id),
+                data: serde_json::json!({}),
+                ip,
+            },
+        )
         .await?;
         tx.commit().await?;
-        Ok(NewSession { token, csrf_token, workspace: ws, expires_at_ms })
+        Ok(NewSession {
+            token,
+            csrf_token,
+            workspace: ws,
+            expires_at_ms,
+        })
     }
 
     /// Moves a signed-in user to another of their workspaces: a new session there.
-    pub async fn switch_workspace(&self, actor: &Actor, session_token: &str, slug: &str) -> AppResult<NewSession> {
+    pub async fn switch_workspace(
+        &self,
+        actor: &Actor,
+        session_token: &str,
+        slug: &str,
+    ) -> AppResult<NewSession> {
         let mut c = self.db.read().await?;
         let (ws, _) = directory::workspaces_of_user(&mut c, actor.user_id)
             .await?
@@ -248,10 +323,12 @@ impl App {
     /// The actor behind a web session cookie, with the session's CSRF token.
     pub async fn actor_from_session(&self, session_token: &str) -> AppResult<(Actor, String)> {
         let mut c = self.db.read().await?;
-        directory::principal_by_session(&mut c, &hash_secret(session_token)).await.map_err(|e| match e {
-            DbError::NotFound => AppError::Unauthorized,
-            e => e.into(),
-        })
+        directory::principal_by_session(&mut c, &hash_secret(session_token))
+            .await
+            .map_err(|e| match e {
+                DbError::NotFound => AppError::Unauthorized,
+                e => e.into(),
+            })
     }
 
     /// The actor behind an API token.
@@ -261,10 +338,13 @@ impl App {
         }
         let hash = hash_secret(token);
         let mut c = self.db.read().await?;
-        let (actor, last_used) = directory::principal_by_token(&mut c, &hash).await.map_err(|e| match e {
-            DbError::NotFound => AppError::Unauthorized,
-            e => e.into(),
-        })?;
+        let (actor, last_used) =
+            directory::principal_by_token(&mut c, &hash)
+                .await
+                .map_err(|e| match e {
+                    DbError::NotFound => AppError::Unauthorized,
+                    e => e.into(),
+                })?;
         drop(c);
         // Bookkeeping only, at most once a minute so reads stay reads; a failure here must not
         // refuse a valid token.
@@ -273,9 +353,10 @@ impl App {
             return Ok(actor);
         }
         if let Ok(mut tx) = self.db.begin().await
-            && directory::touch_token(&mut tx, &hash).await.is_ok() {
-                let _ = tx.commit().await;
-            }
+            && directory::touch_token(&mut tx, &hash).await.is_ok()
+        {
+            let _ = tx.commit().await;
+        }
         Ok(actor)
     }
 
@@ -283,15 +364,18 @@ impl App {
         let name = required_text("name", name, 100)?;
         let mut tx = self.db.begin().await?;
         let (token, secret) = new_token(&mut tx, actor.workspace_id, actor.user_id, &name).await?;
-        audit::record(&mut tx, &NewEntry {
-            workspace_id: Some(actor.workspace_id),
-            actor_user_id: Some(actor.user_id),
-            action: "token.created",
-            target_kind: "api_token",
-            target_id: Some(token.id),
-            data: serde_json::json!({"name": name, "prefix": token.prefix}),
-            ip: None,
-        })
+        audit::record(
+            &mut tx,
+            &NewEntry {
+                workspace_id: Some(actor.workspace_id),
+                actor_user_id: Some(actor.user_id),
+                action: "token.created",
+                target_kind: "api_token",
+                target_id: Some(token.id),
+                data: serde_json::json!({"name": name, "prefix": token.prefix}),
+                ip: None,
+            },
+        )
         .await?;
         tx.commit().await?;
         Ok((token, secret))
@@ -305,15 +389,18 @@ impl App {
     pub async fn revoke_token(&self, actor: &Actor, token_id: i64) -> AppResult<()> {
         let mut tx = self.db.begin().await?;
         directory::revoke_token(&mut tx, actor.workspace_id, actor.user_id, token_id).await?;
-        audit::record(&mut tx, &NewEntry {
-            workspace_id: Some(actor.workspace_id),
-            actor_user_id: Some(actor.user_id),
-            action: "token.revoked",
-            target_kind: "api_token",
-            target_id: Some(token_id),
-            data: serde_json::json!({}),
-            ip: None,
-        })
+        audit::record(
+            &mut tx,
+            &NewEntry {
+                workspace_id: Some(actor.workspace_id),
+                actor_user_id: Some(actor.user_id),
+                action: "token.revoked",
+                target_kind: "api_token",
+                target_id: Some(token_id),
+                data: serde_json::json!({}),
+                ip: None,
+            },
+        )
         .await?;
         tx.commit().await?;
         Ok(())
@@ -326,10 +413,23 @@ impl App {
     }
 }
 
-async fn new_token(c: &mut citius_store::Conn, workspace_id: i64, user_id: i64, name: &str) -> AppResult<(ApiToken, String)> {
+async fn new_token(
+    c: &mut citius_store::Conn,
+    workspace_id: i64,
+    user_id: i64,
+    name: &str,
+) -> AppResult<(ApiToken, String)> {
     let secret = format!("{TOKEN_PREFIX}{}", random_hex(24));
     let prefix: String = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
-    let token = directory::create_token(c, workspace_id, user_id, name, &hash_secret(&secret), &prefix).await?;
+    let token = directory::create_token(
+        c,
+        workspace_id,
+        user_id,
+        name,
+        &hash_secret(&secret),
+        &prefix,
+    )
+    .await?;
     Ok((token, secret))
 }
 

@@ -1,15 +1,19 @@
 //! Working conversations: open one, write in it, move it, find it.
 
+use citius_domain::Invalid;
 use citius_domain::content::Body;
-use citius_domain::conversation::{self, Channel, MessageKind, Priority, Status, check_custom_fields, parse_tags};
+use citius_domain::conversation::{
+    self, Channel, MessageKind, Priority, Status, check_custom_fields, parse_tags,
+};
 use citius_domain::customer::{Identity, IdentityKind, check_attributes};
 use citius_domain::error::{optional_text, required_text};
 use citius_domain::event::EventKind;
 use citius_domain::paging::{Page, PageRequest};
 use citius_domain::records::{Conversation, Event, Message, SearchHits, Tag, TimelineItem};
 use citius_domain::role::Permission;
-use citius_domain::Invalid;
-use citius_store::conversations::{self as store, AssigneeFilter, Changes, Filter, NewConversation, NewMessage};
+use citius_store::conversations::{
+    self as store, AssigneeFilter, Changes, Filter, NewConversation, NewMessage,
+};
 use citius_store::search::{self, DocKind};
 use citius_store::{Conn, DbError, customers, directory, jobs, now_ms};
 use serde::Deserialize;
@@ -116,7 +120,9 @@ pub struct UpdateConversationInput {
 mod double_option {
     use serde::{Deserialize, Deserializer};
 
-    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
         Option::<T>::deserialize(d).map(Some)
     }
 }
@@ -154,25 +160,55 @@ impl ConversationQuery {
     pub fn to_filter(&self, actor: &Actor) -> Result<(Filter, PageRequest), Invalid> {
         let mut f = Filter::default();
         if let Some(s) = &self.status {
-            f.statuses = s.split(',').filter(|s| !s.is_empty()).map(|s| Status::parse(s.trim())).collect::<Result<_, _>>()?;
+            f.statuses = s
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| Status::parse(s.trim()))
+                .collect::<Result<_, _>>()?;
         }
         f.assignee = match self.assignee.as_deref() {
             None | Some("") => None,
             Some("me") => Some(AssigneeFilter::User(actor.user_id)),
             Some("none") => Some(AssigneeFilter::Unassigned),
-            Some(id) => Some(AssigneeFilter::User(
-                id.parse().map_err(|_| Invalid::field("assignee", "must be a user id, 'me' or 'none'"))?,
-            )),
+            Some(id) => Some(AssigneeFilter::User(id.parse().map_err(|_| {
+                Invalid::field("assignee", "must be a user id, 'me' or 'none'")
+            })?)),
         };
         f.team_id = self.team_id;
-        f.tag = self.tag.as_deref().filter(|t| !t.is_empty()).map(conversation::parse_tag).transpose()?;
-        f.channel = self.channel.as_deref().filter(|c| !c.is_empty()).map(Channel::parse).transpose()?;
+        f.tag = self
+            .tag
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(conversation::parse_tag)
+            .transpose()?;
+        f.channel = self
+            .channel
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(Channel::parse)
+            .transpose()?;
         f.inbox_id = self.inbox_id;
         f.customer_id = self.customer_id;
-        f.created_after = self.created_after.as_deref().map(|v| parse_instant("created_after", v)).transpose()?;
-        f.created_before = self.created_before.as_deref().map(|v| parse_instant("created_before", v)).transpose()?;
-        f.updated_after = self.updated_after.as_deref().map(|v| parse_instant("updated_after", v)).transpose()?;
-        f.updated_before = self.updated_before.as_deref().map(|v| parse_instant("updated_before", v)).transpose()?;
+        f.created_after = self
+            .created_after
+            .as_deref()
+            .map(|v| parse_instant("created_after", v))
+            .transpose()?;
+        f.created_before = self
+            .created_before
+            .as_deref()
+            .map(|v| parse_instant("created_before", v))
+            .transpose()?;
+        f.updated_after = self
+            .updated_after
+            .as_deref()
+            .map(|v| parse_instant("updated_after", v))
+            .transpose()?;
+        f.updated_before = self
+            .updated_before
+            .as_deref()
+            .map(|v| parse_instant("updated_before", v))
+            .transpose()?;
         let page = PageRequest::parse(self.limit, self.cursor.as_deref())?;
         Ok((f, page))
     }
@@ -191,29 +227,51 @@ struct File {
 fn parse_attachments(list: &[AttachmentInput], max_bytes: usize) -> Result<Vec<File>, Invalid> {
     use base64::Engine;
     if list.len() > MAX_ATTACHMENTS {
-        return Err(Invalid::field("attachments", format!("at most {MAX_ATTACHMENTS} per message")));
+        return Err(Invalid::field(
+            "attachments",
+            format!("at most {MAX_ATTACHMENTS} per message"),
+        ));
     }
     list.iter()
         .map(|a| {
             let filename = required_text("attachments.filename", &a.filename, 255)?
                 .replace(['/', '\\', '"'], "_");
-            let content_type = a.content_type.clone().unwrap_or_else(|| "application/octet-stream".into());
+            let content_type = a
+                .content_type
+                .clone()
+                .unwrap_or_else(|| "application/octet-stream".into());
             let valid_type = content_type.len() <= 100
                 && content_type.contains('/')
-                && content_type.chars().all(|c| c.is_ascii_alphanumeric() || "/.+-;= ".contains(c));
+                && content_type
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/.+-;= ".contains(c));
             if !valid_type {
-                return Err(Invalid::field("attachments.content_type", "is not a media type"));
+                return Err(Invalid::field(
+                    "attachments.content_type",
+                    "is not a media type",
+                ));
             }
             if a.data_base64.len() > max_bytes / 3 * 4 + 8 {
-                return Err(Invalid::field("attachments", format!("each file must be at most {max_bytes} bytes")));
+                return Err(Invalid::field(
+                    "attachments",
+                    format!("each file must be at most {max_bytes} bytes"),
+                ));
             }
             let data = base64::engine::general_purpose::STANDARD
                 .decode(a.data_base64.as_bytes())
                 .map_err(|_| Invalid::field("attachments.data_base64", "is not valid base64"))?;
             if data.len() > max_bytes {
-                return Err(Invalid::field("attachments", format!("each file must be at most {max_bytes} bytes")));
+                return Err(Invalid::field(
+                    "attachments",
+                    format!("each file must be at most {max_bytes} bytes"),
+                ));
             }
-            Ok(File { filename, content_type, sha256: hex::encode(Sha256::digest(&data)), data })
+            Ok(File {
+                filename,
+                content_type,
+                sha256: hex::encode(Sha256::digest(&data)),
+                data,
+            })
         })
         .collect()
 }
@@ -227,14 +285,27 @@ fn body_of(body: Option<&str>, html: Option<&str>) -> Result<Body, Invalid> {
 }
 
 impl App {
-    pub async fn create_conversation(&self, actor: &Actor, input: NewConversationInput) -> AppResult<Conversation> {
+    pub async fn create_conversation(
+        &self,
+        actor: &Actor,
+        input: NewConversationInput,
+    ) -> AppResult<Conversation> {
         require(actor, Permission::Work)?;
         let ws = actor.workspace_id;
         let identities = input.customer.identities()?;
         if identities.is_empty() {
-            return Err(Invalid::field("customer", "needs at least one of email, phone, external_id, chat_visitor_id").into());
+            return Err(Invalid::field(
+                "customer",
+                "needs at least one of email, phone, external_id, chat_visitor_id",
+            )
+            .into());
         }
-        let customer_name = input.customer.name.as_deref().map(|n| optional_text("customer.name", n, 200)).transpose()?;
+        let customer_name = input
+            .customer
+            .name
+            .as_deref()
+            .map(|n| optional_text("customer.name", n, 200))
+            .transpose()?;
         if let Some(a) = &input.customer.attributes {
             check_attributes(a)?;
         }
@@ -245,63 +316,152 @@ impl App {
         check_custom_fields(&custom_fields)?;
         let kind = input.kind.unwrap_or(MessageKind::Inbound);
         if kind == MessageKind::Note {
-            return Err(Invalid::field("kind", "the first message cannot be an internal note").into());
+            return Err(
+                Invalid::field("kind", "the first message cannot be an internal note").into(),
+            );
         }
         let channel = input.channel.unwrap_or(Channel::Api);
         let backend = self.db.backend();
 
         let mut tx = self.db.begin().await?;
         if let Some(inbox) = input.inbox_id {
-            directory::inbox_by_id(&mut tx, ws, inbox).await.map_err(|e| not_found_as(e, "inbox_id"))?;
+            directory::inbox_by_id(&mut tx, ws, inbox)
+                .await
+                .map_err(|e| not_found_as(e, "inbox_id"))?;
         }
         if let Some(u) = input.assignee_id {
-            directory::member(&mut tx, ws, u).await.map_err(|e| not_found_as(e, "assignee_id"))?;
+            directory::member(&mut tx, ws, u)
+                .await
+                .map_err(|e| not_found_as(e, "assignee_id"))?;
         }
         if let Some(t) = input.team_id {
-            directory::team(&mut tx, ws, t).await.map_err(|e| not_found_as(e, "team_id"))?;
+            directory::team(&mut tx, ws, t)
+                .await
+                .map_err(|e| not_found_as(e, "team_id"))?;
         }
-        let customer_id = find_or_create_customer(&mut tx, backend, ws, &identities, customer_name.as_deref(), input.customer.attributes.as_ref()).await?;
-        let id = store::insert(&mut tx, &NewConversation {
-            workspace_id: ws,
-            customer_id,
-            channel,
-            inbox_id: input.inbox_id,
-            priority: input.priority.unwrap_or(Priority::Normal),
-            subject: &subject,
-            custom_fields: &custom_fields,
-        })
+        let customer_id = find_or_create_customer(
+            &mut tx,
+            backend,
+            ws,
+            &identities,
+            customer_name.as_deref(),
+            input.customer.attributes.as_ref(),
+        )
         .await?;
-        let mut events = vec![store::insert_event(&mut tx, ws, id, EventKind::Created, Some(actor.user_id), &json!({"channel": channel, "customer_id": customer_id})).await?];
-        search::put(&mut tx, backend, ws, DocKind::Subject, id, Some(id), &subject).await?;
+        let id = store::insert(
+            &mut tx,
+            &NewConversation {
+                workspace_id: ws,
+                customer_id,
+                channel,
+                inbox_id: input.inbox_id,
+                priority: input.priority.unwrap_or(Priority::Normal),
+                subject: &subject,
+                custom_fields: &custom_fields,
+            },
+        )
+        .await?;
+        let mut events = vec![
+            store::insert_event(
+                &mut tx,
+                ws,
+                id,
+                EventKind::Created,
+                Some(actor.user_id),
+                &json!({"channel": channel, "customer_id": customer_id}),
+            )
+            .await?,
+        ];
+        search::put(
+            &mut tx,
+            backend,
+            ws,
+            DocKind::Subject,
+            id,
+            Some(id),
+            &subject,
+        )
+        .await?;
         let (author_user, author_customer) = match kind {
             MessageKind::Inbound => (None, Some(customer_id)),
             _ => (Some(actor.user_id), None),
         };
-        let message_id = store::insert_message(&mut tx, &NewMessage {
-            workspace_id: ws,
-            conversation_id: id,
-            kind,
-            author_user_id: author_user,
-            author_customer_id: author_customer,
-            body_text: &body.text,
-            body_html: &body.html,
-        })
+        let message_id = store::insert_message(
+            &mut tx,
+            &NewMessage {
+                workspace_id: ws,
+                conversation_id: id,
+                kind,
+                author_user_id: author_user,
+                author_customer_id: author_customer,
+                body_text: &body.text,
+                body_html: &body.html,
+            },
+        )
         .await?;
-        search::put(&mut tx, backend, ws, DocKind::Message, message_id, Some(id), &body.text).await?;
-        events.push(store::insert_event(&mut tx, ws, id, EventKind::MessageAdded, Some(actor.user_id), &json!({"message_id": message_id, "kind": kind})).await?);
+        search::put(
+            &mut tx,
+            backend,
+            ws,
+            DocKind::Message,
+            message_id,
+            Some(id),
+            &body.text,
+        )
+        .await?;
+        events.push(
+            store::insert_event(
+                &mut tx,
+                ws,
+                id,
+                EventKind::MessageAdded,
+                Some(actor.user_id),
+                &json!({"message_id": message_id, "kind": kind}),
+            )
+            .await?,
+        );
         for t in &tags {
             store::add_tag(&mut tx, ws, id, t).await?;
         }
         if !tags.is_empty() {
-            events.push(store::insert_event(&mut tx, ws, id, EventKind::Tagged, Some(actor.user_id), &json!({"tags": tags})).await?);
+            events.push(
+                store::insert_event(
+                    &mut tx,
+                    ws,
+                    id,
+                    EventKind::Tagged,
+                    Some(actor.user_id),
+                    &json!({"tags": tags}),
+                )
+                .await?,
+            );
         }
         if input.assignee_id.is_some() || input.team_id.is_some() {
-            store::apply(&mut tx, ws, id, &Changes { assignee_id: input.assignee_id.map(Some), team_id: input.team_id.map(Some), ..Changes::default() }).await?;
-            events.push(store::insert_event(&mut tx, ws, id, EventKind::Assigned, Some(actor.user_id), &json!({"assignee_id": input.assignee_id, "team_id": input.team_id})).await?);
+            store::apply(
+                &mut tx,
+                ws,
+                id,
+                &Changes {
+                    assignee_id: input.assignee_id.map(Some),
+                    team_id: input.team_id.map(Some),
+                    ..Changes::default()
+                },
+            )
+            .await?;
+            events.push(
+                store::insert_event(
+                    &mut tx,
+                    ws,
+                    id,
+                    EventKind::Assigned,
+                    Some(actor.user_id),
+                    &json!({"assignee_id": input.assignee_id, "team_id": input.team_id}),
+                )
+                .await?,
+            );
         }
         let conv = store::get(&mut tx, ws, id).await?;
-        tx.commit().await?;
-        self.hub.publish(ws, events);
+        self.commit(tx, ws, events).await?;
         Ok(conv)
     }
 
@@ -311,7 +471,11 @@ impl App {
         Ok(store::get(&mut c, actor.workspace_id, id).await?)
     }
 
-    pub async fn conversations(&self, actor: &Actor, q: &ConversationQuery) -> AppResult<Page<Conversation>> {
+    pub async fn conversations(
+        &self,
+        actor: &Actor,
+        q: &ConversationQuery,
+    ) -> AppResult<Page<Conversation>> {
         require(actor, Permission::Read)?;
         let (filter, page) = q.to_filter(actor)?;
         let mut c = self.db.read().await?;
@@ -322,15 +486,42 @@ impl App {
     pub async fn conversation_counts(&self, actor: &Actor) -> AppResult<InboxCounts> {
         require(actor, Permission::Read)?;
         let mut c = self.db.read().await?;
-        let open = |list: Vec<(Status, i64)>| list.iter().filter(|(s, _)| *s == Status::Open).map(|(_, n)| n).sum::<i64>();
+        let open = |list: Vec<(Status, i64)>| {
+            list.iter()
+                .filter(|(s, _)| *s == Status::Open)
+                .map(|(_, n)| n)
+                .sum::<i64>()
+        };
         let all = store::count_by_status(&mut c, actor.workspace_id, None).await?;
-        let mine = store::count_by_status(&mut c, actor.workspace_id, Some(AssigneeFilter::User(actor.user_id))).await?;
-        let unassigned = store::count_by_status(&mut c, actor.workspace_id, Some(AssigneeFilter::Unassigned)).await?;
-        let snoozed = all.iter().filter(|(s, _)| *s == Status::Snoozed).map(|(_, n)| n).sum();
-        Ok(InboxCounts { open: open(all.clone()), mine_open: open(mine), unassigned_open: open(unassigned), snoozed, by_status: all })
+        let mine = store::count_by_status(
+            &mut c,
+            actor.workspace_id,
+            Some(AssigneeFilter::User(actor.user_id)),
+        )
+        .await?;
+        let unassigned =
+            store::count_by_status(&mut c, actor.workspace_id, Some(AssigneeFilter::Unassigned))
+                .await?;
+        let snoozed = all
+            .iter()
+            .filter(|(s, _)| *s == Status::Snoozed)
+            .map(|(_, n)| n)
+            .sum();
+        Ok(InboxCounts {
+            open: open(all.clone()),
+            mine_open: open(mine),
+            unassigned_open: open(unassigned),
+            snoozed,
+            by_status: all,
+        })
     }
 
-    pub async fn add_message(&self, actor: &Actor, conversation_id: i64, input: NewMessageInput) -> AppResult<Message> {
+    pub async fn add_message(
+        &self,
+        actor: &Actor,
+        conversation_id: i64,
+        input: NewMessageInput,
+    ) -> AppResult<Message> {
         require(actor, Permission::Work)?;
         let ws = actor.workspace_id;
         let body = body_of(input.body.as_deref(), input.html.as_deref())?;
@@ -343,44 +534,119 @@ impl App {
             MessageKind::Inbound => (None, Some(conv.customer_id)),
             _ => (Some(actor.user_id), None),
         };
-        let message_id = store::insert_message(&mut tx, &NewMessage {
-            workspace_id: ws,
-            conversation_id,
-            kind,
-            author_user_id: author_user,
-            author_customer_id: author_customer,
-            body_text: &body.text,
-            body_html: &body.html,
-        })
+        let message_id = store::insert_message(
+            &mut tx,
+            &NewMessage {
+                workspace_id: ws,
+                conversation_id,
+                kind,
+                author_user_id: author_user,
+                author_customer_id: author_customer,
+                body_text: &body.text,
+                body_html: &body.html,
+            },
+        )
         .await?;
         for f in &files {
-            store::insert_attachment(&mut tx, ws, message_id, &f.filename, &f.content_type, &f.sha256, &f.data).await?;
+            store::insert_attachment(
+                &mut tx,
+                ws,
+                message_id,
+                &f.filename,
+                &f.content_type,
+                &f.sha256,
+                &f.data,
+            )
+            .await?;
         }
-        search::put(&mut tx, backend, ws, DocKind::Message, message_id, Some(conversation_id), &body.text).await?;
-        let mut events = vec![store::insert_event(&mut tx, ws, conversation_id, EventKind::MessageAdded, Some(actor.user_id), &json!({"message_id": message_id, "kind": kind})).await?];
+        search::put(
+            &mut tx,
+            backend,
+            ws,
+            DocKind::Message,
+            message_id,
+            Some(conversation_id),
+            &body.text,
+        )
+        .await?;
+        let mut events = vec![
+            store::insert_event(
+                &mut tx,
+                ws,
+                conversation_id,
+                EventKind::MessageAdded,
+                Some(actor.user_id),
+                &json!({"message_id": message_id, "kind": kind}),
+            )
+            .await?,
+        ];
         // A customer writing reopens the conversation; an agent's reply leaves the status to the agent.
         let new_status = match kind {
-            MessageKind::Inbound => Some(conv.status.on_customer_message()).filter(|s| *s != conv.status),
+            MessageKind::Inbound => {
+                Some(conv.status.on_customer_message()).filter(|s| *s != conv.status)
+            }
             _ => None,
         };
         if let Some(s) = new_status {
-            store::apply(&mut tx, ws, conversation_id, &Changes { status: Some(s), snoozed_until: Some(None), ..Changes::default() }).await?;
-            events.push(store::insert_event(&mut tx, ws, conversation_id, EventKind::StatusChanged, None, &json!({"from": conv.status, "to": s, "reason": "customer_message"})).await?);
+            store::apply(
+                &mut tx,
+                ws,
+                conversation_id,
+                &Changes {
+                    status: Some(s),
+                    snoozed_until: Some(None),
+                    ..Changes::default()
+                },
+            )
+            .await?;
+            events.push(
+                store::insert_event(
+                    &mut tx,
+                    ws,
+                    conversation_id,
+                    EventKind::StatusChanged,
+                    None,
+                    &json!({"from": conv.status, "to": s, "reason": "customer_message"}),
+                )
+                .await?,
+            );
         }
         let message = store::message_by_id(&mut tx, ws, message_id).await?;
-        tx.commit().await?;
-        self.hub.publish(ws, events);
+        self.commit(tx, ws, events).await?;
         Ok(message)
     }
 
-    pub async fn update_conversation(&self, actor: &Actor, id: i64, input: UpdateConversationInput) -> AppResult<Conversation> {
+    pub async fn update_conversation(
+        &self,
+        actor: &Actor,
+        id: i64,
+        input: UpdateConversationInput,
+    ) -> AppResult<Conversation> {
         require(actor, Permission::Work)?;
         let ws = actor.workspace_id;
         let now = now_ms();
-        let snooze = input.snoozed_until.as_deref().map(|v| parse_instant("snoozed_until", v)).transpose()?;
-        let subject = input.subject.as_deref().map(|s| required_text("subject", s, conversation::MAX_SUBJECT)).transpose()?;
-        let add_tags = input.add_tags.as_deref().map(parse_tags).transpose()?.unwrap_or_default();
-        let remove_tags = input.remove_tags.as_deref().map(parse_tags).transpose()?.unwrap_or_default();
+        let snooze = input
+            .snoozed_until
+            .as_deref()
+            .map(|v| parse_instant("snoozed_until", v))
+            .transpose()?;
+        let subject = input
+            .subject
+            .as_deref()
+            .map(|s| required_text("subject", s, conversation::MAX_SUBJECT))
+            .transpose()?;
+        let add_tags = input
+            .add_tags
+            .as_deref()
+            .map(parse_tags)
+            .transpose()?
+            .unwrap_or_default();
+        let remove_tags = input
+            .remove_tags
+            .as_deref()
+            .map(parse_tags)
+            .transpose()?
+            .unwrap_or_default();
         if let Some(f) = &input.custom_fields {
             check_custom_fields(f)?;
         }
@@ -395,51 +661,114 @@ impl App {
             changes.status = Some(to);
             changes.snoozed_until = Some(snooze);
             if to != conv.status || snooze.is_some() {
-                events.push(store::insert_event(&mut tx, ws, id, EventKind::StatusChanged, me, &json!({"from": conv.status, "to": to, "snoozed_until": snooze})).await?);
+                events.push(
+                    store::insert_event(
+                        &mut tx,
+                        ws,
+                        id,
+                        EventKind::StatusChanged,
+                        me,
+                        &json!({"from": conv.status, "to": to, "snoozed_until": snooze}),
+                    )
+                    .await?,
+                );
             }
             if let Some(until) = snooze {
-                jobs::enqueue(&mut tx, &jobs::NewJob {
-                    workspace_id: Some(ws),
-                    kind: crate::worker::UNSNOOZE,
-                    payload: json!({"conversation_id": id, "until": until}),
-                    run_at: until,
-                    max_attempts: 10,
-                    dedupe_key: Some(format!("unsnooze:{id}:{until}")),
-                })
+                jobs::enqueue(
+                    &mut tx,
+                    &jobs::NewJob {
+                        workspace_id: Some(ws),
+                        kind: crate::worker::UNSNOOZE,
+                        payload: json!({"conversation_id": id, "until": until}),
+                        run_at: until,
+                        max_attempts: 10,
+                        dedupe_key: Some(format!("unsnooze:{id}:{until}")),
+                    },
+                )
                 .await?;
             }
         } else if snooze.is_some() {
-            return Err(Invalid::field("snoozed_until", "is only allowed with status 'snoozed'").into());
+            return Err(
+                Invalid::field("snoozed_until", "is only allowed with status 'snoozed'").into(),
+            );
         }
         if let Some(p) = input.priority.filter(|p| *p != conv.priority) {
             changes.priority = Some(p);
-            events.push(store::insert_event(&mut tx, ws, id, EventKind::PriorityChanged, me, &json!({"from": conv.priority, "to": p})).await?);
+            events.push(
+                store::insert_event(
+                    &mut tx,
+                    ws,
+                    id,
+                    EventKind::PriorityChanged,
+                    me,
+                    &json!({"from": conv.priority, "to": p}),
+                )
+                .await?,
+            );
         }
         let assignee_changed = input.assignee_id.is_some_and(|a| a != conv.assignee_id);
         let team_changed = input.team_id.is_some_and(|t| t != conv.team_id);
         if let Some(Some(u)) = input.assignee_id {
-            directory::member(&mut tx, ws, u).await.map_err(|e| not_found_as(e, "assignee_id"))?;
+            directory::member(&mut tx, ws, u)
+                .await
+                .map_err(|e| not_found_as(e, "assignee_id"))?;
         }
         if let Some(Some(t)) = input.team_id {
-            directory::team(&mut tx, ws, t).await.map_err(|e| not_found_as(e, "team_id"))?;
+            directory::team(&mut tx, ws, t)
+                .await
+                .map_err(|e| not_found_as(e, "team_id"))?;
         }
         if assignee_changed || team_changed {
             changes.assignee_id = input.assignee_id;
             changes.team_id = input.team_id;
-            let kind = if conv.assignee_id.is_some() || conv.team_id.is_some() { EventKind::Transferred } else { EventKind::Assigned };
-            events.push(store::insert_event(&mut tx, ws, id, kind, me, &json!({
-                "from": {"assignee_id": conv.assignee_id, "team_id": conv.team_id},
-                "assignee_id": input.assignee_id.unwrap_or(conv.assignee_id),
-                "team_id": input.team_id.unwrap_or(conv.team_id),
-            })).await?);
+            let kind = if conv.assignee_id.is_some() || conv.team_id.is_some() {
+                EventKind::Transferred
+            } else {
+                EventKind::Assigned
+            };
+            events.push(
+                store::insert_event(
+                    &mut tx,
+                    ws,
+                    id,
+                    kind,
+                    me,
+                    &json!({
+                        "from": {"assignee_id": conv.assignee_id, "team_id": conv.team_id},
+                        "assignee_id": input.assignee_id.unwrap_or(conv.assignee_id),
+                        "team_id": input.team_id.unwrap_or(conv.team_id),
+                    }),
+                )
+                .await?,
+            );
         }
         if let Some(s) = subject.filter(|s| *s != conv.subject) {
             search::put(&mut tx, backend, ws, DocKind::Subject, id, Some(id), &s).await?;
-            events.push(store::insert_event(&mut tx, ws, id, EventKind::SubjectChanged, me, &json!({"from": conv.subject, "to": s})).await?);
+            events.push(
+                store::insert_event(
+                    &mut tx,
+                    ws,
+                    id,
+                    EventKind::SubjectChanged,
+                    me,
+                    &json!({"from": conv.subject, "to": s}),
+                )
+                .await?,
+            );
             changes.subject = Some(s);
         }
         if let Some(f) = input.custom_fields.filter(|f| *f != conv.custom_fields) {
-            events.push(store::insert_event(&mut tx, ws, id, EventKind::FieldsChanged, me, &json!({"from": conv.custom_fields, "to": f})).await?);
+            events.push(
+                store::insert_event(
+                    &mut tx,
+                    ws,
+                    id,
+                    EventKind::FieldsChanged,
+                    me,
+                    &json!({"from": conv.custom_fields, "to": f}),
+                )
+                .await?,
+            );
             changes.custom_fields = Some(f);
         }
         let mut added = Vec::new();
@@ -452,7 +781,17 @@ impl App {
             return Err(Invalid::field("add_tags", "at most 30 tags per conversation").into());
         }
         if !added.is_empty() {
-            events.push(store::insert_event(&mut tx, ws, id, EventKind::Tagged, me, &json!({"tags": added})).await?);
+            events.push(
+                store::insert_event(
+                    &mut tx,
+                    ws,
+                    id,
+                    EventKind::Tagged,
+                    me,
+                    &json!({"tags": added}),
+                )
+                .await?,
+            );
         }
         let mut removed = Vec::new();
         for t in &remove_tags {
@@ -461,12 +800,21 @@ impl App {
             }
         }
         if !removed.is_empty() {
-            events.push(store::insert_event(&mut tx, ws, id, EventKind::Untagged, me, &json!({"tags": removed})).await?);
+            events.push(
+                store::insert_event(
+                    &mut tx,
+                    ws,
+                    id,
+                    EventKind::Untagged,
+                    me,
+                    &json!({"tags": removed}),
+                )
+                .await?,
+            );
         }
         store::apply(&mut tx, ws, id, &changes).await?;
         let conv = store::get(&mut tx, ws, id).await?;
-        tx.commit().await?;
-        self.hub.publish(ws, events);
+        self.commit(tx, ws, events).await?;
         Ok(conv)
     }
 
@@ -502,7 +850,11 @@ impl App {
         Ok(store::messages(&mut c, actor.workspace_id, conversation_id, 0, 5000).await?)
     }
 
-    pub async fn attachment(&self, actor: &Actor, id: i64) -> AppResult<(citius_domain::records::Attachment, Vec<u8>)> {
+    pub async fn attachment(
+        &self,
+        actor: &Actor,
+        id: i64,
+    ) -> AppResult<(citius_domain::records::Attachment, Vec<u8>)> {
         require(actor, Permission::Read)?;
         let mut c = self.db.read().await?;
         Ok(store::attachment(&mut c, actor.workspace_id, id).await?)
@@ -527,7 +879,15 @@ impl App {
         require(actor, Permission::Administer)?;
         let mut tx = self.db.begin().await?;
         let name = store::delete_tag(&mut tx, actor.workspace_id, id).await?;
-        crate::directory::audit(&mut tx, actor, "tag.deleted", "tag", Some(id), json!({"name": name})).await?;
+        crate::directory::audit(
+            &mut tx,
+            actor,
+            "tag.deleted",
+            "tag",
+            Some(id),
+            json!({"name": name}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -539,16 +899,25 @@ impl App {
         }
         let mut c = self.db.read().await?;
         let m = search::query(&mut c, self.db.backend(), actor.workspace_id, q, 25).await?;
-        let mut conversations = store::get_many(&mut c, actor.workspace_id, &m.conversation_ids).await?;
+        let mut conversations =
+            store::get_many(&mut c, actor.workspace_id, &m.conversation_ids).await?;
         conversations.sort_by_key(|cv| m.conversation_ids.iter().position(|id| *id == cv.id));
         let mut found = customers::get_many(&mut c, actor.workspace_id, &m.customer_ids).await?;
         found.retain(|cu| cu.merged_into_id.is_none());
         found.sort_by_key(|cu| m.customer_ids.iter().position(|id| *id == cu.id));
-        Ok(SearchHits { conversations, customers: found })
+        Ok(SearchHits {
+            conversations,
+            customers: found,
+        })
     }
 
     /// A workspace's events after `after_id`, for stream catch-up.
-    pub async fn events_since(&self, actor: &Actor, after_id: i64, limit: i64) -> AppResult<Vec<Event>> {
+    pub async fn events_since(
+        &self,
+        actor: &Actor,
+        after_id: i64,
+        limit: i64,
+    ) -> AppResult<Vec<Event>> {
         require(actor, Permission::Read)?;
         let mut c = self.db.read().await?;
         Ok(store::events_since(&mut c, actor.workspace_id, after_id, limit).await?)
@@ -558,11 +927,17 @@ impl App {
 /// Orders a timeline by the event log, which records what happened in commit order (clocks
 /// can tie or step back): each message sits just before the event that recorded it.
 fn interleave(messages: Vec<Message>, events: Vec<Event>) -> Vec<TimelineItem> {
-    let mut by_id: std::collections::HashMap<i64, Message> = messages.into_iter().map(|m| (m.id, m)).collect();
+    let mut by_id: std::collections::HashMap<i64, Message> =
+        messages.into_iter().map(|m| (m.id, m)).collect();
     let mut items = Vec::with_capacity(by_id.len() + events.len());
     for e in events {
         if e.kind == EventKind::MessageAdded {
-            if let Some(m) = e.data.get("message_id").and_then(|v| v.as_i64()).and_then(|id| by_id.remove(&id)) {
+            if let Some(m) = e
+                .data
+                .get("message_id")
+                .and_then(|v| v.as_i64())
+                .and_then(|id| by_id.remove(&id))
+            {
                 items.push(TimelineItem::Message(m));
             }
         }
@@ -613,7 +988,11 @@ pub(crate) async fn find_or_create_customer(
     let id = match found {
         Some(id) => id,
         None => {
-            let display = name.filter(|n| !n.is_empty()).map(str::to_string).or_else(|| identities.first().map(|i| i.value.clone())).unwrap_or_default();
+            let display = name
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .or_else(|| identities.first().map(|i| i.value.clone()))
+                .unwrap_or_default();
             customers::create(c, ws, &display, attributes.unwrap_or(&json!({}))).await?
         }
     };

@@ -1,12 +1,12 @@
 //! Customers: one person across every channel, with notes, merges and splits.
 
-use citius_domain::customer::{Identity, IdentityKind, check_attributes, MAX_NOTE};
+use citius_domain::Invalid;
+use citius_domain::customer::{Identity, IdentityKind, MAX_NOTE, check_attributes};
 use citius_domain::error::{optional_text, required_text};
 use citius_domain::event::EventKind;
 use citius_domain::paging::{Page, PageRequest};
 use citius_domain::records::{Customer, CustomerNote};
 use citius_domain::role::Permission;
-use citius_domain::Invalid;
 use citius_store::search::{self, DocKind};
 use citius_store::{Backend, Conn, conversations, customers as store};
 use serde::Deserialize;
@@ -48,7 +48,12 @@ impl App {
         require(actor, Permission::Work)?;
         let ws = actor.workspace_id;
         let identities = input.identities()?;
-        let name = input.name.as_deref().map(|n| optional_text("name", n, 200)).transpose()?.unwrap_or_default();
+        let name = input
+            .name
+            .as_deref()
+            .map(|n| optional_text("name", n, 200))
+            .transpose()?
+            .unwrap_or_default();
         if name.is_empty() && identities.is_empty() {
             return Err(Invalid::field("name", "a customer needs a name or an identity").into());
         }
@@ -57,10 +62,21 @@ impl App {
         let mut tx = self.db.begin().await?;
         for i in &identities {
             if let Some(holder) = store::find_by_identity(&mut tx, ws, i).await? {
-                return Err(AppError::Conflict(format!("{} {} already belongs to customer {holder}", i.kind.as_str(), i.value)));
+                return Err(AppError::Conflict(format!(
+                    "{} {} already belongs to customer {holder}",
+                    i.kind.as_str(),
+                    i.value
+                )));
             }
         }
-        let display = if name.is_empty() { identities.first().map(|i| i.value.clone()).unwrap_or_default() } else { name };
+        let display = if name.is_empty() {
+            identities
+                .first()
+                .map(|i| i.value.clone())
+                .unwrap_or_default()
+        } else {
+            name
+        };
         let id = store::create(&mut tx, ws, &display, &attributes).await?;
         for i in &identities {
             store::add_identity(&mut tx, ws, id, i).await?;
@@ -83,9 +99,18 @@ impl App {
         Ok(store::list(&mut c, actor.workspace_id, page).await?)
     }
 
-    pub async fn update_customer(&self, actor: &Actor, id: i64, input: UpdateCustomerInput) -> AppResult<Customer> {
+    pub async fn update_customer(
+        &self,
+        actor: &Actor,
+        id: i64,
+        input: UpdateCustomerInput,
+    ) -> AppResult<Customer> {
         require(actor, Permission::Work)?;
-        let name = input.name.as_deref().map(|n| required_text("name", n, 200)).transpose()?;
+        let name = input
+            .name
+            .as_deref()
+            .map(|n| required_text("name", n, 200))
+            .transpose()?;
         if let Some(a) = &input.attributes {
             check_attributes(a)?;
         }
@@ -98,7 +123,12 @@ impl App {
         Ok(cust)
     }
 
-    pub async fn add_identity(&self, actor: &Actor, id: i64, input: IdentityInput) -> AppResult<Customer> {
+    pub async fn add_identity(
+        &self,
+        actor: &Actor,
+        id: i64,
+        input: IdentityInput,
+    ) -> AppResult<Customer> {
         require(actor, Permission::Work)?;
         let identity = Identity::parse(input.kind, &input.value)?;
         let ws = actor.workspace_id;
@@ -113,7 +143,12 @@ impl App {
 
     /// Splits an identity off into a new customer (undoing a wrong match). Conversations stay
     /// where they are: which of them came through that identity is not recorded. Audited.
-    pub async fn split_identity(&self, actor: &Actor, id: i64, input: IdentityInput) -> AppResult<Customer> {
+    pub async fn split_identity(
+        &self,
+        actor: &Actor,
+        id: i64,
+        input: IdentityInput,
+    ) -> AppResult<Customer> {
         require(actor, Permission::Supervise)?;
         let identity = Identity::parse(input.kind, &input.value)?;
         let ws = actor.workspace_id;
@@ -134,7 +169,12 @@ impl App {
     }
 
     /// Merges `source` into `target`: both histories end up on `target`; audited.
-    pub async fn merge_customers(&self, actor: &Actor, target: i64, source: i64) -> AppResult<Customer> {
+    pub async fn merge_customers(
+        &self,
+        actor: &Actor,
+        target: i64,
+        source: i64,
+    ) -> AppResult<Customer> {
         require(actor, Permission::Supervise)?;
         if target == source {
             return Err(Invalid::field("source_id", "cannot merge a customer into itself").into());
@@ -145,12 +185,24 @@ impl App {
         let t = store::get(&mut tx, ws, target).await?;
         let s = store::get(&mut tx, ws, source).await?;
         if t.merged_into_id.is_some() || s.merged_into_id.is_some() {
-            return Err(AppError::Conflict("a merged customer cannot be merged again".into()));
+            return Err(AppError::Conflict(
+                "a merged customer cannot be merged again".into(),
+            ));
         }
         let moved = store::merge(&mut tx, ws, source, target).await?;
         let mut events = Vec::with_capacity(moved.len());
         for cid in &moved {
-            events.push(conversations::insert_event(&mut tx, ws, *cid, EventKind::CustomerMerged, Some(actor.user_id), &json!({"from_customer_id": source, "to_customer_id": target})).await?);
+            events.push(
+                conversations::insert_event(
+                    &mut tx,
+                    ws,
+                    *cid,
+                    EventKind::CustomerMerged,
+                    Some(actor.user_id),
+                    &json!({"from_customer_id": source, "to_customer_id": target}),
+                )
+                .await?,
+            );
         }
         search::delete(&mut tx, backend, DocKind::Customer, source).await?;
         reindex(&mut tx, backend, ws, target).await?;
@@ -158,8 +210,7 @@ impl App {
             "source_id": source, "source_name": s.name, "source_identities": s.identities, "conversations_moved": moved,
         })).await?;
         let cust = store::get(&mut tx, ws, target).await?;
-        tx.commit().await?;
-        self.hub.publish(ws, events);
+        self.commit(tx, ws, events).await?;
         Ok(cust)
     }
 
@@ -172,14 +223,24 @@ impl App {
         let mut tx = self.db.begin().await?;
         let cust = store::get(&mut tx, ws, id).await?;
         let conversations = conversations::ids_of_customer(&mut tx, ws, id).await?;
-        conversations::delete_many(&mut tx, backend, ws, &conversations).await.or_else(|e| match e {
-            citius_store::DbError::NotFound => Ok(()),
-            e => Err(e),
-        })?;
+        conversations::delete_many(&mut tx, backend, ws, &conversations)
+            .await
+            .or_else(|e| match e {
+                citius_store::DbError::NotFound => Ok(()),
+                e => Err(e),
+            })?;
         store::delete(&mut tx, backend, ws, id).await?;
-        crate::directory::audit(&mut tx, actor, "customer.deleted", "customer", Some(id), json!({
-            "identities": cust.identities.len(), "conversations_deleted": conversations,
-        })).await?;
+        crate::directory::audit(
+            &mut tx,
+            actor,
+            "customer.deleted",
+            "customer",
+            Some(id),
+            json!({
+                "identities": cust.identities.len(), "conversations_deleted": conversations,
+            }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -191,7 +252,12 @@ impl App {
         Ok(store::notes(&mut c, actor.workspace_id, id).await?)
     }
 
-    pub async fn add_customer_note(&self, actor: &Actor, id: i64, body: &str) -> AppResult<CustomerNote> {
+    pub async fn add_customer_note(
+        &self,
+        actor: &Actor,
+        id: i64,
+        body: &str,
+    ) -> AppResult<CustomerNote> {
         require(actor, Permission::Work)?;
         let body = required_text("body", body, MAX_NOTE)?;
         let mut tx = self.db.begin().await?;
@@ -201,11 +267,24 @@ impl App {
         Ok(note)
     }
 
-    pub async fn delete_customer_note(&self, actor: &Actor, id: i64, note_id: i64) -> AppResult<()> {
+    pub async fn delete_customer_note(
+        &self,
+        actor: &Actor,
+        id: i64,
+        note_id: i64,
+    ) -> AppResult<()> {
         require(actor, Permission::Work)?;
         let mut tx = self.db.begin().await?;
         store::delete_note(&mut tx, actor.workspace_id, id, note_id).await?;
-        crate::directory::audit(&mut tx, actor, "customer_note.deleted", "customer", Some(id), json!({"note_id": note_id})).await?;
+        crate::directory::audit(
+            &mut tx,
+            actor,
+            "customer_note.deleted",
+            "customer",
+            Some(id),
+            json!({"note_id": note_id}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

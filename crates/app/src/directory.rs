@@ -1,5 +1,6 @@
 //! People and structure of a workspace: users and roles, teams, skills, inboxes, the audit log.
 
+use citius_domain::Invalid;
 use citius_domain::conversation::Channel;
 use citius_domain::customer::parse_email;
 use citius_domain::error::{optional_text, required_text};
@@ -7,7 +8,6 @@ use citius_domain::paging::{Page, PageRequest};
 use citius_domain::records::{AuditEntry, Inbox, Skill, Team, User};
 use citius_domain::role::{Permission, Role};
 use citius_domain::workspace::check_password;
-use citius_domain::Invalid;
 use citius_store::audit::{self as audit_log, NewEntry};
 use citius_store::{Conn, DbError, directory as store};
 use serde::Deserialize;
@@ -18,16 +18,26 @@ use crate::conversations::not_found_as;
 use crate::{Actor, App, AppError, AppResult, require};
 
 /// Records an admin or security action by `actor` in its workspace.
-pub(crate) async fn audit(c: &mut Conn, actor: &Actor, action: &str, target_kind: &str, target_id: Option<i64>, data: serde_json::Value) -> AppResult<()> {
-    audit_log::record(c, &NewEntry {
-        workspace_id: Some(actor.workspace_id),
-        actor_user_id: Some(actor.user_id),
-        action,
-        target_kind,
-        target_id,
-        data,
-        ip: None,
-    })
+pub(crate) async fn audit(
+    c: &mut Conn,
+    actor: &Actor,
+    action: &str,
+    target_kind: &str,
+    target_id: Option<i64>,
+    data: serde_json::Value,
+) -> AppResult<()> {
+    audit_log::record(
+        c,
+        &NewEntry {
+            workspace_id: Some(actor.workspace_id),
+            actor_user_id: Some(actor.user_id),
+            action,
+            target_kind,
+            target_id,
+            data,
+            ip: None,
+        },
+    )
     .await?;
     Ok(())
 }
@@ -97,14 +107,26 @@ impl App {
         let mut tx = self.db.begin().await?;
         let user_id = match store::account_by_email(&mut tx, &email).await {
             Ok(a) => a.id,
-            Err(DbError::NotFound) => store::create_user(&mut tx, &email, &name, hash.as_deref()).await?,
+            Err(DbError::NotFound) => {
+                store::create_user(&mut tx, &email, &name, hash.as_deref()).await?
+            }
             Err(e) => return Err(e.into()),
         };
-        store::add_member(&mut tx, ws, user_id, input.role).await.map_err(|e| match e {
-            DbError::Conflict(_) => AppError::Conflict(format!("{email} is already a member")),
-            e => e.into(),
-        })?;
-        audit(&mut tx, actor, "user.added", "user", Some(user_id), json!({"email": email, "role": input.role})).await?;
+        store::add_member(&mut tx, ws, user_id, input.role)
+            .await
+            .map_err(|e| match e {
+                DbError::Conflict(_) => AppError::Conflict(format!("{email} is already a member")),
+                e => e.into(),
+            })?;
+        audit(
+            &mut tx,
+            actor,
+            "user.added",
+            "user",
+            Some(user_id),
+            json!({"email": email, "role": input.role}),
+        )
+        .await?;
         let user = store::member(&mut tx, ws, user_id).await?;
         tx.commit().await?;
         Ok(user)
@@ -112,7 +134,12 @@ impl App {
 
     /// Changes a member's role or password. Roles at or above admin are only granted by owners,
     /// and the last owner cannot step down.
-    pub async fn update_user(&self, actor: &Actor, id: i64, input: UpdateUserInput) -> AppResult<User> {
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        id: i64,
+        input: UpdateUserInput,
+    ) -> AppResult<User> {
         let self_service = id == actor.user_id && input.role.is_none();
         if !self_service {
             require(actor, Permission::Administer)?;
@@ -125,10 +152,20 @@ impl App {
                 return Err(AppError::Forbidden);
             }
             if current.role == Role::Owner && store::count_owners(&mut tx, ws).await? <= 1 {
-                return Err(AppError::Conflict("the last owner cannot be demoted".into()));
+                return Err(AppError::Conflict(
+                    "the last owner cannot be demoted".into(),
+                ));
             }
             store::set_role(&mut tx, ws, id, role).await?;
-            audit(&mut tx, actor, "user.role_changed", "user", Some(id), json!({"from": current.role, "to": role})).await?;
+            audit(
+                &mut tx,
+                actor,
+                "user.role_changed",
+                "user",
+                Some(id),
+                json!({"from": current.role, "to": role}),
+            )
+            .await?;
         }
         if let Some(p) = &input.password {
             if !self_service && !actor.role.may_grant(current.role) {
@@ -137,7 +174,15 @@ impl App {
             check_password(p)?;
             let hash = crate::access::hash_password(p).await?;
             store::set_password_hash(&mut tx, id, &hash).await?;
-            audit(&mut tx, actor, "user.password_changed", "user", Some(id), json!({})).await?;
+            audit(
+                &mut tx,
+                actor,
+                "user.password_changed",
+                "user",
+                Some(id),
+                json!({}),
+            )
+            .await?;
         }
         let user = store::member(&mut tx, ws, id).await?;
         tx.commit().await?;
@@ -154,13 +199,22 @@ impl App {
             return Err(AppError::Forbidden);
         }
         if current.role == Role::Owner && store::count_owners(&mut tx, ws).await? <= 1 {
-            return Err(AppError::Conflict("the last owner cannot be removed".into()));
+            return Err(AppError::Conflict(
+                "the last owner cannot be removed".into(),
+            ));
         }
         let events = unassign_all(&mut tx, actor, id).await?;
         store::remove_member(&mut tx, ws, id).await?;
-        audit(&mut tx, actor, "user.removed", "user", Some(id), json!({"email": current.email, "role": current.role})).await?;
-        tx.commit().await?;
-        self.hub.publish(ws, events);
+        audit(
+            &mut tx,
+            actor,
+            "user.removed",
+            "user",
+            Some(id),
+            json!({"email": current.email, "role": current.role}),
+        )
+        .await?;
+        self.commit(tx, ws, events).await?;
         Ok(())
     }
 
@@ -181,11 +235,23 @@ impl App {
         let name = required_text("name", &input.name, 100)?;
         let ws = actor.workspace_id;
         let mut tx = self.db.begin().await?;
-        let id = store::create_team(&mut tx, ws, &name).await.map_err(|e| conflict_as(e, "a team with this name exists"))?;
+        let id = store::create_team(&mut tx, ws, &name)
+            .await
+            .map_err(|e| conflict_as(e, "a team with this name exists"))?;
         if let Some(members) = &input.member_ids {
-            store::set_team_members(&mut tx, ws, id, members).await.map_err(|e| not_found_as(e, "member_ids"))?;
+            store::set_team_members(&mut tx, ws, id, members)
+                .await
+                .map_err(|e| not_found_as(e, "member_ids"))?;
         }
-        audit(&mut tx, actor, "team.created", "team", Some(id), json!({"name": name})).await?;
+        audit(
+            &mut tx,
+            actor,
+            "team.created",
+            "team",
+            Some(id),
+            json!({"name": name}),
+        )
+        .await?;
         let team = store::team(&mut tx, ws, id).await?;
         tx.commit().await?;
         Ok(team)
@@ -196,9 +262,13 @@ impl App {
         let name = required_text("name", &input.name, 100)?;
         let ws = actor.workspace_id;
         let mut tx = self.db.begin().await?;
-        store::rename_team(&mut tx, ws, id, &name).await.map_err(|e| conflict_as(e, "a team with this name exists"))?;
+        store::rename_team(&mut tx, ws, id, &name)
+            .await
+            .map_err(|e| conflict_as(e, "a team with this name exists"))?;
         if let Some(members) = &input.member_ids {
-            store::set_team_members(&mut tx, ws, id, members).await.map_err(|e| not_found_as(e, "member_ids"))?;
+            store::set_team_members(&mut tx, ws, id, members)
+                .await
+                .map_err(|e| not_found_as(e, "member_ids"))?;
         }
         let team = store::team(&mut tx, ws, id).await?;
         tx.commit().await?;
@@ -210,7 +280,15 @@ impl App {
         let mut tx = self.db.begin().await?;
         let team = store::team(&mut tx, actor.workspace_id, id).await?;
         store::delete_team(&mut tx, actor.workspace_id, id).await?;
-        audit(&mut tx, actor, "team.deleted", "team", Some(id), json!({"name": team.name})).await?;
+        audit(
+            &mut tx,
+            actor,
+            "team.deleted",
+            "team",
+            Some(id),
+            json!({"name": team.name}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -225,13 +303,21 @@ impl App {
         require(actor, Permission::Administer)?;
         let name = required_text("name", name, 100)?;
         let mut tx = self.db.begin().await?;
-        let skill = store::create_skill(&mut tx, actor.workspace_id, &name).await.map_err(|e| conflict_as(e, "a skill with this name exists"))?;
+        let skill = store::create_skill(&mut tx, actor.workspace_id, &name)
+            .await
+            .map_err(|e| conflict_as(e, "a skill with this name exists"))?;
         tx.commit().await?;
         Ok(skill)
     }
 
     /// Sets a user's level in a skill: 1 (basic) to 5 (expert), 0 to remove.
-    pub async fn set_user_skill(&self, actor: &Actor, user_id: i64, skill_id: i64, level: i64) -> AppResult<()> {
+    pub async fn set_user_skill(
+        &self,
+        actor: &Actor,
+        user_id: i64,
+        skill_id: i64,
+        level: i64,
+    ) -> AppResult<()> {
         require(actor, Permission::Administer)?;
         if !(0..=5).contains(&level) {
             return Err(Invalid::field("level", "must be between 0 and 5").into());
@@ -257,10 +343,24 @@ impl App {
             (None, _) => None,
         };
         let mut tx = self.db.begin().await?;
-        let inbox = store::create_inbox(&mut tx, actor.workspace_id, &name, input.channel, address.as_deref())
-            .await
-            .map_err(|e| conflict_as(e, "an inbox with this name exists"))?;
-        audit(&mut tx, actor, "inbox.created", "inbox", Some(inbox.id), json!({"name": name, "channel": input.channel})).await?;
+        let inbox = store::create_inbox(
+            &mut tx,
+            actor.workspace_id,
+            &name,
+            input.channel,
+            address.as_deref(),
+        )
+        .await
+        .map_err(|e| conflict_as(e, "an inbox with this name exists"))?;
+        audit(
+            &mut tx,
+            actor,
+            "inbox.created",
+            "inbox",
+            Some(inbox.id),
+            json!({"name": name, "channel": input.channel}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(inbox)
     }
@@ -280,7 +380,11 @@ fn conflict_as(e: DbError, message: &str) -> AppError {
 }
 
 /// A removed member's open work goes back to the queue, each change on its timeline.
-async fn unassign_all(c: &mut Conn, actor: &Actor, user_id: i64) -> AppResult<Vec<citius_domain::records::Event>> {
+async fn unassign_all(
+    c: &mut Conn,
+    actor: &Actor,
+    user_id: i64,
+) -> AppResult<Vec<citius_domain::records::Event>> {
     let ids = citius_store::conversations::unassign_user(c, actor.workspace_id, user_id).await?;
     let mut events = Vec::with_capacity(ids.len());
     for id in ids {

@@ -33,7 +33,12 @@ pub struct AppConfig {
 
 impl Default for AppConfig {
     fn default() -> Self {
-        Self { session_ttl_hours: 24 * 14, login_attempts: 10, login_window_secs: 900, max_attachment_bytes: 10 * 1024 * 1024 }
+        Self {
+            session_ttl_hours: 24 * 14,
+            login_attempts: 10,
+            login_window_secs: 900,
+            max_attachment_bytes: 10 * 1024 * 1024,
+        }
     }
 }
 
@@ -43,17 +48,54 @@ pub struct App {
     pub db: Db,
     pub hub: Hub,
     pub config: Arc<AppConfig>,
+    /// Names this process among the nodes sharing a database.
+    pub node_id: Arc<str>,
     login_limiter: Arc<access::LoginLimiter>,
 }
 
 impl App {
     pub fn new(db: Db, config: AppConfig) -> Self {
-        let limiter = access::LoginLimiter::new(config.login_attempts, std::time::Duration::from_secs(config.login_window_secs));
-        Self { db, hub: Hub::new(), config: Arc::new(config), login_limiter: Arc::new(limiter) }
+        let limiter = access::LoginLimiter::new(
+            config.login_attempts,
+            std::time::Duration::from_secs(config.login_window_secs),
+        );
+        let node_id: Arc<str> = Arc::from(format!("{:016x}", rand::random::<u64>()));
+        Self {
+            db,
+            hub: Hub::new(),
+            config: Arc::new(config),
+            node_id,
+            login_limiter: Arc::new(limiter),
+        }
+    }
+
+    /// Commits a change and tells listeners about its events: this node's at once, other nodes
+    /// through a notice that PostgreSQL sends only if the commit succeeds.
+    pub(crate) async fn commit(
+        &self,
+        mut tx: citius_store::Tx,
+        workspace_id: i64,
+        events: Vec<citius_domain::records::Event>,
+    ) -> AppResult<()> {
+        if !events.is_empty() {
+            let notice = citius_store::notify::Notice {
+                node: self.node_id.to_string(),
+                workspace_id,
+                ids: citius_store::notify::NoticeIds::List(events.iter().map(|e| e.id).collect()),
+            };
+            citius_store::notify::announce(&mut tx, self.db.backend(), &notice).await?;
+        }
+        tx.commit().await?;
+        self.hub.publish(workspace_id, events);
+        Ok(())
     }
 }
 
 /// Refuses an actor whose role lacks `p`.
 pub fn require(actor: &Actor, p: Permission) -> AppResult<()> {
-    if actor.role.allows(p) { Ok(()) } else { Err(AppError::Forbidden) }
+    if actor.role.allows(p) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
 }

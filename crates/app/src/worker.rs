@@ -19,11 +19,20 @@ const BATCH: i64 = 20;
 
 impl App {
     /// Background jobs of the workspace, e.g. the dead ones an operator should look at.
-    pub async fn jobs(&self, actor: &crate::Actor, status: Option<&str>, page: citius_domain::paging::PageRequest) -> AppResult<citius_domain::paging::Page<citius_domain::records::JobInfo>> {
+    pub async fn jobs(
+        &self,
+        actor: &crate::Actor,
+        status: Option<&str>,
+        page: citius_domain::paging::PageRequest,
+    ) -> AppResult<citius_domain::paging::Page<citius_domain::records::JobInfo>> {
         crate::require(actor, citius_domain::role::Permission::Administer)?;
         if let Some(s) = status {
             if !matches!(s, "queued" | "running" | "done" | "dead") {
-                return Err(citius_domain::Invalid::field("status", "must be one of queued, running, done, dead").into());
+                return Err(citius_domain::Invalid::field(
+                    "status",
+                    "must be one of queued, running, done, dead",
+                )
+                .into());
             }
         }
         let mut c = self.db.read().await?;
@@ -81,7 +90,10 @@ impl App {
     /// Reopens the conversation if it is still snoozed until (or before) the job's time.
     /// Idempotent: a second run finds it open and does nothing.
     async fn unsnooze(&self, job: &jobs::Job) -> AppResult<()> {
-        let (Some(ws), Some(id)) = (job.workspace_id, job.payload.get("conversation_id").and_then(|v| v.as_i64())) else {
+        let (Some(ws), Some(id)) = (
+            job.workspace_id,
+            job.payload.get("conversation_id").and_then(|v| v.as_i64()),
+        ) else {
             return Ok(());
         };
         let mut tx = self.db.begin().await?;
@@ -90,14 +102,33 @@ impl App {
             Err(citius_store::DbError::NotFound) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
-        let due = conv.snoozed_until.is_some_and(|t| t.as_millisecond() <= now_ms());
+        let due = conv
+            .snoozed_until
+            .is_some_and(|t| t.as_millisecond() <= now_ms());
         if conv.status != Status::Snoozed || !due {
             return Ok(());
         }
-        conversations::apply(&mut tx, ws, id, &Changes { status: Some(Status::Open), snoozed_until: Some(None), ..Changes::default() }).await?;
-        let event = conversations::insert_event(&mut tx, ws, id, EventKind::StatusChanged, None, &json!({"from": "snoozed", "to": "open", "reason": "snooze_ended"})).await?;
-        tx.commit().await?;
-        self.hub.publish(ws, [event]);
+        conversations::apply(
+            &mut tx,
+            ws,
+            id,
+            &Changes {
+                status: Some(Status::Open),
+                snoozed_until: Some(None),
+                ..Changes::default()
+            },
+        )
+        .await?;
+        let event = conversations::insert_event(
+            &mut tx,
+            ws,
+            id,
+            EventKind::StatusChanged,
+            None,
+            &json!({"from": "snoozed", "to": "open", "reason": "snooze_ended"}),
+        )
+        .await?;
+        self.commit(tx, ws, vec![event]).await?;
         Ok(())
     }
 

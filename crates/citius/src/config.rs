@@ -39,9 +39,20 @@ worker_poll_ms = 1000
 
 /// Every setting's key, as in the file; `CITIUS_<KEY>` in the environment.
 const KEYS: &[&str] = &[
-    "listen", "data_dir", "database_url", "max_connections", "log_format", "secure_cookies", "trust_proxy",
-    "session_ttl_hours", "login_attempts", "login_window_secs", "max_body_bytes", "max_message_bytes",
-    "max_attachment_bytes", "worker_poll_ms",
+    "listen",
+    "data_dir",
+    "database_url",
+    "max_connections",
+    "log_format",
+    "secure_cookies",
+    "trust_proxy",
+    "session_ttl_hours",
+    "login_attempts",
+    "login_window_secs",
+    "max_body_bytes",
+    "max_message_bytes",
+    "max_attachment_bytes",
+    "worker_poll_ms",
 ];
 
 #[derive(Clone, Deserialize)]
@@ -69,7 +80,10 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
-            .field("database_url", &citius_store::db::redact_url(&self.database_url))
+            .field(
+                "database_url",
+                &citius_store::db::redact_url(&self.database_url),
+            )
             .field("max_connections", &self.max_connections)
             .field("log_format", &self.log_format)
             .finish_non_exhaustive()
@@ -78,7 +92,8 @@ impl std::fmt::Debug for Config {
 
 impl Config {
     pub fn load(file: Option<&PathBuf>) -> anyhow::Result<Self> {
-        let mut b = config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        let mut b = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(path) = file {
             if !path.exists() {
                 bail!("config file {} does not exist", path.display());
@@ -88,27 +103,52 @@ impl Config {
         // Only settings are read from the environment: other CITIUS_* variables (CITIUS_LOG,
         // CITIUS_CONFIG, ...) belong to other parts and must not be mistaken for typos.
         let env: std::collections::HashMap<String, String> = std::env::vars()
-            .filter(|(k, _)| k.strip_prefix("CITIUS_").is_some_and(|rest| KEYS.contains(&rest.to_ascii_lowercase().as_str())))
+            .filter(|(k, _)| {
+                k.strip_prefix("CITIUS_")
+                    .is_some_and(|rest| KEYS.contains(&rest.to_ascii_lowercase().as_str()))
+            })
             .collect();
-        b = b.add_source(config::Environment::with_prefix("CITIUS").try_parsing(true).source(Some(env)));
-        let cfg: Config = b.build().context("reading configuration")?.try_deserialize().context("invalid configuration")?;
+        b = b.add_source(
+            config::Environment::with_prefix("CITIUS")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        let cfg: Config = b
+            .build()
+            .context("reading configuration")?
+            .try_deserialize()
+            .context("invalid configuration")?;
         Ok(cfg)
     }
 
     pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.listen.parse().with_context(|| format!("listen = {:?} is not an address like 127.0.0.1:8080", self.listen))
+        self.listen.parse().with_context(|| {
+            format!(
+                "listen = {:?} is not an address like 127.0.0.1:8080",
+                self.listen
+            )
+        })
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
         if !matches!(self.log_format.as_str(), "text" | "json") {
-            bail!("log_format must be \"text\" or \"json\", not {:?}", self.log_format);
+            bail!(
+                "log_format must be \"text\" or \"json\", not {:?}",
+                self.log_format
+            );
         }
         if self.max_connections == 0 {
             bail!("max_connections must be at least 1");
         }
-        if !self.database_url.is_empty() && !(self.database_url.starts_with("postgres") || self.database_url.starts_with("sqlite:")) {
-            bail!("database_url must start with postgres:// or sqlite: ({})", citius_store::db::redact_url(&self.database_url));
+        if !self.database_url.is_empty()
+            && !(self.database_url.starts_with("postgres")
+                || self.database_url.starts_with("sqlite:"))
+        {
+            bail!(
+                "database_url must start with postgres:// or sqlite: ({})",
+                citius_store::db::redact_url(&self.database_url)
+            );
         }
         Ok(())
     }
@@ -149,7 +189,10 @@ mod tests {
     fn defaults_are_valid() {
         let c = Config::load(None).unwrap();
         c.validate().unwrap();
-        assert!(matches!(c.db_config(), citius_store::DbConfig::SqliteDir(_)));
+        assert!(matches!(
+            c.db_config(),
+            citius_store::DbConfig::SqliteDir(_)
+        ));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Demo data: a support team at work, so a new user sees a living help desk at first start.
 
 use anyhow::anyhow;
-use citius_app::conversations::{CustomerRef, NewConversationInput, NewMessageInput, UpdateConversationInput};
+use citius_app::conversations::{
+    CustomerRef, NewConversationInput, NewMessageInput, UpdateConversationInput,
+};
 use citius_app::directory::{InboxInput, NewUserInput, TeamInput};
 use citius_app::{Actor, App};
 use citius_domain::conversation::{Channel, MessageKind, Priority, Status};
@@ -36,51 +38,219 @@ const CUSTOMERS: &[(&str, &str, &str)] = &[
 
 /// (channel, subject, customer's words, agent's reply or "", status, priority, tags)
 const STORIES: &[(Channel, &str, &str, &str, Status, Priority, &[&str])] = &[
-    (Channel::Email, "Charged twice for my March invoice", "Hi, I see two charges of $49 on my card for March. Can you refund one of them?", "Sorry about that! I can see the duplicate charge and have started a refund; it takes 3-5 business days.", Status::Pending, Priority::High, &["billing", "refund"]),
-    (Channel::Chat, "Can't log in after password reset", "I reset my password but the login page keeps saying my credentials are wrong.", "", Status::Open, Priority::Urgent, &["login"]),
-    (Channel::Email, "Export to CSV misses the last column", "When I export the orders report the 'Region' column is empty.", "Thanks for the report — I reproduced it and passed it to our engineers.", Status::Open, Priority::Normal, &["bug", "reports"]),
-    (Channel::Sms, "Delivery window for order 10422", "When will my order 10422 arrive? I need it before Friday.", "It is out for delivery and should arrive tomorrow before noon.", Status::Resolved, Priority::Normal, &["shipping"]),
-    (Channel::Whatsapp, "Change delivery address", "Hello, can I still change the delivery address for my order?", "", Status::Open, Priority::High, &["shipping"]),
-    (Channel::Voice, "Call: upgrade to the team plan", "Customer called about upgrading from Solo to Team for 8 seats.", "Walked through pricing; sent a quote by email.", Status::Pending, Priority::Normal, &["sales", "upgrade"]),
-    (Channel::Email, "How do I add a second admin?", "We need a second admin on our account. Where do I do that?", "Go to Settings → Users, invite them and pick the Admin role.", Status::Resolved, Priority::Low, &["how-to"]),
-    (Channel::Chat, "App crashes when uploading photos", "Every time I upload a photo from my phone the app closes.", "", Status::Open, Priority::High, &["bug", "mobile"]),
-    (Channel::Email, "Cancel my subscription", "Please cancel my subscription at the end of this billing period.", "", Status::Open, Priority::Normal, &["billing", "churn-risk"]),
-    (Channel::Email, "Invoice needs our VAT number", "Could you reissue invoice INV-2291 with our VAT number DE123456789?", "Done — the corrected invoice is attached to your account.", Status::Closed, Priority::Low, &["billing"]),
-    (Channel::Chat, "Where is the API documentation?", "I want to connect our CRM. Is there an API?", "Yes: the OpenAPI document is at /api/v1/openapi.json and tokens are under Settings.", Status::Resolved, Priority::Low, &["how-to", "api"]),
-    (Channel::Sms, "Wrong item received", "I ordered the blue jacket in M and got a red one in L.", "", Status::Open, Priority::High, &["returns"]),
-    (Channel::Email, "Feature request: dark mode", "Any plans for a dark mode? My team works night shifts.", "Thanks! I've added your vote to the request.", Status::Snoozed, Priority::Low, &["feature-request"]),
-    (Channel::Whatsapp, "Refund status", "I returned my order two weeks ago and still have no refund.", "", Status::Open, Priority::Urgent, &["refund", "returns"]),
-    (Channel::Email, "Two-factor codes not arriving", "The SMS codes for two-factor sign-in never arrive on my phone.", "", Status::Open, Priority::High, &["login", "security"]),
-    (Channel::Voice, "Call: billing question about proration", "Asked why the upgrade charge was lower than the plan price.", "Explained proration for the remaining days of the cycle.", Status::Resolved, Priority::Normal, &["billing"]),
+    (
+        Channel::Email,
+        "Charged twice for my March invoice",
+        "Hi, I see two charges of $49 on my card for March. Can you refund one of them?",
+        "Sorry about that! I can see the duplicate charge and have started a refund; it takes 3-5 business days.",
+        Status::Pending,
+        Priority::High,
+        &["billing", "refund"],
+    ),
+    (
+        Channel::Chat,
+        "Can't log in after password reset",
+        "I reset my password but the login page keeps saying my credentials are wrong.",
+        "",
+        Status::Open,
+        Priority::Urgent,
+        &["login"],
+    ),
+    (
+        Channel::Email,
+        "Export to CSV misses the last column",
+        "When I export the orders report the 'Region' column is empty.",
+        "Thanks for the report — I reproduced it and passed it to our engineers.",
+        Status::Open,
+        Priority::Normal,
+        &["bug", "reports"],
+    ),
+    (
+        Channel::Sms,
+        "Delivery window for order 10422",
+        "When will my order 10422 arrive? I need it before Friday.",
+        "It is out for delivery and should arrive tomorrow before noon.",
+        Status::Resolved,
+        Priority::Normal,
+        &["shipping"],
+    ),
+    (
+        Channel::Whatsapp,
+        "Change delivery address",
+        "Hello, can I still change the delivery address for my order?",
+        "",
+        Status::Open,
+        Priority::High,
+        &["shipping"],
+    ),
+    (
+        Channel::Voice,
+        "Call: upgrade to the team plan",
+        "Customer called about upgrading from Solo to Team for 8 seats.",
+        "Walked through pricing; sent a quote by email.",
+        Status::Pending,
+        Priority::Normal,
+        &["sales", "upgrade"],
+    ),
+    (
+        Channel::Email,
+        "How do I add a second admin?",
+        "We need a second admin on our account. Where do I do that?",
+        "Go to Settings → Users, invite them and pick the Admin role.",
+        Status::Resolved,
+        Priority::Low,
+        &["how-to"],
+    ),
+    (
+        Channel::Chat,
+        "App crashes when uploading photos",
+        "Every time I upload a photo from my phone the app closes.",
+        "",
+        Status::Open,
+        Priority::High,
+        &["bug", "mobile"],
+    ),
+    (
+        Channel::Email,
+        "Cancel my subscription",
+        "Please cancel my subscription at the end of this billing period.",
+        "",
+        Status::Open,
+        Priority::Normal,
+        &["billing", "churn-risk"],
+    ),
+    (
+        Channel::Email,
+        "Invoice needs our VAT number",
+        "Could you reissue invoice INV-2291 with our VAT number DE123456789?",
+        "Done — the corrected invoice is attached to your account.",
+        Status::Closed,
+        Priority::Low,
+        &["billing"],
+    ),
+    (
+        Channel::Chat,
+        "Where is the API documentation?",
+        "I want to connect our CRM. Is there an API?",
+        "Yes: the OpenAPI document is at /api/v1/openapi.json and tokens are under Settings.",
+        Status::Resolved,
+        Priority::Low,
+        &["how-to", "api"],
+    ),
+    (
+        Channel::Sms,
+        "Wrong item received",
+        "I ordered the blue jacket in M and got a red one in L.",
+        "",
+        Status::Open,
+        Priority::High,
+        &["returns"],
+    ),
+    (
+        Channel::Email,
+        "Feature request: dark mode",
+        "Any plans for a dark mode? My team works night shifts.",
+        "Thanks! I've added your vote to the request.",
+        Status::Snoozed,
+        Priority::Low,
+        &["feature-request"],
+    ),
+    (
+        Channel::Whatsapp,
+        "Refund status",
+        "I returned my order two weeks ago and still have no refund.",
+        "",
+        Status::Open,
+        Priority::Urgent,
+        &["refund", "returns"],
+    ),
+    (
+        Channel::Email,
+        "Two-factor codes not arriving",
+        "The SMS codes for two-factor sign-in never arrive on my phone.",
+        "",
+        Status::Open,
+        Priority::High,
+        &["login", "security"],
+    ),
+    (
+        Channel::Voice,
+        "Call: billing question about proration",
+        "Asked why the upgrade charge was lower than the plan price.",
+        "Explained proration for the remaining days of the cycle.",
+        Status::Resolved,
+        Priority::Normal,
+        &["billing"],
+    ),
 ];
 
 const PLANS: [&str; 3] = ["solo", "team", "business"];
 
 /// Loads the demo workspace unless it exists already.
 pub async fn load(app: &App) -> anyhow::Result<()> {
-    let owner_token = match app.setup(WORKSPACE, Some("Demo Support"), EMAIL, PASSWORD).await {
+    let owner_token = match app
+        .setup(WORKSPACE, Some("Demo Support"), EMAIL, PASSWORD)
+        .await
+    {
         Ok((_, token)) => token,
         Err(citius_app::AppError::Conflict(_)) => return Ok(()),
         Err(e) => return Err(anyhow!("demo set-up failed: {e}")),
     };
-    let owner = app.actor_from_token(&owner_token).await.map_err(|e| anyhow!("{e}"))?;
+    let owner = app
+        .actor_from_token(&owner_token)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
     let bar = ProgressBar::new((AGENTS.len() + STORIES.len() * 3) as u64).with_style(
-        ProgressStyle::with_template("loading demo data {bar:30} {pos}/{len}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("loading demo data {bar:30} {pos}/{len}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let err = |e: citius_app::AppError| anyhow!("demo data: {e}");
 
     let mut agents: Vec<Actor> = Vec::new();
     for (name, email, role) in AGENTS {
         let u = app
-            .add_user(&owner, NewUserInput { email: (*email).into(), name: (*name).into(), role: *role, password: Some(PASSWORD.into()) })
+            .add_user(
+                &owner,
+                NewUserInput {
+                    email: (*email).into(),
+                    name: (*name).into(),
+                    role: *role,
+                    password: Some(PASSWORD.into()),
+                },
+            )
             .await
             .map_err(err)?;
-        agents.push(Actor { user_id: u.id, workspace_id: owner.workspace_id, role: *role, name: u.name, email: u.email });
+        agents.push(Actor {
+            user_id: u.id,
+            workspace_id: owner.workspace_id,
+            role: *role,
+            name: u.name,
+            email: u.email,
+        });
         bar.inc(1);
     }
-    let ids = |range: std::ops::Range<usize>| agents[range].iter().map(|a| a.user_id).collect::<Vec<_>>();
-    let support = app.create_team(&owner, TeamInput { name: "Support".into(), member_ids: Some(ids(0..3)) }).await.map_err(err)?;
-    let billing = app.create_team(&owner, TeamInput { name: "Billing".into(), member_ids: Some(ids(2..4)) }).await.map_err(err)?;
+    let ids =
+        |range: std::ops::Range<usize>| agents[range].iter().map(|a| a.user_id).collect::<Vec<_>>();
+    let support = app
+        .create_team(
+            &owner,
+            TeamInput {
+                name: "Support".into(),
+                member_ids: Some(ids(0..3)),
+            },
+        )
+        .await
+        .map_err(err)?;
+    let billing = app
+        .create_team(
+            &owner,
+            TeamInput {
+                name: "Billing".into(),
+                member_ids: Some(ids(2..4)),
+            },
+        )
+        .await
+        .map_err(err)?;
     let mut inboxes = Vec::new();
     for (name, channel, address) in [
         ("Support email", Channel::Email, Some("support@demo.test")),
@@ -90,16 +260,28 @@ pub async fn load(app: &App) -> anyhow::Result<()> {
         ("Phone", Channel::Voice, Some("+14155550002")),
     ] {
         let i = app
-            .create_inbox(&owner, InboxInput { name: name.into(), channel, address: address.map(str::to_string) })
+            .create_inbox(
+                &owner,
+                InboxInput {
+                    name: name.into(),
+                    channel,
+                    address: address.map(str::to_string),
+                },
+            )
             .await
             .map_err(err)?;
         inboxes.push(i);
     }
 
-    for (n, (channel, subject, words, reply, status, priority, tags)) in STORIES.iter().enumerate() {
+    for (n, (channel, subject, words, reply, status, priority, tags)) in STORIES.iter().enumerate()
+    {
         let (name, email, phone) = CUSTOMERS[n % CUSTOMERS.len()];
         let agent = &agents[n % agents.len()];
-        let team = if tags.contains(&"billing") || tags.contains(&"refund") { billing.id } else { support.id };
+        let team = if tags.contains(&"billing") || tags.contains(&"refund") {
+            billing.id
+        } else {
+            support.id
+        };
         let inbox = inboxes.iter().find(|i| i.channel == *channel).map(|i| i.id);
         let by_phone = matches!(channel, Channel::Sms | Channel::Whatsapp | Channel::Voice);
         let conv = app
@@ -133,26 +315,52 @@ pub async fn load(app: &App) -> anyhow::Result<()> {
             .map_err(err)?;
         bar.inc(1);
         if !reply.is_empty() {
-            app.add_message(agent, conv.id, NewMessageInput { body: Some((*reply).into()), html: None, kind: Some(MessageKind::Reply), attachments: vec![] })
-                .await
-                .map_err(err)?;
-            if n % 3 == 0 {
-                app.add_message(agent, conv.id, NewMessageInput {
-                    body: Some(format!("@{} can you double-check this one before we close it?", agents[(n + 2) % agents.len()].name)),
+            app.add_message(
+                agent,
+                conv.id,
+                NewMessageInput {
+                    body: Some((*reply).into()),
                     html: None,
-                    kind: Some(MessageKind::Note),
+                    kind: Some(MessageKind::Reply),
                     attachments: vec![],
-                })
+                },
+            )
+            .await
+            .map_err(err)?;
+            if n % 3 == 0 {
+                app.add_message(
+                    agent,
+                    conv.id,
+                    NewMessageInput {
+                        body: Some(format!(
+                            "@{} can you double-check this one before we close it?",
+                            agents[(n + 2) % agents.len()].name
+                        )),
+                        html: None,
+                        kind: Some(MessageKind::Note),
+                        attachments: vec![],
+                    },
+                )
                 .await
                 .map_err(err)?;
             }
         }
         bar.inc(1);
         if *status != Status::Open {
-            let snooze = (*status == Status::Snoozed).then(|| (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48)).to_string());
-            app.update_conversation(agent, conv.id, UpdateConversationInput { status: Some(*status), snoozed_until: snooze, ..Default::default() })
-                .await
-                .map_err(err)?;
+            let snooze = (*status == Status::Snoozed).then(|| {
+                (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48)).to_string()
+            });
+            app.update_conversation(
+                agent,
+                conv.id,
+                UpdateConversationInput {
+                    status: Some(*status),
+                    snoozed_until: snooze,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(err)?;
         }
         bar.inc(1);
     }

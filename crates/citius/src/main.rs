@@ -9,14 +9,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
 use citius_app::App;
 use citius_store::Db;
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
 
 #[derive(Parser)]
-#[command(name = "citius", version, about = "Citius: customer conversations on every channel, in one binary")]
+#[command(
+    name = "citius",
+    version,
+    about = "Citius: customer conversations on every channel, in one binary"
+)]
 struct Cli {
     /// A TOML configuration file (see `citius default-config`).
     #[arg(long, global = true, env = "CITIUS_CONFIG")]
@@ -101,7 +105,10 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -140,7 +147,9 @@ async fn open_db(cfg: &Config) -> anyhow::Result<Db> {
 fn init_logs(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CITIUS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().flatten_event(true).init();
     } else {
@@ -162,12 +171,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("database is at migration {}", db.latest_migration());
             Ok(())
         }
-        Command::Setup { data, workspace, email, password, name } => {
+        Command::Setup {
+            data,
+            workspace,
+            email,
+            password,
+            name,
+        } => {
             let cfg = load_config(cli.config.as_ref(), &data)?;
             cfg.validate()?;
             let db = open_db(&cfg).await?;
             let app = App::new(db, cfg.app_config());
-            let (ws, token) = app.setup(&workspace, name.as_deref(), &email, &password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (ws, token) = app
+                .setup(&workspace, name.as_deref(), &email, &password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("created workspace '{}' with owner {email}", ws.slug);
             println!("API token (shown once):");
             println!("{token}");
@@ -179,7 +197,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_logs(&cfg.log_format);
             let app = App::new(open_db(&cfg).await?, cfg.app_config());
             demo::load(&app).await?;
-            println!("demo data loaded: sign in as {} / {}", demo::EMAIL, demo::PASSWORD);
+            println!(
+                "demo data loaded: sign in as {} / {}",
+                demo::EMAIL,
+                demo::PASSWORD
+            );
             Ok(())
         }
         Command::Backup { data, out } => {
@@ -194,7 +216,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = open_db(&cfg).await?;
             restore(&db, &from).await
         }
-        Command::Serve { data, listen, demo: with_demo, http_only, worker_only } => {
+        Command::Serve {
+            data,
+            listen,
+            demo: with_demo,
+            http_only,
+            worker_only,
+        } => {
             let mut cfg = load_config(cli.config.as_ref(), &data)?;
             if let Some(l) = listen {
                 cfg.listen = l;
@@ -207,21 +235,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
-    let style = indicatif::ProgressStyle::with_template(&format!("{what} {{bar:40}} {{pos}}/{{len}} rows ({{eta}} left)"))
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let style = indicatif::ProgressStyle::with_template(&format!(
+        "{what} {{bar:40}} {{pos}}/{{len}} rows ({{eta}} left)"
+    ))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     indicatif::ProgressBar::new(total).with_style(style)
 }
 
 async fn backup(db: &Db, out: &PathBuf) -> anyhow::Result<()> {
-    let total: i64 = citius_store::backup::counts(db).await?.iter().map(|(_, n)| n).sum();
+    let total: i64 = citius_store::backup::counts(db)
+        .await?
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
     let bar = progress_bar(total.max(0) as u64, "backing up");
     // Write beside the target and rename at the end: a crash never leaves half a backup under its name.
     let tmp = out.with_extension("partial");
-    let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let file =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let mut writer = std::io::BufWriter::new(file);
     let rows = citius_store::backup::export(db, &mut writer, || bar.inc(1)).await?;
-    let file = writer.into_inner().map_err(|e| anyhow::anyhow!("writing {}: {e}", tmp.display()))?;
-    file.sync_all().with_context(|| format!("syncing {}", tmp.display()))?;
+    let file = writer
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", tmp.display()))?;
+    file.sync_all()
+        .with_context(|| format!("syncing {}", tmp.display()))?;
     std::fs::rename(&tmp, out).with_context(|| format!("renaming to {}", out.display()))?;
     bar.finish_and_clear();
     println!("backed up {rows} rows to {}", out.display());
@@ -229,11 +267,14 @@ async fn backup(db: &Db, out: &PathBuf) -> anyhow::Result<()> {
 }
 
 async fn restore(db: &Db, from: &PathBuf) -> anyhow::Result<()> {
-    let file = std::fs::File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
+    let file =
+        std::fs::File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
     let lines = std::io::BufReader::new(&file).lines_count();
     let bar = progress_bar(lines.saturating_sub(1), "restoring");
-    let file = std::fs::File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
-    let rows = citius_store::backup::import(db, std::io::BufReader::new(file), || bar.inc(1)).await?;
+    let file =
+        std::fs::File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
+    let rows =
+        citius_store::backup::import(db, std::io::BufReader::new(file), || bar.inc(1)).await?;
     bar.finish_and_clear();
     println!("restored {rows} rows from {}", from.display());
     Ok(())
@@ -274,21 +315,36 @@ async fn serve(cfg: Config, with_demo: bool, http: bool, worker: bool) -> anyhow
         let poll = Duration::from_millis(cfg.worker_poll_ms.max(50));
         tokio::spawn(async move { app.run_worker(poll, rx).await })
     });
+    let relay_task = http.then(|| {
+        let app = app.clone();
+        let rx = stop_rx.clone();
+        tokio::spawn(async move { app.relay_remote_events(rx).await })
+    });
     if http {
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
-        let router = citius_http::router_with(app.clone(), cfg.http_config(), Some(metrics), ready.clone());
+        let router =
+            citius_http::router_with(app.clone(), cfg.http_config(), Some(metrics), ready.clone());
         tracing::info!(%local, backend = ?db.backend(), "citius is serving");
         println!("Citius is running: open http://{local}/");
         if with_demo {
-            println!("Sign in as {} with password {}", demo::EMAIL, demo::PASSWORD);
+            println!(
+                "Sign in as {} with password {}",
+                demo::EMAIL,
+                demo::PASSWORD
+            );
         }
         let mut rx = stop_rx.clone();
         let shutdown = async move {
             let _ = rx.changed().await;
         };
-        let server = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(shutdown);
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown);
         let server_task = tokio::spawn(async move { server.await });
         wait_for_signal().await;
         tracing::info!("shutting down: finishing requests in flight");
@@ -304,7 +360,7 @@ async fn serve(cfg: Config, with_demo: bool, http: bool, worker: bool) -> anyhow
         wait_for_signal().await;
         let _ = stop_tx.send(true);
     }
-    if let Some(t) = worker_task {
+    for t in [worker_task, relay_task].into_iter().flatten() {
         let _ = tokio::time::timeout(Duration::from_secs(20), t).await;
     }
     db.close().await;

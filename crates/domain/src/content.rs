@@ -51,7 +51,10 @@ fn check_body(raw: &str) -> Result<String, Invalid> {
     if n > crate::conversation::MAX_BODY {
         return Err(Invalid::field(
             "body",
-            format!("must be at most {} characters (got {n})", crate::conversation::MAX_BODY),
+            format!(
+                "must be at most {} characters (got {n})",
+                crate::conversation::MAX_BODY
+            ),
         ));
     }
     if text.contains('\0') {
@@ -89,10 +92,17 @@ pub fn html_to_text(html: &str) -> String {
             rest = "";
             break;
         };
-        let tag = rest[start + 1..start + end].trim_start_matches('/').to_ascii_lowercase();
-        let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
-        if matches!(name.as_str(), "br" | "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4" | "blockquote")
-            && !out.ends_with('\n')
+        let tag = rest[start + 1..start + end]
+            .trim_start_matches('/')
+            .to_ascii_lowercase();
+        let name: String = tag
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if matches!(
+            name.as_str(),
+            "br" | "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4" | "blockquote"
+        ) && !out.ends_with('\n')
         {
             out.push('\n');
         }
@@ -124,9 +134,9 @@ fn decode_entities(s: &str) -> String {
             "quot" => Some('"'),
             "#39" | "apos" => Some('\''),
             "nbsp" => Some(' '),
-            e if e.starts_with("#x") || e.starts_with("#X") => {
-                u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32)
-            }
+            e if e.starts_with("#x") || e.starts_with("#X") => u32::from_str_radix(&e[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
             e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
             _ => None,
         };
@@ -175,7 +185,10 @@ mod tests {
 
     #[test]
     fn entities_decode() {
-        assert_eq!(html_to_text("a&amp;b &lt;c&gt; &#233; &#xe9; &bogus; &"), "a&b <c> é é &bogus; &");
+        assert_eq!(
+            html_to_text("a&amp;b &lt;c&gt; &#233; &#xe9; &bogus; &"),
+            "a&b <c> é é &bogus; &"
+        );
     }
 
     proptest! {

@@ -96,18 +96,29 @@ impl Priority {
 impl Status {
     /// Moves the conversation to `to`. Snoozing needs a wake-up time in the future; a closed
     /// conversation is final (new customer mail opens a new one).
-    pub fn transition(self, to: Status, snooze_until: Option<i64>, now_ms: i64) -> Result<Status, Invalid> {
+    pub fn transition(
+        self,
+        to: Status,
+        snooze_until: Option<i64>,
+        now_ms: i64,
+    ) -> Result<Status, Invalid> {
         if self == Status::Closed && to != Status::Closed {
-            return Err(Invalid::field("status", "a closed conversation cannot be reopened"));
+            return Err(Invalid::field(
+                "status",
+                "a closed conversation cannot be reopened",
+            ));
         }
         match (to, snooze_until) {
-            (Status::Snoozed, None) => Err(Invalid::field("snoozed_until", "is required to snooze")),
+            (Status::Snoozed, None) => {
+                Err(Invalid::field("snoozed_until", "is required to snooze"))
+            }
             (Status::Snoozed, Some(t)) if t <= now_ms => {
                 Err(Invalid::field("snoozed_until", "must be in the future"))
             }
-            (s, Some(_)) if s != Status::Snoozed => {
-                Err(Invalid::field("snoozed_until", "is only allowed when snoozing"))
-            }
+            (s, Some(_)) if s != Status::Snoozed => Err(Invalid::field(
+                "snoozed_until",
+                "is only allowed when snoozing",
+            )),
             _ => Ok(to),
         }
     }
@@ -126,11 +137,15 @@ pub fn parse_tag(raw: &str) -> Result<String, Invalid> {
     let t = raw.trim().to_lowercase();
     let ok = !t.is_empty()
         && t.chars().count() <= MAX_TAG
-        && t.chars().all(|c| c.is_alphanumeric() || "-_.:/".contains(c));
+        && t.chars()
+            .all(|c| c.is_alphanumeric() || "-_.:/".contains(c));
     if !ok {
         return Err(Invalid::field(
             "tags",
-            format!("'{}' is not a tag: use 1-50 letters, digits, '-', '_', '.', ':' or '/'", raw.trim()),
+            format!(
+                "'{}' is not a tag: use 1-50 letters, digits, '-', '_', '.', ':' or '/'",
+                raw.trim()
+            ),
         ));
     }
     Ok(t)
@@ -167,11 +182,25 @@ mod tests {
     #[test]
     fn status_transitions() {
         let now = 1_000;
-        assert_eq!(Status::Open.transition(Status::Resolved, None, now), Ok(Status::Resolved));
+        assert_eq!(
+            Status::Open.transition(Status::Resolved, None, now),
+            Ok(Status::Resolved)
+        );
         assert!(Status::Open.transition(Status::Snoozed, None, now).is_err());
-        assert!(Status::Open.transition(Status::Snoozed, Some(now - 1), now).is_err());
-        assert_eq!(Status::Open.transition(Status::Snoozed, Some(now + 1), now), Ok(Status::Snoozed));
-        assert!(Status::Open.transition(Status::Open, Some(now + 1), now).is_err());
+        assert!(
+            Status::Open
+                .transition(Status::Snoozed, Some(now - 1), now)
+                .is_err()
+        );
+        assert_eq!(
+            Status::Open.transition(Status::Snoozed, Some(now + 1), now),
+            Ok(Status::Snoozed)
+        );
+        assert!(
+            Status::Open
+                .transition(Status::Open, Some(now + 1), now)
+                .is_err()
+        );
         assert!(Status::Closed.transition(Status::Open, None, now).is_err());
         assert_eq!(Status::Resolved.on_customer_message(), Status::Open);
         assert_eq!(Status::Closed.on_customer_message(), Status::Closed);

@@ -19,7 +19,8 @@ pub enum IdentityKind {
 }
 
 impl IdentityKind {
-    pub const ALL: [IdentityKind; 4] = [Self::Email, Self::Phone, Self::ChatVisitor, Self::External];
+    pub const ALL: [IdentityKind; 4] =
+        [Self::Email, Self::Phone, Self::ChatVisitor, Self::External];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -34,7 +35,12 @@ impl IdentityKind {
         Self::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| Invalid::field("kind", "must be one of email, phone, chat_visitor, external"))
+            .ok_or_else(|| {
+                Invalid::field(
+                    "kind",
+                    "must be one of email, phone, chat_visitor, external",
+                )
+            })
     }
 }
 
@@ -128,7 +134,10 @@ pub fn check_attributes(v: &serde_json::Value) -> Result<(), Invalid> {
             return Err(Invalid::field("attributes", "keys must be 1-64 characters"));
         }
         if val.is_object() || val.is_array() {
-            return Err(Invalid::field("attributes", format!("'{k}' must be a string, number, boolean or null")));
+            return Err(Invalid::field(
+                "attributes",
+                format!("'{k}' must be a string, number, boolean or null"),
+            ));
         }
     }
     if v.to_string().len() > MAX_ATTRIBUTES_BYTES {
@@ -144,8 +153,20 @@ mod tests {
 
     #[test]
     fn emails_normalise() {
-        assert_eq!(parse_email(" Ann@Example.COM "), Ok("ann@example.com".into()));
-        for bad in ["", "ann", "ann@", "@x.com", "ann@localhost", "a b@x.com", "<a@x.com>", "a@x..com"] {
+        assert_eq!(
+            parse_email(" Ann@Example.COM "),
+            Ok("ann@example.com".into())
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.com",
+            "ann@localhost",
+            "a b@x.com",
+            "<a@x.com>",
+            "a@x..com",
+        ] {
             assert!(parse_email(bad).is_err(), "{bad}");
         }
     }

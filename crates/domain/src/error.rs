@@ -52,7 +52,10 @@ pub fn optional_text(field: &str, value: &str, max: usize) -> Result<String, Inv
             format!("must be at most {max} characters (got {chars})"),
         ));
     }
-    if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
         return Err(Invalid::field(field, "must not contain control characters"));
     }
     Ok(trimmed.to_string())

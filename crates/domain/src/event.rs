@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::conversation::string_enum;
 use crate::Invalid;
+use crate::conversation::string_enum;
 
 string_enum!(
     EventKind, "kind" {

@@ -46,9 +46,15 @@ impl PageRequest {
     pub fn parse(limit: Option<u32>, cursor: Option<&str>) -> Result<Self, Invalid> {
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(Invalid::field("limit", format!("must be between 1 and {MAX_LIMIT}")));
+            return Err(Invalid::field(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
         }
-        let after = cursor.filter(|c| !c.is_empty()).map(Cursor::decode).transpose()?;
+        let after = cursor
+            .filter(|c| !c.is_empty())
+            .map(Cursor::decode)
+            .transpose()?;
         Ok(Self { limit, after })
     }
 }
@@ -65,12 +71,19 @@ impl<T> Page<T> {
     pub fn from_overfetch(mut rows: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> Cursor) -> Self {
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
-        let next = if more { rows.last().map(cursor_of) } else { None };
+        let next = if more {
+            rows.last().map(cursor_of)
+        } else {
+            None
+        };
         Self { items: rows, next }
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), next: self.next }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next: self.next,
+        }
     }
 }
 
@@ -80,7 +93,10 @@ mod tests {
 
     #[test]
     fn cursor_round_trip() {
-        let c = Cursor { key: 1_700_000_000_000, id: 42 };
+        let c = Cursor {
+            key: 1_700_000_000_000,
+            id: 42,
+        };
         assert_eq!(Cursor::decode(&c.encode()), Ok(c));
         assert!(Cursor::decode("garbage!").is_err());
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("1:x")).is_err());
@@ -90,7 +106,10 @@ mod tests {
     fn limits_are_bounded() {
         assert!(PageRequest::parse(Some(0), None).is_err());
         assert!(PageRequest::parse(Some(101), None).is_err());
-        assert_eq!(PageRequest::parse(None, None).map(|p| p.limit), Ok(DEFAULT_LIMIT));
+        assert_eq!(
+            PageRequest::parse(None, None).map(|p| p.limit),
+            Ok(DEFAULT_LIMIT)
+        );
     }
 
     #[test]

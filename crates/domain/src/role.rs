@@ -4,7 +4,9 @@ use utoipa::ToSchema;
 use crate::Invalid;
 
 /// A user's role in one workspace. Later roles include every right of the earlier ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,
@@ -28,13 +30,24 @@ pub enum Permission {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Viewer, Role::Agent, Role::Supervisor, Role::Admin, Role::Owner];
+    pub const ALL: [Role; 5] = [
+        Role::Viewer,
+        Role::Agent,
+        Role::Supervisor,
+        Role::Admin,
+        Role::Owner,
+    ];
 
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         Self::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| Invalid::field("role", "must be one of owner, admin, supervisor, agent, viewer"))
+            .ok_or_else(|| {
+                Invalid::field(
+                    "role",
+                    "must be one of owner, admin, supervisor, agent, viewer",
+                )
+            })
     }
 
     pub fn as_str(self) -> &'static str {

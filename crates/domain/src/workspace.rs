@@ -7,7 +7,9 @@ pub struct Slug(String);
 impl Slug {
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         let s = s.trim().to_ascii_lowercase();
-        let ok_chars = s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let ok_chars = s
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !(2..=40).contains(&s.len()) || !ok_chars || s.starts_with('-') || s.ends_with('-') {
             return Err(Invalid::field(
                 "workspace",

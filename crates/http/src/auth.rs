@@ -42,16 +42,25 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 pub async fn resolve(app: &App, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
         let value = auth.to_str().map_err(|_| ApiError::unauthorized())?;
-        let token = value.strip_prefix("Bearer ").ok_or_else(ApiError::unauthorized)?.trim();
+        let token = value
+            .strip_prefix("Bearer ")
+            .ok_or_else(ApiError::unauthorized)?
+            .trim();
         let actor = app.actor_from_token(token).await.map_err(|e| match e {
             AppError::Unauthorized => ApiError::unauthorized(),
             e => e.into(),
         })?;
-        return Ok(Some(Caller { actor, session: None }));
+        return Ok(Some(Caller {
+            actor,
+            session: None,
+        }));
     }
     if let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| t.len() == 64) {
         return match app.actor_from_session(&token).await {
-            Ok((actor, csrf_token)) => Ok(Some(Caller { actor, session: Some(SessionInfo { token, csrf_token }) })),
+            Ok((actor, csrf_token)) => Ok(Some(Caller {
+                actor,
+                session: Some(SessionInfo { token, csrf_token }),
+            })),
             Err(AppError::Unauthorized) => Ok(None),
             Err(e) => Err(e.into()),
         };
@@ -65,7 +74,11 @@ pub fn is_unsafe(method: &Method) -> bool {
 
 /// Constant-time comparison for secrets.
 pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// An authenticated API caller. Cookie sessions must carry the CSRF header on unsafe methods.
@@ -74,22 +87,34 @@ pub struct Auth(pub Actor);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let caller = match parts.extensions.get::<Caller>() {
             Some(c) => c.clone(),
             None => {
-                let c = resolve(&state.app, &parts.headers).await?.ok_or_else(ApiError::unauthorized)?;
+                let c = resolve(&state.app, &parts.headers)
+                    .await?
+                    .ok_or_else(ApiError::unauthorized)?;
                 parts.extensions.insert(c.clone());
                 c
             }
         };
         if let Some(session) = &caller.session
-            && is_unsafe(&parts.method) {
-                let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-                if !same_secret(sent, &session.csrf_token) {
-                    return Err(ApiError::forbidden("missing or wrong X-CSRF-Token header for a cookie session"));
-                }
+            && is_unsafe(&parts.method)
+        {
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !same_secret(sent, &session.csrf_token) {
+                return Err(ApiError::forbidden(
+                    "missing or wrong X-CSRF-Token header for a cookie session",
+                ));
             }
+        }
         Ok(Auth(caller.actor))
     }
 }
@@ -100,13 +125,19 @@ pub struct WebSession(pub Caller);
 impl FromRequestParts<AppState> for WebSession {
     type Rejection = axum::response::Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         use axum::response::{IntoResponse, Redirect};
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(Redirect::to("/login").into_response());
         };
         match state.app.actor_from_session(&token).await {
-            Ok((actor, csrf_token)) => Ok(WebSession(Caller { actor, session: Some(SessionInfo { token, csrf_token }) })),
+            Ok((actor, csrf_token)) => Ok(WebSession(Caller {
+                actor,
+                session: Some(SessionInfo { token, csrf_token }),
+            })),
             Err(AppError::Unauthorized) => Err(Redirect::to("/login").into_response()),
             Err(e) => Err(ApiError::from(e).into_response()),
         }
@@ -127,10 +158,18 @@ pub fn clear_session_cookie() -> String {
 
 /// The client address for rate limits and audit: the socket peer, or the first
 /// `X-Forwarded-For` hop when the operator says a proxy sits in front.
-pub fn client_ip(headers: &HeaderMap, peer: Option<std::net::SocketAddr>, trust_proxy: bool) -> Option<String> {
+pub fn client_ip(
+    headers: &HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+    trust_proxy: bool,
+) -> Option<String> {
     if trust_proxy
-        && let Some(ip) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next()) {
-            return Some(ip.trim().to_string());
-        }
+        && let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+    {
+        return Some(ip.trim().to_string());
+    }
     peer.map(|p| p.ip().to_string())
 }

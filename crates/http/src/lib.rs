@@ -67,14 +67,22 @@ pub fn router_with(
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     ready_flag: Arc<AtomicBool>,
 ) -> Router {
-    let state = AppState { app, config: Arc::new(config.clone()), metrics, ready: ready_flag };
+    let state = AppState {
+        app,
+        config: Arc::new(config.clone()),
+        metrics,
+        ready: ready_flag,
+    };
     let request_id = HeaderName::from_static("x-request-id");
     let api = api::routes(config.max_message_bytes)
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/openapi.json", get(openapi))
         .fallback(api_not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer));
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::layer,
+        ));
     Router::new()
         .nest("/api/v1", api)
         .merge(ui::routes())
@@ -108,13 +116,25 @@ pub async fn health(State(s): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/api/v1/ready", tag = "operations", responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn ready(State(s): State<AppState>) -> Response {
     if !s.ready.load(Ordering::Relaxed) {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "shutting_down" })).into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "shutting_down",
+            }),
+        )
+            .into_response();
     }
     match s.app.db.ping().await {
         Ok(()) => Json(Health { status: "ok" }).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "database_unreachable" })).into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Health {
+                    status: "database_unreachable",
+                }),
+            )
+                .into_response()
         }
     }
 }
@@ -129,18 +149,29 @@ async fn api_not_found() -> error::ApiError {
 
 async fn metrics_endpoint(State(s): State<AppState>) -> Response {
     match &s.metrics {
-        Some(h) => ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response(),
+        Some(h) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4",
+            )],
+            h.render(),
+        )
+            .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
 async fn record_metrics(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let method = req.method().to_string();
     let res = next.run(req).await;
     let status = res.status().as_u16().to_string();
     metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route).record(start.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+        .record(start.elapsed().as_secs_f64());
     res
 }

@@ -19,7 +19,9 @@ use jiff::Timestamp;
 use rust_embed::Embed;
 use serde::Deserialize;
 
-use crate::auth::{Caller, WebSession, clear_session_cookie, client_ip, same_secret, session_cookie};
+use crate::auth::{
+    Caller, WebSession, clear_session_cookie, client_ip, same_secret, session_cookie,
+};
 use crate::extract::{Path, Query};
 use crate::state::AppState;
 
@@ -54,7 +56,14 @@ async fn asset(Path(file): Path<String>) -> Response {
                 Some("svg") => "image/svg+xml",
                 _ => "application/octet-stream",
             };
-            ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "public, max-age=3600")], f.data).into_response()
+            (
+                [
+                    (header::CONTENT_TYPE, mime),
+                    (header::CACHE_CONTROL, "public, max-age=3600"),
+                ],
+                f.data,
+            )
+                .into_response()
         }
         None => StatusCode::NOT_FOUND.into_response(),
     }
@@ -95,10 +104,18 @@ async fn nav(s: &AppState, caller: &Caller, section: &'static str, query: &str) 
         .workspaces_of(&caller.actor)
         .await
         .ok()
-        .and_then(|list| list.into_iter().find(|(w, _)| w.id == caller.actor.workspace_id).map(|(w, _)| w.name))
+        .and_then(|list| {
+            list.into_iter()
+                .find(|(w, _)| w.id == caller.actor.workspace_id)
+                .map(|(w, _)| w.name)
+        })
         .unwrap_or_default();
     Nav {
-        csrf: caller.session.as_ref().map(|x| x.csrf_token.clone()).unwrap_or_default(),
+        csrf: caller
+            .session
+            .as_ref()
+            .map(|x| x.csrf_token.clone())
+            .unwrap_or_default(),
         section,
         query: query.to_string(),
         user_name: caller.actor.name.clone(),
@@ -130,10 +147,16 @@ async fn error_page(s: &AppState, caller: &Caller, e: AppError) -> Response {
         }
     };
     let message = match &e {
-        AppError::Internal(_) => "Something went wrong on our side; it has been logged.".to_string(),
+        AppError::Internal(_) => {
+            "Something went wrong on our side; it has been logged.".to_string()
+        }
         other => other.to_string(),
     };
-    let mut res = page(ErrorPage { nav: nav(s, caller, "", "").await, title: title.into(), message });
+    let mut res = page(ErrorPage {
+        nav: nav(s, caller, "", "").await,
+        title: title.into(),
+        message,
+    });
     *res.status_mut() = status;
     res
 }
@@ -148,7 +171,10 @@ struct LoginPage {
 }
 
 async fn login_page() -> Response {
-    page(LoginPage { error: None, email: String::new() })
+    page(LoginPage {
+        error: None,
+        email: String::new(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -167,23 +193,47 @@ async fn login_submit(
         return (StatusCode::FORBIDDEN, "cross-site sign-in refused").into_response();
     }
     let ip = client_ip(&headers, Some(peer), s.config.trust_proxy);
-    match s.app.login(&f.email, &f.password, None, ip.as_deref()).await {
+    match s
+        .app
+        .login(&f.email, &f.password, None, ip.as_deref())
+        .await
+    {
         Ok(session) => {
             let max_age = (session.expires_at_ms - citius_store::now_ms()) / 1000;
-            (AppendHeaders([(header::SET_COOKIE, session_cookie(&session.token, max_age, s.config.secure_cookies))]), Redirect::to("/inbox")).into_response()
+            (
+                AppendHeaders([(
+                    header::SET_COOKIE,
+                    session_cookie(&session.token, max_age, s.config.secure_cookies),
+                )]),
+                Redirect::to("/inbox"),
+            )
+                .into_response()
         }
         Err(e) => {
             let (status, message) = match e {
-                AppError::RateLimited { retry_after_secs } => {
-                    (StatusCode::TOO_MANY_REQUESTS, format!("Too many failed attempts. Try again in {} minutes.", retry_after_secs.div_ceil(60)))
-                }
-                AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "Wrong email or password.".to_string()),
+                AppError::RateLimited { retry_after_secs } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "Too many failed attempts. Try again in {} minutes.",
+                        retry_after_secs.div_ceil(60)
+                    ),
+                ),
+                AppError::Unauthorized => (
+                    StatusCode::UNAUTHORIZED,
+                    "Wrong email or password.".to_string(),
+                ),
                 other => {
                     tracing::error!(error = %other, "sign-in failed");
-                    (StatusCode::INTERNAL_SERVER_ERROR, "Sign-in is not possible right now.".to_string())
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Sign-in is not possible right now.".to_string(),
+                    )
                 }
             };
-            let mut res = page(LoginPage { error: Some(message), email: f.email });
+            let mut res = page(LoginPage {
+                error: Some(message),
+                email: f.email,
+            });
             *res.status_mut() = status;
             res
         }
@@ -193,7 +243,10 @@ async fn login_submit(
 /// Browsers send Origin on form posts; one from another site is refused. Requests without it
 /// (older clients, tools) are judged by the form token where there is a session.
 fn same_origin(headers: &HeaderMap) -> bool {
-    let (Some(origin), Some(host)) = (headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), headers.get(header::HOST).and_then(|v| v.to_str().ok())) else {
+    let (Some(origin), Some(host)) = (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+    ) else {
         return true;
     };
     origin.split_once("://").map(|(_, h)| h) == Some(host)
@@ -207,22 +260,41 @@ struct CsrfOnly {
 
 /// The refusal for a form without this session's token (forged, or from an ended session).
 fn check_csrf(caller: &Caller, sent: &str) -> Result<(), Box<Response>> {
-    let expected = caller.session.as_ref().map(|x| x.csrf_token.as_str()).unwrap_or("");
+    let expected = caller
+        .session
+        .as_ref()
+        .map(|x| x.csrf_token.as_str())
+        .unwrap_or("");
     if expected.is_empty() || !same_secret(sent, expected) {
-        return Err(Box::new((StatusCode::FORBIDDEN, "This form has expired. Go back, reload the page and try again.").into_response()));
+        return Err(Box::new(
+            (
+                StatusCode::FORBIDDEN,
+                "This form has expired. Go back, reload the page and try again.",
+            )
+                .into_response(),
+        ));
     }
     Ok(())
 }
 
-async fn logout(State(s): State<AppState>, WebSession(caller): WebSession, Form(f): Form<CsrfOnly>) -> Response {
+async fn logout(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
     if let Err(r) = check_csrf(&caller, &f.csrf) {
         return *r;
     }
     if let Some(session) = &caller.session
-        && let Err(e) = s.app.logout(&session.token).await {
-            return error_page(&s, &caller, e).await;
-        }
-    (AppendHeaders([(header::SET_COOKIE, clear_session_cookie())]), Redirect::to("/login")).into_response()
+        && let Err(e) = s.app.logout(&session.token).await
+    {
+        return error_page(&s, &caller, e).await;
+    }
+    (
+        AppendHeaders([(header::SET_COOKIE, clear_session_cookie())]),
+        Redirect::to("/login"),
+    )
+        .into_response()
 }
 
 // ---- Inbox --------------------------------------------------------------------------------
@@ -261,14 +333,21 @@ fn row(c: &Conversation, names: &HashMap<i64, String>) -> RowView {
         status: c.status.to_string(),
         priority: c.priority.to_string(),
         tags: c.tags.clone(),
-        assignee: c.assignee_id.and_then(|a| names.get(&a).cloned()).unwrap_or_else(|| "Unassigned".into()),
+        assignee: c
+            .assignee_id
+            .and_then(|a| names.get(&a).cloned())
+            .unwrap_or_else(|| "Unassigned".into()),
         updated: ago(c.updated_at),
         updated_iso: c.updated_at.to_string(),
     }
 }
 
 async fn user_names(s: &AppState, actor: &Actor) -> HashMap<i64, String> {
-    s.app.users(actor).await.map(|u| u.into_iter().map(|u| (u.id, u.name)).collect()).unwrap_or_default()
+    s.app
+        .users(actor)
+        .await
+        .map(|u| u.into_iter().map(|u| (u.id, u.name)).collect())
+        .unwrap_or_default()
 }
 
 struct ViewLink {
@@ -318,18 +397,28 @@ struct InboxList {
     next_link: Option<String>,
 }
 
-async fn inbox_rows(s: &AppState, actor: &Actor, p: &InboxParams) -> Result<(String, &'static str, Vec<RowView>, Option<String>), AppError> {
+async fn inbox_rows(
+    s: &AppState,
+    actor: &Actor,
+    p: &InboxParams,
+) -> Result<(String, &'static str, Vec<RowView>, Option<String>), AppError> {
     let view = p.view.clone().unwrap_or_else(|| "mine".into());
     let (mut q, title) = view_query(&view);
     q.cursor = p.cursor.clone();
     let page = s.app.conversations(actor, &q).await?;
     let names = user_names(s, actor).await;
     let rows = page.items.iter().map(|c| row(c, &names)).collect();
-    let next = page.next.map(|c| format!("/inbox?view={view}&cursor={}", c.encode()));
+    let next = page
+        .next
+        .map(|c| format!("/inbox?view={view}&cursor={}", c.encode()));
     Ok((view, title, rows, next))
 }
 
-async fn inbox(State(s): State<AppState>, WebSession(caller): WebSession, Query(p): Query<InboxParams>) -> Response {
+async fn inbox(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Query(p): Query<InboxParams>,
+) -> Response {
     let actor = &caller.actor;
     let (view, title, rows, next_link) = match inbox_rows(&s, actor, &p).await {
         Ok(x) => x,
@@ -338,16 +427,52 @@ async fn inbox(State(s): State<AppState>, WebSession(caller): WebSession, Query(
     let counts = s.app.conversation_counts(actor).await.ok();
     let count = |f: fn(&citius_app::conversations::InboxCounts) -> i64| counts.as_ref().map(f);
     let views = vec![
-        ViewLink { key: "mine", label: "Mine", count: count(|c| c.mine_open), current: view == "mine" },
-        ViewLink { key: "unassigned", label: "Unassigned", count: count(|c| c.unassigned_open), current: view == "unassigned" },
-        ViewLink { key: "all", label: "All open", count: count(|c| c.open), current: view == "all" },
-        ViewLink { key: "snoozed", label: "Snoozed", count: count(|c| c.snoozed), current: view == "snoozed" },
-        ViewLink { key: "resolved", label: "Resolved", count: None, current: view == "resolved" },
+        ViewLink {
+            key: "mine",
+            label: "Mine",
+            count: count(|c| c.mine_open),
+            current: view == "mine",
+        },
+        ViewLink {
+            key: "unassigned",
+            label: "Unassigned",
+            count: count(|c| c.unassigned_open),
+            current: view == "unassigned",
+        },
+        ViewLink {
+            key: "all",
+            label: "All open",
+            count: count(|c| c.open),
+            current: view == "all",
+        },
+        ViewLink {
+            key: "snoozed",
+            label: "Snoozed",
+            count: count(|c| c.snoozed),
+            current: view == "snoozed",
+        },
+        ViewLink {
+            key: "resolved",
+            label: "Resolved",
+            count: None,
+            current: view == "resolved",
+        },
     ];
-    page(InboxPage { nav: nav(&s, &caller, "inbox", "").await, views, view, view_title: title.into(), rows, next_link })
+    page(InboxPage {
+        nav: nav(&s, &caller, "inbox", "").await,
+        views,
+        view,
+        view_title: title.into(),
+        rows,
+        next_link,
+    })
 }
 
-async fn inbox_list(State(s): State<AppState>, WebSession(caller): WebSession, Query(p): Query<InboxParams>) -> Response {
+async fn inbox_list(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Query(p): Query<InboxParams>,
+) -> Response {
     match inbox_rows(&s, &caller.actor, &p).await {
         Ok((_, _, rows, next_link)) => page(InboxList { rows, next_link }),
         Err(e) => error_page(&s, &caller, e).await,
@@ -357,13 +482,27 @@ async fn inbox_list(State(s): State<AppState>, WebSession(caller): WebSession, Q
 // ---- Conversation -------------------------------------------------------------------------
 
 enum TimelineView {
-    Message { kind: String, author: String, time: String, time_iso: String, html: String, attachments: Vec<(i64, String)> },
-    Event { text: String, time: String, time_iso: String },
+    Message {
+        kind: String,
+        author: String,
+        time: String,
+        time_iso: String,
+        html: String,
+        attachments: Vec<(i64, String)>,
+    },
+    Event {
+        text: String,
+        time: String,
+        time_iso: String,
+    },
 }
 
 fn describe_event(e: &citius_domain::records::Event, names: &HashMap<i64, String>) -> String {
     use citius_domain::event::EventKind as K;
-    let who = e.actor_user_id.and_then(|id| names.get(&id).cloned()).unwrap_or_else(|| "Citius".into());
+    let who = e
+        .actor_user_id
+        .and_then(|id| names.get(&id).cloned())
+        .unwrap_or_else(|| "Citius".into());
     let name_of = |v: &serde_json::Value| v.as_i64().and_then(|id| names.get(&id).cloned());
     let d = &e.data;
     let s = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
@@ -372,11 +511,19 @@ fn describe_event(e: &citius_domain::records::Event, names: &HashMap<i64, String
         K::MessageAdded => String::new(),
         K::Assigned | K::Transferred => {
             let to = name_of(&d["assignee_id"]).unwrap_or_else(|| "nobody".into());
-            let verb = if e.kind == K::Transferred { "transferred to" } else { "assigned to" };
+            let verb = if e.kind == K::Transferred {
+                "transferred to"
+            } else {
+                "assigned to"
+            };
             format!("{who} {verb} {to}")
         }
         K::StatusChanged => format!("{who} changed the status from {} to {}", s("from"), s("to")),
-        K::PriorityChanged => format!("{who} changed the priority from {} to {}", s("from"), s("to")),
+        K::PriorityChanged => format!(
+            "{who} changed the priority from {} to {}",
+            s("from"),
+            s("to")
+        ),
         K::Tagged => format!("{who} tagged {}", join(&d["tags"])),
         K::Untagged => format!("{who} removed tag {}", join(&d["tags"])),
         K::SubjectChanged => format!("{who} renamed the conversation"),
@@ -386,10 +533,21 @@ fn describe_event(e: &citius_domain::records::Event, names: &HashMap<i64, String
 }
 
 fn join(v: &serde_json::Value) -> String {
-    v.as_array().map(|a| a.iter().filter_map(|t| t.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
 }
 
-fn timeline_view(items: Vec<TimelineItem>, names: &HashMap<i64, String>, customer: &str) -> Vec<TimelineView> {
+fn timeline_view(
+    items: Vec<TimelineItem>,
+    names: &HashMap<i64, String>,
+    customer: &str,
+) -> Vec<TimelineView> {
     items
         .into_iter()
         .filter_map(|i| match i {
@@ -397,16 +555,27 @@ fn timeline_view(items: Vec<TimelineItem>, names: &HashMap<i64, String>, custome
                 kind: m.kind.to_string(),
                 author: match m.kind {
                     MessageKind::Inbound => customer.to_string(),
-                    _ => m.author_user_id.and_then(|id| names.get(&id).cloned()).unwrap_or_else(|| "Agent".into()),
+                    _ => m
+                        .author_user_id
+                        .and_then(|id| names.get(&id).cloned())
+                        .unwrap_or_else(|| "Agent".into()),
                 },
                 time: ago(m.created_at),
                 time_iso: m.created_at.to_string(),
                 html: m.body_html,
-                attachments: m.attachments.into_iter().map(|a| (a.id, a.filename)).collect(),
+                attachments: m
+                    .attachments
+                    .into_iter()
+                    .map(|a| (a.id, a.filename))
+                    .collect(),
             }),
             TimelineItem::Event(e) => {
                 let text = describe_event(&e, names);
-                (!text.is_empty()).then(|| TimelineView::Event { text, time: ago(e.created_at), time_iso: e.created_at.to_string() })
+                (!text.is_empty()).then(|| TimelineView::Event {
+                    text,
+                    time: ago(e.created_at),
+                    time_iso: e.created_at.to_string(),
+                })
             }
         })
         .collect()
@@ -423,11 +592,24 @@ fn customer_view(c: &Customer) -> CustomerView {
     CustomerView {
         id: c.id,
         name: c.name.clone(),
-        identities: c.identities.iter().map(|i| (i.kind.as_str().replace('_', " "), i.value.clone())).collect(),
+        identities: c
+            .identities
+            .iter()
+            .map(|i| (i.kind.as_str().replace('_', " "), i.value.clone()))
+            .collect(),
         attributes: c
             .attributes
             .as_object()
-            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect())
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                        )
+                    })
+                    .collect()
+            })
             .unwrap_or_default(),
     }
 }
@@ -452,7 +634,11 @@ struct TimelinePartial {
     items: Vec<TimelineView>,
 }
 
-async fn conversation(State(s): State<AppState>, WebSession(caller): WebSession, Path(id): Path<i64>) -> Response {
+async fn conversation(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Path(id): Path<i64>,
+) -> Response {
     let a = &caller.actor;
     let loaded = async {
         let conv = s.app.conversation(a, id).await?;
@@ -460,7 +646,17 @@ async fn conversation(State(s): State<AppState>, WebSession(caller): WebSession,
         let users = s.app.users(a).await?;
         let teams = s.app.teams(a).await?;
         let customer = s.app.customer(a, conv.customer_id).await?;
-        let others = s.app.conversations(a, &ConversationQuery { customer_id: Some(conv.customer_id), limit: Some(10), ..Default::default() }).await?;
+        let others = s
+            .app
+            .conversations(
+                a,
+                &ConversationQuery {
+                    customer_id: Some(conv.customer_id),
+                    limit: Some(10),
+                    ..Default::default()
+                },
+            )
+            .await?;
         Ok::<_, AppError>((conv, items, users, teams, customer, others))
     }
     .await;
@@ -474,15 +670,30 @@ async fn conversation(State(s): State<AppState>, WebSession(caller): WebSession,
         items: timeline_view(items, &names, &conv.customer_name),
         statuses: Status::ALL.iter().map(|s| s.to_string()).collect(),
         priorities: Priority::ALL.iter().map(|p| p.to_string()).collect(),
-        users: users.iter().map(|u| (u.id, u.name.clone(), Some(u.id) == conv.assignee_id)).collect(),
-        teams: teams.iter().map(|t| (t.id, t.name.clone(), Some(t.id) == conv.team_id)).collect(),
+        users: users
+            .iter()
+            .map(|u| (u.id, u.name.clone(), Some(u.id) == conv.assignee_id))
+            .collect(),
+        teams: teams
+            .iter()
+            .map(|t| (t.id, t.name.clone(), Some(t.id) == conv.team_id))
+            .collect(),
         cu: customer_view(&customer),
-        others: others.items.iter().filter(|o| o.id != conv.id).map(|o| (o.id, o.subject.clone(), o.status.to_string())).collect(),
+        others: others
+            .items
+            .iter()
+            .filter(|o| o.id != conv.id)
+            .map(|o| (o.id, o.subject.clone(), o.status.to_string()))
+            .collect(),
         c: row(&conv, &names),
     })
 }
 
-async fn timeline_partial(State(s): State<AppState>, WebSession(caller): WebSession, Path(id): Path<i64>) -> Response {
+async fn timeline_partial(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Path(id): Path<i64>,
+) -> Response {
     let a = &caller.actor;
     let loaded = async {
         let conv = s.app.conversation(a, id).await?;
@@ -493,7 +704,9 @@ async fn timeline_partial(State(s): State<AppState>, WebSession(caller): WebSess
     match loaded {
         Ok((conv, items)) => {
             let names = user_names(&s, a).await;
-            page(TimelinePartial { items: timeline_view(items, &names, &conv.customer_name) })
+            page(TimelinePartial {
+                items: timeline_view(items, &names, &conv.customer_name),
+            })
         }
         Err(e) => error_page(&s, &caller, e).await,
     }
@@ -507,7 +720,12 @@ struct MessageForm {
     kind: Option<String>,
 }
 
-async fn post_message(State(s): State<AppState>, WebSession(caller): WebSession, Path(id): Path<i64>, Form(f): Form<MessageForm>) -> Response {
+async fn post_message(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Path(id): Path<i64>,
+    Form(f): Form<MessageForm>,
+) -> Response {
     if let Err(r) = check_csrf(&caller, &f.csrf) {
         return *r;
     }
@@ -515,7 +733,20 @@ async fn post_message(State(s): State<AppState>, WebSession(caller): WebSession,
         Some("note") => MessageKind::Note,
         _ => MessageKind::Reply,
     };
-    match s.app.add_message(&caller.actor, id, NewMessageInput { body: Some(f.body), html: None, kind: Some(kind), attachments: vec![] }).await {
+    match s
+        .app
+        .add_message(
+            &caller.actor,
+            id,
+            NewMessageInput {
+                body: Some(f.body),
+                html: None,
+                kind: Some(kind),
+                attachments: vec![],
+            },
+        )
+        .await
+    {
         Ok(_) => Redirect::to(&format!("/conversations/{id}")).into_response(),
         Err(e) => error_page(&s, &caller, e).await,
     }
@@ -544,7 +775,12 @@ fn optional_id(v: Option<&str>) -> Result<Option<Option<i64>>, AppError> {
     }
 }
 
-async fn post_update(State(s): State<AppState>, WebSession(caller): WebSession, Path(id): Path<i64>, Form(f): Form<UpdateForm>) -> Response {
+async fn post_update(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Path(id): Path<i64>,
+    Form(f): Form<UpdateForm>,
+) -> Response {
     if let Err(r) = check_csrf(&caller, &f.csrf) {
         return *r;
     }
@@ -600,7 +836,11 @@ struct CursorParam {
     cursor: Option<String>,
 }
 
-async fn customers(State(s): State<AppState>, WebSession(caller): WebSession, Query(p): Query<CursorParam>) -> Response {
+async fn customers(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Query(p): Query<CursorParam>,
+) -> Response {
     let result = async {
         let page_req = PageRequest::parse(Some(50), p.cursor.as_deref())?;
         s.app.customers(&caller.actor, page_req).await
@@ -614,12 +854,23 @@ async fn customers(State(s): State<AppState>, WebSession(caller): WebSession, Qu
                 .map(|c| CustomerRow {
                     id: c.id,
                     name: c.name.clone(),
-                    identities: c.identities.iter().map(|i| i.value.as_str()).collect::<Vec<_>>().join(", "),
+                    identities: c
+                        .identities
+                        .iter()
+                        .map(|i| i.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     updated: ago(c.updated_at),
                 })
                 .collect();
-            let next_link = list.next.map(|c| format!("/customers?cursor={}", c.encode()));
-            page(CustomersPage { nav: nav(&s, &caller, "customers", "").await, rows, next_link })
+            let next_link = list
+                .next
+                .map(|c| format!("/customers?cursor={}", c.encode()));
+            page(CustomersPage {
+                nav: nav(&s, &caller, "customers", "").await,
+                rows,
+                next_link,
+            })
         }
         Err(e) => error_page(&s, &caller, e).await,
     }
@@ -634,11 +885,25 @@ struct CustomerPage {
     notes: Vec<(String, String)>,
 }
 
-async fn customer(State(s): State<AppState>, WebSession(caller): WebSession, Path(id): Path<i64>) -> Response {
+async fn customer(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Path(id): Path<i64>,
+) -> Response {
     let a = &caller.actor;
     let loaded = async {
         let c = s.app.customer(a, id).await?;
-        let convs = s.app.conversations(a, &ConversationQuery { customer_id: Some(id), limit: Some(100), ..Default::default() }).await?;
+        let convs = s
+            .app
+            .conversations(
+                a,
+                &ConversationQuery {
+                    customer_id: Some(id),
+                    limit: Some(100),
+                    ..Default::default()
+                },
+            )
+            .await?;
         let notes = s.app.customer_notes(a, id).await?;
         Ok::<_, AppError>((c, convs, notes))
     }
@@ -653,7 +918,10 @@ async fn customer(State(s): State<AppState>, WebSession(caller): WebSession, Pat
                 notes: notes
                     .iter()
                     .map(|n| {
-                        let by = n.author_user_id.and_then(|u| names.get(&u).cloned()).unwrap_or_default();
+                        let by = n
+                            .author_user_id
+                            .and_then(|u| names.get(&u).cloned())
+                            .unwrap_or_default();
                         (n.body.clone(), format!("{by} · {}", ago(n.created_at)))
                     })
                     .collect(),
@@ -670,7 +938,12 @@ struct NoteForm {
     body: String,
 }
 
-async fn post_customer_note(State(s): State<AppState>, WebSession(caller): WebSession, Path(id): Path<i64>, Form(f): Form<NoteForm>) -> Response {
+async fn post_customer_note(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Path(id): Path<i64>,
+    Form(f): Form<NoteForm>,
+) -> Response {
     if let Err(r) = check_csrf(&caller, &f.csrf) {
         return *r;
     }
@@ -693,7 +966,11 @@ struct SearchParams {
     q: Option<String>,
 }
 
-async fn search(State(s): State<AppState>, WebSession(caller): WebSession, Query(p): Query<SearchParams>) -> Response {
+async fn search(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Query(p): Query<SearchParams>,
+) -> Response {
     let q = p.q.unwrap_or_default();
     match s.app.search(&caller.actor, &q).await {
         Ok(hits) => {
@@ -704,11 +981,20 @@ async fn search(State(s): State<AppState>, WebSession(caller): WebSession, Query
                 customers: hits
                     .customers
                     .iter()
-                    .map(|c| (c.id, c.name.clone(), c.identities.iter().map(|i| i.value.as_str()).collect::<Vec<_>>().join(", ")))
+                    .map(|c| {
+                        (
+                            c.id,
+                            c.name.clone(),
+                            c.identities
+                                .iter()
+                                .map(|i| i.value.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        )
+                    })
                     .collect(),
             })
         }
         Err(e) => error_page(&s, &caller, e).await,
     }
 }
-

@@ -35,14 +35,20 @@ pub async fn record(c: &mut Conn, e: &NewEntry<'_>) -> DbResult<()> {
 }
 
 /// Newest first.
-pub async fn list(c: &mut Conn, workspace_id: i64, page: PageRequest) -> DbResult<Page<AuditEntry>> {
+pub async fn list(
+    c: &mut Conn,
+    workspace_id: i64,
+    page: PageRequest,
+) -> DbResult<Page<AuditEntry>> {
     let before = page.after.map_or(i64::MAX, |c| c.id);
-    let rows = sqlx::query("SELECT * FROM audit_log WHERE workspace_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3")
-        .bind(workspace_id)
-        .bind(before)
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(c)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT * FROM audit_log WHERE workspace_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+    )
+    .bind(workspace_id)
+    .bind(before)
+    .bind(i64::from(page.limit) + 1)
+    .fetch_all(c)
+    .await?;
     let entries = rows
         .iter()
         .map(|r| {
@@ -58,5 +64,8 @@ pub async fn list(c: &mut Conn, workspace_id: i64, page: PageRequest) -> DbResul
             })
         })
         .collect::<DbResult<Vec<_>>>()?;
-    Ok(Page::from_overfetch(entries, page.limit, |e| Cursor { key: 0, id: e.id }))
+    Ok(Page::from_overfetch(entries, page.limit, |e| Cursor {
+        key: 0,
+        id: e.id,
+    }))
 }

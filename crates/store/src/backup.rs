@@ -18,13 +18,37 @@ pub const FORMAT_VERSION: i64 = 1;
 /// Tables in an order that satisfies foreign keys on restore. Sessions and idempotency keys are
 /// short-lived and left out: after a restore everyone signs in again.
 pub const TABLES: &[&str] = &[
-    "workspaces", "users", "memberships", "api_tokens", "teams", "team_members", "skills", "user_skills",
-    "inboxes", "customers", "customer_identities", "customer_notes", "conversations", "tags",
-    "conversation_tags", "messages", "blobs", "attachments", "events", "audit_log", "jobs",
+    "workspaces",
+    "users",
+    "memberships",
+    "api_tokens",
+    "teams",
+    "team_members",
+    "skills",
+    "user_skills",
+    "inboxes",
+    "customers",
+    "customer_identities",
+    "customer_notes",
+    "conversations",
+    "tags",
+    "conversation_tags",
+    "messages",
+    "blobs",
+    "attachments",
+    "events",
+    "audit_log",
+    "jobs",
 ];
 
 /// Tables keyed by something other than a generated id.
-const WITHOUT_SERIAL_ID: &[&str] = &["memberships", "team_members", "user_skills", "conversation_tags", "blobs"];
+const WITHOUT_SERIAL_ID: &[&str] = &[
+    "memberships",
+    "team_members",
+    "user_skills",
+    "conversation_tags",
+    "blobs",
+];
 
 fn corrupt(m: impl Into<String>) -> DbError {
     DbError::Corrupt(m.into())
@@ -52,7 +76,9 @@ pub async fn counts(db: &Db) -> DbResult<Vec<(&'static str, i64)>> {
     let mut c = db.read().await?;
     let mut out = Vec::new();
     for t in TABLES {
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {t}"))).fetch_one(&mut *c).await?;
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {t}")))
+            .fetch_one(&mut *c)
+            .await?;
         out.push((*t, n));
     }
     Ok(out)
@@ -65,13 +91,16 @@ pub async fn export(db: &Db, out: &mut impl Write, mut progress: impl FnMut()) -
     let mut conn = db.read().await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     if db.backend() == Backend::Postgres {
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
     }
     let header = json!({"citius_backup": FORMAT_VERSION, "migration": db.latest_migration(), "created_at": jiff::Timestamp::now().to_string()});
     writeln!(out, "{header}").map_err(io)?;
     let mut total = 0;
     for t in TABLES {
-        let mut rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {t} ORDER BY 1"))).fetch(&mut *tx);
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {t} ORDER BY 1")))
+            .fetch(&mut *tx);
         while let Some(row) = rows.try_next().await? {
             let mut obj = Map::new();
             for (i, col) in row.columns().iter().enumerate() {
@@ -91,24 +120,35 @@ pub async fn export(db: &Db, out: &mut impl Write, mut progress: impl FnMut()) -
 pub async fn import(db: &Db, input: impl BufRead, mut progress: impl FnMut()) -> DbResult<u64> {
     let mut lines = input.lines();
     let header: Value = match lines.next() {
-        Some(Ok(l)) => serde_json::from_str(&l).map_err(|_| corrupt("this is not a Citius backup (bad first line)"))?,
+        Some(Ok(l)) => serde_json::from_str(&l)
+            .map_err(|_| corrupt("this is not a Citius backup (bad first line)"))?,
         _ => return Err(corrupt("the backup is empty")),
     };
     if header.get("citius_backup").and_then(Value::as_i64) != Some(FORMAT_VERSION) {
-        return Err(corrupt("this is not a Citius backup of a version this binary reads"));
+        return Err(corrupt(
+            "this is not a Citius backup of a version this binary reads",
+        ));
     }
     let migration = header.get("migration").and_then(Value::as_i64).unwrap_or(0);
     if migration > db.latest_migration() {
-        return Err(corrupt(format!("the backup comes from a newer Citius (migration {migration}); upgrade first")));
+        return Err(corrupt(format!(
+            "the backup comes from a newer Citius (migration {migration}); upgrade first"
+        )));
     }
     let mut tx = db.begin().await?;
-    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM workspaces").fetch_one(&mut *tx).await?;
+    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM workspaces")
+        .fetch_one(&mut *tx)
+        .await?;
     if existing > 0 {
-        return Err(DbError::Conflict("the target database already holds data; restore into an empty one".into()));
+        return Err(DbError::Conflict(
+            "the target database already holds data; restore into an empty one".into(),
+        ));
     }
     if db.backend() == Backend::Sqlite {
         // Rows arrive in table order, but a customer may point at one merged later; check at commit.
-        sqlx::query("PRAGMA defer_foreign_keys = ON").execute(&mut *tx).await?;
+        sqlx::query("PRAGMA defer_foreign_keys = ON")
+            .execute(&mut *tx)
+            .await?;
     }
     let mut merged_links: Vec<(i64, i64)> = Vec::new();
     let mut total = 0;
@@ -117,7 +157,8 @@ pub async fn import(db: &Db, input: impl BufRead, mut progress: impl FnMut()) ->
         if line.trim().is_empty() {
             continue;
         }
-        let rec: Value = serde_json::from_str(&line).map_err(|e| corrupt(format!("line {}: {e}", n + 2)))?;
+        let rec: Value =
+            serde_json::from_str(&line).map_err(|e| corrupt(format!("line {}: {e}", n + 2)))?;
         let table = rec.get("t").and_then(Value::as_str).unwrap_or("");
         if !TABLES.contains(&table) {
             return Err(corrupt(format!("line {}: unknown table '{table}'", n + 2)));
@@ -128,17 +169,26 @@ pub async fn import(db: &Db, input: impl BufRead, mut progress: impl FnMut()) ->
         let mut row = row.clone();
         if table == "customers" {
             // PostgreSQL checks the self-reference at once: link merged customers afterwards.
-            if let (Some(id), Some(target)) = (row.get("id").and_then(Value::as_i64), row.get("merged_into_id").and_then(Value::as_i64)) {
+            if let (Some(id), Some(target)) = (
+                row.get("id").and_then(Value::as_i64),
+                row.get("merged_into_id").and_then(Value::as_i64),
+            ) {
                 merged_links.push((id, target));
                 row.insert("merged_into_id".into(), Value::Null);
             }
         }
-        insert_row(&mut tx, table, &row).await.map_err(|e| corrupt(format!("line {}: {table}: {e}", n + 2)))?;
+        insert_row(&mut tx, table, &row)
+            .await
+            .map_err(|e| corrupt(format!("line {}: {table}: {e}", n + 2)))?;
         total += 1;
         progress();
     }
     for (id, target) in merged_links {
-        sqlx::query("UPDATE customers SET merged_into_id = $1 WHERE id = $2").bind(target).bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE customers SET merged_into_id = $1 WHERE id = $2")
+            .bind(target)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
     }
     if db.backend() == Backend::Postgres {
         // Explicit ids leave sequences behind; move them past the restored rows.
@@ -157,13 +207,19 @@ pub async fn import(db: &Db, input: impl BufRead, mut progress: impl FnMut()) ->
 
 async fn insert_row(c: &mut crate::Conn, table: &str, row: &Map<String, Value>) -> DbResult<()> {
     let cols: Vec<&String> = row.keys().collect();
-    if cols.iter().any(|c| !c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_' || ch.is_ascii_digit())) {
+    if cols.iter().any(|c| {
+        !c.chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch == '_' || ch.is_ascii_digit())
+    }) {
         return Err(corrupt("bad column name"));
     }
     let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "INSERT INTO {table} ({}) VALUES ({})",
-        cols.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "),
+        cols.iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         placeholders.join(", ")
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -189,25 +245,45 @@ async fn insert_row(c: &mut crate::Conn, table: &str, row: &Map<String, Value>) 
 
 /// Rebuilds every search document from the data.
 pub async fn rebuild_search(c: &mut crate::Conn, backend: Backend) -> DbResult<()> {
-    let subjects: Vec<(i64, i64, String)> = sqlx::query_as("SELECT id, workspace_id, subject FROM conversations").fetch_all(&mut *c).await?;
+    let subjects: Vec<(i64, i64, String)> =
+        sqlx::query_as("SELECT id, workspace_id, subject FROM conversations")
+            .fetch_all(&mut *c)
+            .await?;
     for (id, ws, subject) in subjects {
         search::put(c, backend, ws, DocKind::Subject, id, Some(id), &subject).await?;
     }
     let messages: Vec<(i64, i64, i64, String)> =
-        sqlx::query_as("SELECT id, workspace_id, conversation_id, body_text FROM messages").fetch_all(&mut *c).await?;
+        sqlx::query_as("SELECT id, workspace_id, conversation_id, body_text FROM messages")
+            .fetch_all(&mut *c)
+            .await?;
     for (id, ws, cid, body) in messages {
         search::put(c, backend, ws, DocKind::Message, id, Some(cid), &body).await?;
     }
-    let mut identities: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
-    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT customer_id, value FROM customer_identities ORDER BY id").fetch_all(&mut *c).await?;
+    let mut identities: std::collections::HashMap<i64, Vec<String>> =
+        std::collections::HashMap::new();
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT customer_id, value FROM customer_identities ORDER BY id")
+            .fetch_all(&mut *c)
+            .await?;
     for (cid, value) in rows {
         identities.entry(cid).or_default().push(value);
     }
     let customers: Vec<(i64, i64, String)> =
-        sqlx::query_as("SELECT id, workspace_id, name FROM customers WHERE merged_into_id IS NULL").fetch_all(&mut *c).await?;
+        sqlx::query_as("SELECT id, workspace_id, name FROM customers WHERE merged_into_id IS NULL")
+            .fetch_all(&mut *c)
+            .await?;
     for (id, ws, name) in customers {
         let values = identities.remove(&id).unwrap_or_default().join(" ");
-        search::put(c, backend, ws, DocKind::Customer, id, None, &format!("{name} {values}")).await?;
+        search::put(
+            c,
+            backend,
+            ws,
+            DocKind::Customer,
+            id,
+            None,
+            &format!("{name} {values}"),
+        )
+        .await?;
     }
     Ok(())
 }

@@ -84,12 +84,14 @@ async fn with_tags(c: &mut Conn, mut list: Vec<Conversation>) -> DbResult<Vec<Co
 }
 
 pub async fn get(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<Conversation> {
-    let r = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE c.id = $1 AND c.workspace_id = $2")))
-        .bind(id)
-        .bind(workspace_id)
-        .fetch_optional(&mut *c)
-        .await?
-        .found()?;
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE c.id = $1 AND c.workspace_id = $2"
+    )))
+    .bind(id)
+    .bind(workspace_id)
+    .fetch_optional(&mut *c)
+    .await?
+    .found()?;
     with_tags(c, vec![conversation(&r)?]).await?.pop().found()
 }
 
@@ -105,7 +107,10 @@ pub async fn get_many(c: &mut Conn, workspace_id: i64, ids: &[i64]) -> DbResult<
     .bind(workspace_id)
     .fetch_all(&mut *c)
     .await?;
-    let found = rows.iter().map(conversation).collect::<DbResult<Vec<_>>>()?;
+    let found = rows
+        .iter()
+        .map(conversation)
+        .collect::<DbResult<Vec<_>>>()?;
     with_tags(c, found).await
 }
 
@@ -132,7 +137,12 @@ pub struct Filter {
 }
 
 /// A page of conversations, most recently updated first. Every filter narrows an indexed range.
-pub async fn list(c: &mut Conn, workspace_id: i64, f: &Filter, page: PageRequest) -> DbResult<Page<Conversation>> {
+pub async fn list(
+    c: &mut Conn,
+    workspace_id: i64,
+    f: &Filter,
+    page: PageRequest,
+) -> DbResult<Page<Conversation>> {
     let mut q = Sql::new(SELECT);
     q.push(" WHERE c.workspace_id = ").int(workspace_id);
     if !f.statuses.is_empty() {
@@ -190,15 +200,26 @@ pub async fn list(c: &mut Conn, workspace_id: i64, f: &Filter, page: PageRequest
         q.push(" OR (c.updated_at = ").int(after.key);
         q.push(" AND c.id < ").int(after.id).push("))");
     }
-    q.push(" ORDER BY c.updated_at DESC, c.id DESC LIMIT ").int(i64::from(page.limit) + 1);
+    q.push(" ORDER BY c.updated_at DESC, c.id DESC LIMIT ")
+        .int(i64::from(page.limit) + 1);
     let rows = q.query().fetch_all(&mut *c).await?;
-    let found = rows.iter().map(conversation).collect::<DbResult<Vec<_>>>()?;
+    let found = rows
+        .iter()
+        .map(conversation)
+        .collect::<DbResult<Vec<_>>>()?;
     let found = with_tags(c, found).await?;
-    Ok(Page::from_overfetch(found, page.limit, |c| Cursor { key: c.updated_at.as_millisecond(), id: c.id }))
+    Ok(Page::from_overfetch(found, page.limit, |c| Cursor {
+        key: c.updated_at.as_millisecond(),
+        id: c.id,
+    }))
 }
 
 /// Counts per status for one workspace (inbox badges).
-pub async fn count_by_status(c: &mut Conn, workspace_id: i64, assignee: Option<AssigneeFilter>) -> DbResult<Vec<(Status, i64)>> {
+pub async fn count_by_status(
+    c: &mut Conn,
+    workspace_id: i64,
+    assignee: Option<AssigneeFilter>,
+) -> DbResult<Vec<(Status, i64)>> {
     let mut q = Sql::new("SELECT status, COUNT(*) AS n FROM conversations WHERE workspace_id = ");
     q.int(workspace_id);
     match assignee {
@@ -213,7 +234,12 @@ pub async fn count_by_status(c: &mut Conn, workspace_id: i64, assignee: Option<A
     q.push(" GROUP BY status");
     let rows = q.query().fetch_all(c).await?;
     rows.iter()
-        .map(|r| Ok((parse_enum(Status::parse(&r.try_get::<String, _>("status")?))?, r.try_get("n")?)))
+        .map(|r| {
+            Ok((
+                parse_enum(Status::parse(&r.try_get::<String, _>("status")?))?,
+                r.try_get("n")?,
+            ))
+        })
         .collect()
 }
 
@@ -267,7 +293,10 @@ pub async fn apply(c: &mut Conn, workspace_id: i64, id: i64, ch: &Changes) -> Db
     if let Some(cu) = ch.customer_id {
         q.push(", customer_id = ").int(cu);
     }
-    q.push(" WHERE id = ").int(id).push(" AND workspace_id = ").int(workspace_id);
+    q.push(" WHERE id = ")
+        .int(id)
+        .push(" AND workspace_id = ")
+        .int(workspace_id);
     if q.query().execute(c).await?.rows_affected() == 0 {
         return Err(DbError::NotFound);
     }
@@ -293,12 +322,19 @@ pub async fn due_snoozes(c: &mut Conn, now: i64, limit: i64) -> DbResult<Vec<(i6
     .bind(limit)
     .fetch_all(c)
     .await?;
-    rows.iter().map(|r| Ok((r.try_get("workspace_id")?, r.try_get("id")?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.try_get("workspace_id")?, r.try_get("id")?)))
+        .collect()
 }
 
 /// Deletes conversations with everything that hangs off them: messages, attachments' links,
 /// tags, events and search documents. Set-based: a handful of statements for any number.
-pub async fn delete_many(c: &mut Conn, backend: crate::Backend, workspace_id: i64, ids: &[i64]) -> DbResult<()> {
+pub async fn delete_many(
+    c: &mut Conn,
+    backend: crate::Backend,
+    workspace_id: i64,
+    ids: &[i64],
+) -> DbResult<()> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -309,21 +345,31 @@ pub async fn delete_many(c: &mut Conn, backend: crate::Backend, workspace_id: i6
         crate::Backend::Postgres => "search_documents WHERE id",
     };
     let statements = [
-        format!("DELETE FROM {search_table} IN (SELECT id * 4 + 1 FROM messages WHERE conversation_id IN ({list}))"),
-        format!("DELETE FROM {search_table} IN (SELECT id * 4 FROM conversations WHERE id IN ({list}))"),
-        format!("DELETE FROM attachments WHERE message_id IN (SELECT id FROM messages WHERE conversation_id IN ({list}))"),
+        format!(
+            "DELETE FROM {search_table} IN (SELECT id * 4 + 1 FROM messages WHERE conversation_id IN ({list}))"
+        ),
+        format!(
+            "DELETE FROM {search_table} IN (SELECT id * 4 FROM conversations WHERE id IN ({list}))"
+        ),
+        format!(
+            "DELETE FROM attachments WHERE message_id IN (SELECT id FROM messages WHERE conversation_id IN ({list}))"
+        ),
         format!("DELETE FROM messages WHERE conversation_id IN ({list})"),
         format!("DELETE FROM conversation_tags WHERE conversation_id IN ({list})"),
         format!("DELETE FROM events WHERE conversation_id IN ({list})"),
     ];
     for sql in statements {
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *c).await?;
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *c)
+            .await?;
     }
-    let n = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM conversations WHERE workspace_id = $1 AND id IN ({list})")))
-        .bind(workspace_id)
-        .execute(c)
-        .await?
-        .rows_affected();
+    let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM conversations WHERE workspace_id = $1 AND id IN ({list})"
+    )))
+    .bind(workspace_id)
+    .execute(c)
+    .await?
+    .rows_affected();
     if n == 0 {
         return Err(DbError::NotFound);
     }
@@ -331,12 +377,18 @@ pub async fn delete_many(c: &mut Conn, backend: crate::Backend, workspace_id: i6
 }
 
 /// Ids of a customer's conversations.
-pub async fn ids_of_customer(c: &mut Conn, workspace_id: i64, customer_id: i64) -> DbResult<Vec<i64>> {
-    Ok(sqlx::query_scalar("SELECT id FROM conversations WHERE workspace_id = $1 AND customer_id = $2")
-        .bind(workspace_id)
-        .bind(customer_id)
-        .fetch_all(c)
-        .await?)
+pub async fn ids_of_customer(
+    c: &mut Conn,
+    workspace_id: i64,
+    customer_id: i64,
+) -> DbResult<Vec<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM conversations WHERE workspace_id = $1 AND customer_id = $2",
+    )
+    .bind(workspace_id)
+    .bind(customer_id)
+    .fetch_all(c)
+    .await?)
 }
 
 /// Forgets attachment contents no message refers to any more.
@@ -356,15 +408,22 @@ pub async fn ensure_tag(c: &mut Conn, workspace_id: i64, name: &str) -> DbResult
         .bind(name)
         .execute(&mut *c)
         .await?;
-    Ok(sqlx::query_scalar("SELECT id FROM tags WHERE workspace_id = $1 AND name = $2")
-        .bind(workspace_id)
-        .bind(name)
-        .fetch_one(c)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT id FROM tags WHERE workspace_id = $1 AND name = $2")
+            .bind(workspace_id)
+            .bind(name)
+            .fetch_one(c)
+            .await?,
+    )
 }
 
 /// Adds a tag; false if it was already there.
-pub async fn add_tag(c: &mut Conn, workspace_id: i64, conversation_id: i64, name: &str) -> DbResult<bool> {
+pub async fn add_tag(
+    c: &mut Conn,
+    workspace_id: i64,
+    conversation_id: i64,
+    name: &str,
+) -> DbResult<bool> {
     let tag_id = ensure_tag(c, workspace_id, name).await?;
     let n = sqlx::query("INSERT INTO conversation_tags (conversation_id, tag_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
         .bind(conversation_id)
@@ -376,7 +435,12 @@ pub async fn add_tag(c: &mut Conn, workspace_id: i64, conversation_id: i64, name
 }
 
 /// Removes a tag; false if it was not there.
-pub async fn remove_tag(c: &mut Conn, workspace_id: i64, conversation_id: i64, name: &str) -> DbResult<bool> {
+pub async fn remove_tag(
+    c: &mut Conn,
+    workspace_id: i64,
+    conversation_id: i64,
+    name: &str,
+) -> DbResult<bool> {
     let n = sqlx::query(
         "DELETE FROM conversation_tags WHERE conversation_id = $1 AND tag_id IN (SELECT id FROM tags WHERE workspace_id = $2 AND name = $3)",
     )
@@ -390,22 +454,37 @@ pub async fn remove_tag(c: &mut Conn, workspace_id: i64, conversation_id: i64, n
 }
 
 pub async fn tags(c: &mut Conn, workspace_id: i64) -> DbResult<Vec<Tag>> {
-    let rows = sqlx::query("SELECT id, name FROM tags WHERE workspace_id = $1 ORDER BY name LIMIT 1000")
-        .bind(workspace_id)
-        .fetch_all(c)
-        .await?;
-    rows.iter().map(|r| Ok(Tag { id: r.try_get("id")?, name: r.try_get("name")? })).collect()
+    let rows =
+        sqlx::query("SELECT id, name FROM tags WHERE workspace_id = $1 ORDER BY name LIMIT 1000")
+            .bind(workspace_id)
+            .fetch_all(c)
+            .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Tag {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+            })
+        })
+        .collect()
 }
 
 pub async fn delete_tag(c: &mut Conn, workspace_id: i64, tag_id: i64) -> DbResult<String> {
-    let name: String = sqlx::query_scalar("SELECT name FROM tags WHERE id = $1 AND workspace_id = $2")
+    let name: String =
+        sqlx::query_scalar("SELECT name FROM tags WHERE id = $1 AND workspace_id = $2")
+            .bind(tag_id)
+            .bind(workspace_id)
+            .fetch_optional(&mut *c)
+            .await?
+            .found()?;
+    sqlx::query("DELETE FROM conversation_tags WHERE tag_id = $1")
         .bind(tag_id)
-        .bind(workspace_id)
-        .fetch_optional(&mut *c)
-        .await?
-        .found()?;
-    sqlx::query("DELETE FROM conversation_tags WHERE tag_id = $1").bind(tag_id).execute(&mut *c).await?;
-    sqlx::query("DELETE FROM tags WHERE id = $1").bind(tag_id).execute(c).await?;
+        .execute(&mut *c)
+        .await?;
+    sqlx::query("DELETE FROM tags WHERE id = $1")
+        .bind(tag_id)
+        .execute(c)
+        .await?;
     Ok(name)
 }
 
@@ -438,11 +517,13 @@ pub async fn insert_message(c: &mut Conn, m: &NewMessage<'_>) -> DbResult<i64> {
     .bind(now)
     .fetch_one(&mut *c)
     .await?;
-    sqlx::query("UPDATE conversations SET message_count = message_count + 1, updated_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(m.conversation_id)
-        .execute(c)
-        .await?;
+    sqlx::query(
+        "UPDATE conversations SET message_count = message_count + 1, updated_at = $1 WHERE id = $2",
+    )
+    .bind(now)
+    .bind(m.conversation_id)
+    .execute(c)
+    .await?;
     Ok(id)
 }
 
@@ -480,7 +561,11 @@ pub async fn insert_attachment(
 }
 
 /// An attachment's metadata and bytes.
-pub async fn attachment(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<(Attachment, Vec<u8>)> {
+pub async fn attachment(
+    c: &mut Conn,
+    workspace_id: i64,
+    id: i64,
+) -> DbResult<(Attachment, Vec<u8>)> {
     let r = sqlx::query(
         "SELECT a.id, a.filename, a.content_type, a.size, a.sha256, b.data FROM attachments a \
          JOIN blobs b ON b.sha256 = a.sha256 WHERE a.id = $1 AND a.workspace_id = $2",
@@ -518,7 +603,13 @@ fn message(r: &AnyRow) -> DbResult<Message> {
 }
 
 /// Up to `limit` messages of a conversation, oldest first, with attachments (two queries in all).
-pub async fn messages(c: &mut Conn, workspace_id: i64, conversation_id: i64, after_id: i64, limit: i64) -> DbResult<Vec<Message>> {
+pub async fn messages(
+    c: &mut Conn,
+    workspace_id: i64,
+    conversation_id: i64,
+    after_id: i64,
+    limit: i64,
+) -> DbResult<Vec<Message>> {
     let rows = sqlx::query(
         "SELECT * FROM messages WHERE conversation_id = $1 AND workspace_id = $2 AND id > $3 ORDER BY id LIMIT $4",
     )
@@ -550,13 +641,18 @@ pub async fn messages(c: &mut Conn, workspace_id: i64, conversation_id: i64, aft
 }
 
 pub async fn message_by_id(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<Message> {
-    let conversation_id: i64 = sqlx::query_scalar("SELECT conversation_id FROM messages WHERE id = $1 AND workspace_id = $2")
-        .bind(id)
-        .bind(workspace_id)
-        .fetch_optional(&mut *c)
+    let conversation_id: i64 = sqlx::query_scalar(
+        "SELECT conversation_id FROM messages WHERE id = $1 AND workspace_id = $2",
+    )
+    .bind(id)
+    .bind(workspace_id)
+    .fetch_optional(&mut *c)
+    .await?
+    .found()?;
+    messages(c, workspace_id, conversation_id, id - 1, 1)
         .await?
-        .found()?;
-    messages(c, workspace_id, conversation_id, id - 1, 1).await?.pop().found()
+        .pop()
+        .found()
 }
 
 // ---- Events -----------------------------------------------------------------------------
@@ -582,7 +678,14 @@ pub async fn insert_event(
     .bind(now)
     .fetch_one(c)
     .await?;
-    Ok(Event { id, conversation_id, kind, actor_user_id, data: data.clone(), created_at: from_ms(now) })
+    Ok(Event {
+        id,
+        conversation_id,
+        kind,
+        actor_user_id,
+        data: data.clone(),
+        created_at: from_ms(now),
+    })
 }
 
 fn event(r: &AnyRow) -> DbResult<Event> {
@@ -596,7 +699,12 @@ fn event(r: &AnyRow) -> DbResult<Event> {
     })
 }
 
-pub async fn events(c: &mut Conn, workspace_id: i64, conversation_id: i64, limit: i64) -> DbResult<Vec<Event>> {
+pub async fn events(
+    c: &mut Conn,
+    workspace_id: i64,
+    conversation_id: i64,
+    limit: i64,
+) -> DbResult<Vec<Event>> {
     let rows = sqlx::query("SELECT * FROM events WHERE conversation_id = $1 AND workspace_id = $2 ORDER BY id LIMIT $3")
         .bind(conversation_id)
         .bind(workspace_id)
@@ -607,17 +715,75 @@ pub async fn events(c: &mut Conn, workspace_id: i64, conversation_id: i64, limit
 }
 
 /// A workspace's events after `after_id`, oldest first: the catch-up for live streams.
-pub async fn events_since(c: &mut Conn, workspace_id: i64, after_id: i64, limit: i64) -> DbResult<Vec<Event>> {
-    let rows = sqlx::query("SELECT * FROM events WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+pub async fn events_since(
+    c: &mut Conn,
+    workspace_id: i64,
+    after_id: i64,
+    limit: i64,
+) -> DbResult<Vec<Event>> {
+    let rows = sqlx::query(
+        "SELECT * FROM events WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+    )
+    .bind(workspace_id)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(c)
+    .await?;
+    rows.iter().map(event).collect()
+}
+
+/// Events of a workspace by id (those another node announced).
+pub async fn events_by_ids(c: &mut Conn, workspace_id: i64, ids: &[i64]) -> DbResult<Vec<Event>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT * FROM events WHERE workspace_id = $1 AND id IN ({list}) ORDER BY id"
+    )))
+    .bind(workspace_id)
+    .fetch_all(c)
+    .await?;
+    rows.iter().map(event).collect()
+}
+
+/// Events of a workspace with ids in `first..=last`.
+pub async fn events_between(
+    c: &mut Conn,
+    workspace_id: i64,
+    first: i64,
+    last: i64,
+) -> DbResult<Vec<Event>> {
+    let rows = sqlx::query("SELECT * FROM events WHERE workspace_id = $1 AND id >= $2 AND id <= $3 ORDER BY id LIMIT 10000")
         .bind(workspace_id)
-        .bind(after_id)
-        .bind(limit)
+        .bind(first)
+        .bind(last)
         .fetch_all(c)
         .await?;
     rows.iter().map(event).collect()
 }
 
+/// Events of every workspace after `after_id` (a node catching up after losing its listener).
+pub async fn all_events_since(
+    c: &mut Conn,
+    after_id: i64,
+    limit: i64,
+) -> DbResult<Vec<(i64, Event)>> {
+    let rows = sqlx::query("SELECT * FROM events WHERE id > $1 ORDER BY id LIMIT $2")
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(c)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("workspace_id")?, event(r)?)))
+        .collect()
+}
+
 /// Ids of events (any workspace) after `after_id`: how a node notices commits made elsewhere.
 pub async fn latest_event_id(c: &mut Conn) -> DbResult<i64> {
-    Ok(sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events").fetch_one(c).await?)
+    Ok(
+        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
+            .fetch_one(c)
+            .await?,
+    )
 }

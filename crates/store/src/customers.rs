@@ -46,7 +46,12 @@ async fn with_identities(c: &mut Conn, mut customers: Vec<Customer>) -> DbResult
     Ok(customers)
 }
 
-pub async fn create(c: &mut Conn, workspace_id: i64, name: &str, attributes: &serde_json::Value) -> DbResult<i64> {
+pub async fn create(
+    c: &mut Conn,
+    workspace_id: i64,
+    name: &str,
+    attributes: &serde_json::Value,
+) -> DbResult<i64> {
     let now = now_ms();
     Ok(sqlx::query_scalar(
         "INSERT INTO customers (workspace_id, name, attributes, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id",
@@ -101,7 +106,10 @@ pub async fn list(c: &mut Conn, workspace_id: i64, page: PageRequest) -> DbResul
     .await?;
     let found = rows.iter().map(customer).collect::<DbResult<Vec<_>>>()?;
     let found = with_identities(c, found).await?;
-    Ok(Page::from_overfetch(found, page.limit, |c| Cursor { key: c.updated_at.as_millisecond(), id: c.id }))
+    Ok(Page::from_overfetch(found, page.limit, |c| Cursor {
+        key: c.updated_at.as_millisecond(),
+        id: c.id,
+    }))
 }
 
 pub async fn update(
@@ -130,7 +138,11 @@ pub async fn update(
 }
 
 /// The live customer holding this identity, following merges.
-pub async fn find_by_identity(c: &mut Conn, workspace_id: i64, identity: &Identity) -> DbResult<Option<i64>> {
+pub async fn find_by_identity(
+    c: &mut Conn,
+    workspace_id: i64,
+    identity: &Identity,
+) -> DbResult<Option<i64>> {
     Ok(sqlx::query_scalar(
         "SELECT customer_id FROM customer_identities WHERE workspace_id = $1 AND kind = $2 AND value = $3",
     )
@@ -142,12 +154,21 @@ pub async fn find_by_identity(c: &mut Conn, workspace_id: i64, identity: &Identi
 }
 
 /// Attaches an identity; `Conflict` if another customer already holds it.
-pub async fn add_identity(c: &mut Conn, workspace_id: i64, customer_id: i64, identity: &Identity) -> DbResult<()> {
+pub async fn add_identity(
+    c: &mut Conn,
+    workspace_id: i64,
+    customer_id: i64,
+    identity: &Identity,
+) -> DbResult<()> {
     if let Some(holder) = find_by_identity(c, workspace_id, identity).await? {
         if holder == customer_id {
             return Ok(());
         }
-        return Err(DbError::Conflict(format!("{} {} belongs to customer {holder}", identity.kind.as_str(), identity.value)));
+        return Err(DbError::Conflict(format!(
+            "{} {} belongs to customer {holder}",
+            identity.kind.as_str(),
+            identity.value
+        )));
     }
     sqlx::query(
         "INSERT INTO customer_identities (workspace_id, customer_id, kind, value, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -162,7 +183,12 @@ pub async fn add_identity(c: &mut Conn, workspace_id: i64, customer_id: i64, ide
     Ok(())
 }
 
-pub async fn remove_identity(c: &mut Conn, workspace_id: i64, customer_id: i64, identity: &Identity) -> DbResult<()> {
+pub async fn remove_identity(
+    c: &mut Conn,
+    workspace_id: i64,
+    customer_id: i64,
+    identity: &Identity,
+) -> DbResult<()> {
     let n = sqlx::query(
         "DELETE FROM customer_identities WHERE workspace_id = $1 AND customer_id = $2 AND kind = $3 AND value = $4",
     )
@@ -181,13 +207,19 @@ pub async fn remove_identity(c: &mut Conn, workspace_id: i64, customer_id: i64, 
 
 /// Moves everything of `source` to `target` and marks `source` as merged. Both histories stay:
 /// conversations, identities and notes now hang off `target`.
-pub async fn merge(c: &mut Conn, workspace_id: i64, source: i64, target: i64) -> DbResult<Vec<i64>> {
-    let moved_conversations: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM conversations WHERE customer_id = $1 AND workspace_id = $2 ORDER BY id")
-            .bind(source)
-            .bind(workspace_id)
-            .fetch_all(&mut *c)
-            .await?;
+pub async fn merge(
+    c: &mut Conn,
+    workspace_id: i64,
+    source: i64,
+    target: i64,
+) -> DbResult<Vec<i64>> {
+    let moved_conversations: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM conversations WHERE customer_id = $1 AND workspace_id = $2 ORDER BY id",
+    )
+    .bind(source)
+    .bind(workspace_id)
+    .fetch_all(&mut *c)
+    .await?;
     let now = now_ms();
     for sql in [
         "UPDATE conversations SET customer_id = $1 WHERE customer_id = $2 AND workspace_id = $3",
@@ -197,7 +229,12 @@ pub async fn merge(c: &mut Conn, workspace_id: i64, source: i64, target: i64) ->
         "UPDATE customers SET merged_into_id = $1 WHERE merged_into_id = $2 AND workspace_id = $3",
         "UPDATE customers SET merged_into_id = $1 WHERE id = $2 AND workspace_id = $3",
     ] {
-        sqlx::query(sql).bind(target).bind(source).bind(workspace_id).execute(&mut *c).await?;
+        sqlx::query(sql)
+            .bind(target)
+            .bind(source)
+            .bind(workspace_id)
+            .execute(&mut *c)
+            .await?;
     }
     sqlx::query("UPDATE customers SET updated_at = $1 WHERE id IN ($2, $3)")
         .bind(now)
@@ -218,7 +255,13 @@ fn note(r: &AnyRow) -> DbResult<CustomerNote> {
     })
 }
 
-pub async fn add_note(c: &mut Conn, workspace_id: i64, customer_id: i64, author: i64, body: &str) -> DbResult<CustomerNote> {
+pub async fn add_note(
+    c: &mut Conn,
+    workspace_id: i64,
+    customer_id: i64,
+    author: i64,
+    body: &str,
+) -> DbResult<CustomerNote> {
     let r = sqlx::query(
         "INSERT INTO customer_notes (workspace_id, customer_id, author_user_id, body, created_at) \
          VALUES ($1, $2, $3, $4, $5) RETURNING *",
@@ -233,7 +276,11 @@ pub async fn add_note(c: &mut Conn, workspace_id: i64, customer_id: i64, author:
     note(&r)
 }
 
-pub async fn notes(c: &mut Conn, workspace_id: i64, customer_id: i64) -> DbResult<Vec<CustomerNote>> {
+pub async fn notes(
+    c: &mut Conn,
+    workspace_id: i64,
+    customer_id: i64,
+) -> DbResult<Vec<CustomerNote>> {
     let rows = sqlx::query("SELECT * FROM customer_notes WHERE workspace_id = $1 AND customer_id = $2 ORDER BY id DESC LIMIT 200")
         .bind(workspace_id)
         .bind(customer_id)
@@ -242,14 +289,21 @@ pub async fn notes(c: &mut Conn, workspace_id: i64, customer_id: i64) -> DbResul
     rows.iter().map(note).collect()
 }
 
-pub async fn delete_note(c: &mut Conn, workspace_id: i64, customer_id: i64, note_id: i64) -> DbResult<()> {
-    let n = sqlx::query("DELETE FROM customer_notes WHERE id = $1 AND customer_id = $2 AND workspace_id = $3")
-        .bind(note_id)
-        .bind(customer_id)
-        .bind(workspace_id)
-        .execute(c)
-        .await?
-        .rows_affected();
+pub async fn delete_note(
+    c: &mut Conn,
+    workspace_id: i64,
+    customer_id: i64,
+    note_id: i64,
+) -> DbResult<()> {
+    let n = sqlx::query(
+        "DELETE FROM customer_notes WHERE id = $1 AND customer_id = $2 AND workspace_id = $3",
+    )
+    .bind(note_id)
+    .bind(customer_id)
+    .bind(workspace_id)
+    .execute(c)
+    .await?
+    .rows_affected();
     if n == 0 {
         return Err(DbError::NotFound);
     }
@@ -258,31 +312,52 @@ pub async fn delete_note(c: &mut Conn, workspace_id: i64, customer_id: i64, note
 
 /// Erases a customer: identities, notes, search document, and customers merged into it. Their
 /// conversations must be deleted first.
-pub async fn delete(c: &mut Conn, backend: crate::Backend, workspace_id: i64, id: i64) -> DbResult<()> {
+pub async fn delete(
+    c: &mut Conn,
+    backend: crate::Backend,
+    workspace_id: i64,
+    id: i64,
+) -> DbResult<()> {
     get(c, workspace_id, id).await?;
-    let merged: Vec<i64> = sqlx::query_scalar("SELECT id FROM customers WHERE workspace_id = $1 AND merged_into_id = $2")
-        .bind(workspace_id)
-        .bind(id)
-        .fetch_all(&mut *c)
-        .await?;
+    let merged: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM customers WHERE workspace_id = $1 AND merged_into_id = $2",
+    )
+    .bind(workspace_id)
+    .bind(id)
+    .fetch_all(&mut *c)
+    .await?;
     for cid in merged.iter().copied().chain(std::iter::once(id)) {
         crate::search::delete(c, backend, crate::search::DocKind::Customer, cid).await?;
     }
-    let all = merged.iter().copied().chain(std::iter::once(id)).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+    let all = merged
+        .iter()
+        .copied()
+        .chain(std::iter::once(id))
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     for table in ["customer_identities", "customer_notes"] {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE workspace_id = $1 AND customer_id IN ({all})")))
-            .bind(workspace_id)
-            .execute(&mut *c)
-            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE workspace_id = $1 AND customer_id IN ({all})"
+        )))
+        .bind(workspace_id)
+        .execute(&mut *c)
+        .await?;
     }
     sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE messages SET author_customer_id = NULL WHERE workspace_id = $1 AND author_customer_id IN ({all})")))
         .bind(workspace_id)
         .execute(&mut *c)
         .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM customers WHERE workspace_id = $1 AND merged_into_id IN ({all})")))
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM customers WHERE workspace_id = $1 AND merged_into_id IN ({all})"
+    )))
+    .bind(workspace_id)
+    .execute(&mut *c)
+    .await?;
+    sqlx::query("DELETE FROM customers WHERE workspace_id = $1 AND id = $2")
         .bind(workspace_id)
-        .execute(&mut *c)
+        .bind(id)
+        .execute(c)
         .await?;
-    sqlx::query("DELETE FROM customers WHERE workspace_id = $1 AND id = $2").bind(workspace_id).bind(id).execute(c).await?;
     Ok(())
 }

@@ -42,7 +42,9 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let creds = &url[scheme_end + 3..at];
             match creds.split_once(':') {
-                Some((user, _)) => format!("{}://{user}:***@{}", &url[..scheme_end], &url[at + 1..]),
+                Some((user, _)) => {
+                    format!("{}://{user}:***@{}", &url[..scheme_end], &url[at + 1..])
+                }
                 None => url.to_string(),
             }
         }
@@ -58,6 +60,8 @@ pub struct Db {
     read: AnyPool,
     write: AnyPool,
     backend: Backend,
+    /// Kept for listener connections on PostgreSQL.
+    postgres_url: Option<std::sync::Arc<str>>,
 }
 
 impl Db {
@@ -66,7 +70,10 @@ impl Db {
         let url = match config {
             DbConfig::SqliteDir(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| {
-                    DbError::Corrupt(format!("cannot create data directory {}: {e}", dir.display()))
+                    DbError::Corrupt(format!(
+                        "cannot create data directory {}: {e}",
+                        dir.display()
+                    ))
                 })?;
                 format!("sqlite://{}?mode=rwc", dir.join("citius.db").display())
             }
@@ -105,16 +112,36 @@ impl Db {
         };
         let (read, write) = match backend {
             Backend::Sqlite => {
-                let write = pool(1).connect_with(options.clone()).await.map_err(DbError::Sql)?;
-                let read = pool(max_connections.max(2)).connect_with(options).await.map_err(DbError::Sql)?;
+                let write = pool(1)
+                    .connect_with(options.clone())
+                    .await
+                    .map_err(DbError::Sql)?;
+                let read = pool(max_connections.max(2))
+                    .connect_with(options)
+                    .await
+                    .map_err(DbError::Sql)?;
                 (read, write)
             }
             Backend::Postgres => {
-                let p = pool(max_connections.max(2)).connect_with(options).await.map_err(DbError::Sql)?;
+                let p = pool(max_connections.max(2))
+                    .connect_with(options)
+                    .await
+                    .map_err(DbError::Sql)?;
                 (p.clone(), p)
             }
         };
-        Ok(Self { read, write, backend })
+        let postgres_url =
+            (backend == Backend::Postgres).then(|| std::sync::Arc::from(url.as_str()));
+        Ok(Self {
+            read,
+            write,
+            backend,
+            postgres_url,
+        })
+    }
+
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.postgres_url.as_deref()
     }
 
     pub fn backend(&self) -> Backend {

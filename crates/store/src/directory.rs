@@ -18,22 +18,30 @@ fn workspace(r: &AnyRow) -> DbResult<Workspace> {
 }
 
 pub async fn create_workspace(c: &mut Conn, slug: &str, name: &str) -> DbResult<Workspace> {
-    let r = sqlx::query("INSERT INTO workspaces (slug, name, created_at) VALUES ($1, $2, $3) RETURNING *")
-        .bind(slug)
-        .bind(name)
-        .bind(now_ms())
-        .fetch_one(c)
-        .await?;
+    let r = sqlx::query(
+        "INSERT INTO workspaces (slug, name, created_at) VALUES ($1, $2, $3) RETURNING *",
+    )
+    .bind(slug)
+    .bind(name)
+    .bind(now_ms())
+    .fetch_one(c)
+    .await?;
     workspace(&r)
 }
 
 pub async fn workspace_by_slug(c: &mut Conn, slug: &str) -> DbResult<Workspace> {
-    let r = sqlx::query("SELECT * FROM workspaces WHERE slug = $1").bind(slug).fetch_optional(c).await?;
+    let r = sqlx::query("SELECT * FROM workspaces WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(c)
+        .await?;
     workspace(&r.found()?)
 }
 
 pub async fn workspace_by_id(c: &mut Conn, id: i64) -> DbResult<Workspace> {
-    let r = sqlx::query("SELECT * FROM workspaces WHERE id = $1").bind(id).fetch_optional(c).await?;
+    let r = sqlx::query("SELECT * FROM workspaces WHERE id = $1")
+        .bind(id)
+        .fetch_optional(c)
+        .await?;
     workspace(&r.found()?)
 }
 
@@ -47,7 +55,12 @@ pub async fn workspaces_of_user(c: &mut Conn, user_id: i64) -> DbResult<Vec<(Wor
     .fetch_all(c)
     .await?;
     rows.iter()
-        .map(|r| Ok((workspace(r)?, parse_enum(Role::parse(&r.try_get::<String, _>("role")?))?)))
+        .map(|r| {
+            Ok((
+                workspace(r)?,
+                parse_enum(Role::parse(&r.try_get::<String, _>("role")?))?,
+            ))
+        })
         .collect()
 }
 
@@ -59,7 +72,12 @@ pub struct Account {
     pub password_hash: Option<String>,
 }
 
-pub async fn create_user(c: &mut Conn, email: &str, name: &str, password_hash: Option<&str>) -> DbResult<i64> {
+pub async fn create_user(
+    c: &mut Conn,
+    email: &str,
+    name: &str,
+    password_hash: Option<&str>,
+) -> DbResult<i64> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (email, name, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
@@ -87,29 +105,36 @@ pub async fn account_by_email(c: &mut Conn, email: &str) -> DbResult<Account> {
 }
 
 pub async fn set_password_hash(c: &mut Conn, user_id: i64, hash: &str) -> DbResult<()> {
-    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(user_id).execute(c).await?;
-    Ok(())
-}
-
-pub async fn add_member(c: &mut Conn, workspace_id: i64, user_id: i64, role: Role) -> DbResult<()> {
-    sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(workspace_id)
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
         .bind(user_id)
-        .bind(role.as_str())
-        .bind(now_ms())
         .execute(c)
         .await?;
     Ok(())
 }
 
+pub async fn add_member(c: &mut Conn, workspace_id: i64, user_id: i64, role: Role) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .bind(role.as_str())
+    .bind(now_ms())
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
 pub async fn set_role(c: &mut Conn, workspace_id: i64, user_id: i64, role: Role) -> DbResult<()> {
-    let n = sqlx::query("UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3")
-        .bind(role.as_str())
-        .bind(workspace_id)
-        .bind(user_id)
-        .execute(c)
-        .await?
-        .rows_affected();
+    let n =
+        sqlx::query("UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3")
+            .bind(role.as_str())
+            .bind(workspace_id)
+            .bind(user_id)
+            .execute(c)
+            .await?
+            .rows_affected();
     if n == 0 {
         return Err(crate::DbError::NotFound);
     }
@@ -148,10 +173,12 @@ pub async fn remove_member(c: &mut Conn, workspace_id: i64, user_id: i64) -> DbR
 }
 
 pub async fn count_owners(c: &mut Conn, workspace_id: i64) -> DbResult<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'")
-        .bind(workspace_id)
-        .fetch_one(c)
-        .await?)
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'",
+    )
+    .bind(workspace_id)
+    .fetch_one(c)
+    .await?)
 }
 
 fn user(r: &AnyRow) -> DbResult<User> {
@@ -168,19 +195,23 @@ const USER_COLUMNS: &str = "SELECT u.id, u.email, u.name, u.created_at, m.role F
      JOIN memberships m ON m.user_id = u.id";
 
 pub async fn member(c: &mut Conn, workspace_id: i64, user_id: i64) -> DbResult<User> {
-    let r = sqlx::query(sqlx::AssertSqlSafe(format!("{USER_COLUMNS} WHERE m.workspace_id = $1 AND u.id = $2")))
-        .bind(workspace_id)
-        .bind(user_id)
-        .fetch_optional(c)
-        .await?;
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{USER_COLUMNS} WHERE m.workspace_id = $1 AND u.id = $2"
+    )))
+    .bind(workspace_id)
+    .bind(user_id)
+    .fetch_optional(c)
+    .await?;
     user(&r.found()?)
 }
 
 pub async fn members(c: &mut Conn, workspace_id: i64) -> DbResult<Vec<User>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{USER_COLUMNS} WHERE m.workspace_id = $1 ORDER BY u.name, u.id")))
-        .bind(workspace_id)
-        .fetch_all(c)
-        .await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{USER_COLUMNS} WHERE m.workspace_id = $1 ORDER BY u.name, u.id"
+    )))
+    .bind(workspace_id)
+    .fetch_all(c)
+    .await?;
     rows.iter().map(user).collect()
 }
 
@@ -220,16 +251,27 @@ pub async fn create_token(
     token(&r)
 }
 
-pub async fn tokens_of_user(c: &mut Conn, workspace_id: i64, user_id: i64) -> DbResult<Vec<ApiToken>> {
-    let rows = sqlx::query("SELECT * FROM api_tokens WHERE workspace_id = $1 AND user_id = $2 ORDER BY id DESC")
-        .bind(workspace_id)
-        .bind(user_id)
-        .fetch_all(c)
-        .await?;
+pub async fn tokens_of_user(
+    c: &mut Conn,
+    workspace_id: i64,
+    user_id: i64,
+) -> DbResult<Vec<ApiToken>> {
+    let rows = sqlx::query(
+        "SELECT * FROM api_tokens WHERE workspace_id = $1 AND user_id = $2 ORDER BY id DESC",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .fetch_all(c)
+    .await?;
     rows.iter().map(token).collect()
 }
 
-pub async fn revoke_token(c: &mut Conn, workspace_id: i64, user_id: i64, token_id: i64) -> DbResult<()> {
+pub async fn revoke_token(
+    c: &mut Conn,
+    workspace_id: i64,
+    user_id: i64,
+    token_id: i64,
+) -> DbResult<()> {
     let n = sqlx::query(
         "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND workspace_id = $3 AND user_id = $4",
     )
@@ -267,7 +309,10 @@ fn principal(r: &AnyRow) -> DbResult<Principal> {
 }
 
 /// Resolves a live token by its hash; also returns when it was last used.
-pub async fn principal_by_token(c: &mut Conn, token_hash: &str) -> DbResult<(Principal, Option<i64>)> {
+pub async fn principal_by_token(
+    c: &mut Conn,
+    token_hash: &str,
+) -> DbResult<(Principal, Option<i64>)> {
     let r = sqlx::query(
         "SELECT t.id AS token_id, t.user_id, t.workspace_id, t.last_used_at, m.role, u.name, u.email \
          FROM api_tokens t JOIN memberships m ON m.workspace_id = t.workspace_id AND m.user_id = t.user_id \
@@ -335,26 +380,40 @@ pub async fn principal_by_session(c: &mut Conn, token_hash: &str) -> DbResult<(P
 }
 
 pub async fn delete_session(c: &mut Conn, token_hash: &str) -> DbResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(c).await?;
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_hash)
+        .execute(c)
+        .await?;
     Ok(())
 }
 
 pub async fn delete_expired_sessions(c: &mut Conn) -> DbResult<u64> {
-    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now_ms()).execute(c).await?.rows_affected())
+    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(now_ms())
+        .execute(c)
+        .await?
+        .rows_affected())
 }
 
 // ---- Teams and skills -------------------------------------------------------------------
 
 pub async fn create_team(c: &mut Conn, workspace_id: i64, name: &str) -> DbResult<i64> {
-    Ok(sqlx::query_scalar("INSERT INTO teams (workspace_id, name, created_at) VALUES ($1, $2, $3) RETURNING id")
-        .bind(workspace_id)
-        .bind(name)
-        .bind(now_ms())
-        .fetch_one(c)
-        .await?)
+    Ok(sqlx::query_scalar(
+        "INSERT INTO teams (workspace_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(workspace_id)
+    .bind(name)
+    .bind(now_ms())
+    .fetch_one(c)
+    .await?)
 }
 
-pub async fn rename_team(c: &mut Conn, workspace_id: i64, team_id: i64, name: &str) -> DbResult<()> {
+pub async fn rename_team(
+    c: &mut Conn,
+    workspace_id: i64,
+    team_id: i64,
+    name: &str,
+) -> DbResult<()> {
     let n = sqlx::query("UPDATE teams SET name = $1 WHERE id = $2 AND workspace_id = $3")
         .bind(name)
         .bind(team_id)
@@ -369,32 +428,55 @@ pub async fn rename_team(c: &mut Conn, workspace_id: i64, team_id: i64, name: &s
 }
 
 /// Replaces a team's members. Every user must belong to the workspace.
-pub async fn set_team_members(c: &mut Conn, workspace_id: i64, team_id: i64, user_ids: &[i64]) -> DbResult<()> {
+pub async fn set_team_members(
+    c: &mut Conn,
+    workspace_id: i64,
+    team_id: i64,
+    user_ids: &[i64],
+) -> DbResult<()> {
     team(c, workspace_id, team_id).await?;
     for &uid in user_ids {
         member(c, workspace_id, uid).await?;
     }
-    sqlx::query("DELETE FROM team_members WHERE team_id = $1").bind(team_id).execute(&mut *c).await?;
+    sqlx::query("DELETE FROM team_members WHERE team_id = $1")
+        .bind(team_id)
+        .execute(&mut *c)
+        .await?;
     for &uid in user_ids {
-        sqlx::query("INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(team_id)
-            .bind(uid)
-            .execute(&mut *c)
-            .await?;
+        sqlx::query(
+            "INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(team_id)
+        .bind(uid)
+        .execute(&mut *c)
+        .await?;
     }
     Ok(())
 }
 
 pub async fn delete_team(c: &mut Conn, workspace_id: i64, team_id: i64) -> DbResult<()> {
     team(c, workspace_id, team_id).await?;
-    sqlx::query("UPDATE conversations SET team_id = NULL WHERE team_id = $1").bind(team_id).execute(&mut *c).await?;
-    sqlx::query("DELETE FROM team_members WHERE team_id = $1").bind(team_id).execute(&mut *c).await?;
-    sqlx::query("DELETE FROM teams WHERE id = $1").bind(team_id).execute(c).await?;
+    sqlx::query("UPDATE conversations SET team_id = NULL WHERE team_id = $1")
+        .bind(team_id)
+        .execute(&mut *c)
+        .await?;
+    sqlx::query("DELETE FROM team_members WHERE team_id = $1")
+        .bind(team_id)
+        .execute(&mut *c)
+        .await?;
+    sqlx::query("DELETE FROM teams WHERE id = $1")
+        .bind(team_id)
+        .execute(c)
+        .await?;
     Ok(())
 }
 
 pub async fn team(c: &mut Conn, workspace_id: i64, team_id: i64) -> DbResult<Team> {
-    teams(c, workspace_id).await?.into_iter().find(|t| t.id == team_id).found()
+    teams(c, workspace_id)
+        .await?
+        .into_iter()
+        .find(|t| t.id == team_id)
+        .found()
 }
 
 pub async fn teams(c: &mut Conn, workspace_id: i64) -> DbResult<Vec<Team>> {
@@ -425,12 +507,16 @@ pub async fn teams(c: &mut Conn, workspace_id: i64) -> DbResult<Vec<Team>> {
 }
 
 pub async fn create_skill(c: &mut Conn, workspace_id: i64, name: &str) -> DbResult<Skill> {
-    let id = sqlx::query_scalar("INSERT INTO skills (workspace_id, name) VALUES ($1, $2) RETURNING id")
-        .bind(workspace_id)
-        .bind(name)
-        .fetch_one(c)
-        .await?;
-    Ok(Skill { id, name: name.to_string() })
+    let id =
+        sqlx::query_scalar("INSERT INTO skills (workspace_id, name) VALUES ($1, $2) RETURNING id")
+            .bind(workspace_id)
+            .bind(name)
+            .fetch_one(c)
+            .await?;
+    Ok(Skill {
+        id,
+        name: name.to_string(),
+    })
 }
 
 pub async fn skills(c: &mut Conn, workspace_id: i64) -> DbResult<Vec<Skill>> {
@@ -438,11 +524,24 @@ pub async fn skills(c: &mut Conn, workspace_id: i64) -> DbResult<Vec<Skill>> {
         .bind(workspace_id)
         .fetch_all(c)
         .await?;
-    rows.iter().map(|r| Ok(Skill { id: r.try_get("id")?, name: r.try_get("name")? })).collect()
+    rows.iter()
+        .map(|r| {
+            Ok(Skill {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+            })
+        })
+        .collect()
 }
 
 /// Sets a user's level (1-5) in a skill; level 0 removes it.
-pub async fn set_user_skill(c: &mut Conn, workspace_id: i64, user_id: i64, skill_id: i64, level: i64) -> DbResult<()> {
+pub async fn set_user_skill(
+    c: &mut Conn,
+    workspace_id: i64,
+    user_id: i64,
+    skill_id: i64,
+    level: i64,
+) -> DbResult<()> {
     member(c, workspace_id, user_id).await?;
     sqlx::query("SELECT id FROM skills WHERE id = $1 AND workspace_id = $2")
         .bind(skill_id)
@@ -478,7 +577,13 @@ fn inbox(r: &AnyRow) -> DbResult<Inbox> {
     })
 }
 
-pub async fn create_inbox(c: &mut Conn, workspace_id: i64, name: &str, channel: Channel, address: Option<&str>) -> DbResult<Inbox> {
+pub async fn create_inbox(
+    c: &mut Conn,
+    workspace_id: i64,
+    name: &str,
+    channel: Channel,
+    address: Option<&str>,
+) -> DbResult<Inbox> {
     let r = sqlx::query(
         "INSERT INTO inboxes (workspace_id, name, channel, address, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING *",
     )

@@ -15,7 +15,13 @@ pub enum Claim {
     InProgress,
 }
 
-pub async fn claim(c: &mut Conn, workspace_id: i64, user_id: i64, key: &str, request_hash: &str) -> DbResult<Claim> {
+pub async fn claim(
+    c: &mut Conn,
+    workspace_id: i64,
+    user_id: i64,
+    key: &str,
+    request_hash: &str,
+) -> DbResult<Claim> {
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (workspace_id, user_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (workspace_id, user_id, key) DO NOTHING",
@@ -47,12 +53,22 @@ pub async fn claim(c: &mut Conn, workspace_id: i64, user_id: i64, key: &str, req
     let status: Option<i64> = r.try_get("status_code")?;
     let body: Option<String> = r.try_get("response_body")?;
     Ok(match (status, body) {
-        (Some(s), Some(b)) => Claim::Replay { status: u16::try_from(s).unwrap_or(200), body: b },
+        (Some(s), Some(b)) => Claim::Replay {
+            status: u16::try_from(s).unwrap_or(200),
+            body: b,
+        },
         _ => Claim::InProgress,
     })
 }
 
-pub async fn finish(c: &mut Conn, workspace_id: i64, user_id: i64, key: &str, status: u16, body: &str) -> DbResult<()> {
+pub async fn finish(
+    c: &mut Conn,
+    workspace_id: i64,
+    user_id: i64,
+    key: &str,
+    status: u16,
+    body: &str,
+) -> DbResult<()> {
     sqlx::query(
         "UPDATE idempotency_keys SET status_code = $1, response_body = $2 WHERE workspace_id = $3 AND user_id = $4 AND key = $5",
     )
@@ -68,15 +84,23 @@ pub async fn finish(c: &mut Conn, workspace_id: i64, user_id: i64, key: &str, st
 
 /// Forgets a key whose request failed on our side, so a retry runs again.
 pub async fn release(c: &mut Conn, workspace_id: i64, user_id: i64, key: &str) -> DbResult<()> {
-    sqlx::query("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND user_id = $2 AND key = $3")
-        .bind(workspace_id)
-        .bind(user_id)
-        .bind(key)
-        .execute(c)
-        .await?;
+    sqlx::query(
+        "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND user_id = $2 AND key = $3",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .bind(key)
+    .execute(c)
+    .await?;
     Ok(())
 }
 
 pub async fn purge(c: &mut Conn, before_ms: i64) -> DbResult<u64> {
-    Ok(sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(before_ms).execute(c).await?.rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(before_ms)
+            .execute(c)
+            .await?
+            .rows_affected(),
+    )
 }

@@ -66,7 +66,12 @@ pub async fn enqueue(c: &mut Conn, j: &NewJob<'_>) -> DbResult<Option<i64>> {
 
 /// Claims up to `limit` due jobs for `lease_ms`. A job whose lease ran out (its worker died) is
 /// due again. The returned `attempts` is the fencing token for [`complete`] and [`fail`].
-pub async fn claim(c: &mut Conn, backend: Backend, limit: i64, lease_ms: i64) -> DbResult<Vec<Job>> {
+pub async fn claim(
+    c: &mut Conn,
+    backend: Backend,
+    limit: i64,
+    lease_ms: i64,
+) -> DbResult<Vec<Job>> {
     let now = now_ms();
     let lock = match backend {
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -151,7 +156,12 @@ pub async fn retry_dead(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<bo
 }
 
 /// A workspace's jobs, newest first, optionally of one status.
-pub async fn list(c: &mut Conn, workspace_id: i64, status: Option<&str>, page: PageRequest) -> DbResult<Page<JobInfo>> {
+pub async fn list(
+    c: &mut Conn,
+    workspace_id: i64,
+    status: Option<&str>,
+    page: PageRequest,
+) -> DbResult<Page<JobInfo>> {
     let before = page.after.map_or(i64::MAX, |c| c.id);
     let rows = match status {
         Some(st) => sqlx::query("SELECT * FROM jobs WHERE workspace_id = $1 AND status = $2 AND id < $3 ORDER BY id DESC LIMIT $4")
@@ -183,27 +193,39 @@ pub async fn list(c: &mut Conn, workspace_id: i64, status: Option<&str>, page: P
             })
         })
         .collect::<DbResult<Vec<_>>>()?;
-    Ok(Page::from_overfetch(list, page.limit, |j| Cursor { key: 0, id: j.id }))
+    Ok(Page::from_overfetch(list, page.limit, |j| Cursor {
+        key: 0,
+        id: j.id,
+    }))
 }
 
 pub async fn get(c: &mut Conn, id: i64) -> DbResult<Job> {
-    let r = sqlx::query("SELECT * FROM jobs WHERE id = $1").bind(id).fetch_one(c).await?;
+    let r = sqlx::query("SELECT * FROM jobs WHERE id = $1")
+        .bind(id)
+        .fetch_one(c)
+        .await?;
     job(&r)
 }
 
 /// Counts per status, for metrics and readiness.
 pub async fn counts(c: &mut Conn) -> DbResult<Vec<(String, i64)>> {
-    let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status").fetch_all(c).await?;
-    rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("n")?))).collect()
+    let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
+        .fetch_all(c)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
+        .collect()
 }
 
 /// Forgets finished jobs older than `before_ms`.
 pub async fn purge_done(c: &mut Conn, before_ms: i64) -> DbResult<u64> {
-    Ok(sqlx::query("DELETE FROM jobs WHERE status = 'done' AND updated_at < $1")
-        .bind(before_ms)
-        .execute(c)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM jobs WHERE status = 'done' AND updated_at < $1")
+            .bind(before_ms)
+            .execute(c)
+            .await?
+            .rows_affected(),
+    )
 }
 
 #[cfg(test)]

@@ -14,12 +14,15 @@ pub mod db;
 pub mod directory;
 pub mod idempotency;
 pub mod jobs;
+pub mod notify;
 pub mod search;
 mod sql;
 
 pub use db::{Backend, Db, DbConfig};
 pub use sqlx::AnyConnection as Conn;
 pub use sqlx::Error as SqlxError;
+/// A write transaction.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 use jiff::Timestamp;
 

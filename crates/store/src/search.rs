@@ -41,7 +41,10 @@ pub async fn put(
         .collect();
     match backend {
         Backend::Sqlite => {
-            sqlx::query("DELETE FROM search_fts WHERE rowid = $1").bind(id).execute(&mut *c).await?;
+            sqlx::query("DELETE FROM search_fts WHERE rowid = $1")
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
             sqlx::query("INSERT INTO search_fts (rowid, body, workspace_id, conversation_id) VALUES ($1, $2, $3, $4)")
                 .bind(id)
                 .bind(body)
@@ -71,7 +74,10 @@ pub async fn delete(c: &mut Conn, backend: Backend, kind: DocKind, ref_id: i64) 
         Backend::Sqlite => "DELETE FROM search_fts WHERE rowid = $1",
         Backend::Postgres => "DELETE FROM search_documents WHERE id = $1",
     };
-    sqlx::query(sql).bind(doc_id(kind, ref_id)).execute(c).await?;
+    sqlx::query(sql)
+        .bind(doc_id(kind, ref_id))
+        .execute(c)
+        .await?;
     Ok(())
 }
 
@@ -92,7 +98,13 @@ pub struct Matches {
 }
 
 /// Every term must match (as a prefix). At most `limit` of each kind.
-pub async fn query(c: &mut Conn, backend: Backend, workspace_id: i64, q: &str, limit: usize) -> DbResult<Matches> {
+pub async fn query(
+    c: &mut Conn,
+    backend: Backend,
+    workspace_id: i64,
+    q: &str,
+    limit: usize,
+) -> DbResult<Matches> {
     let terms = terms(q);
     if terms.is_empty() {
         return Ok(Matches::default());
@@ -100,7 +112,11 @@ pub async fn query(c: &mut Conn, backend: Backend, workspace_id: i64, q: &str, l
     let scan = (limit * 8) as i64;
     let rows = match backend {
         Backend::Sqlite => {
-            let expr = terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" ");
+            let expr = terms
+                .iter()
+                .map(|t| format!("\"{t}\"*"))
+                .collect::<Vec<_>>()
+                .join(" ");
             sqlx::query(
                 "SELECT rowid AS id, conversation_id FROM search_fts WHERE search_fts MATCH $1 AND workspace_id = $2 \
                  ORDER BY rank LIMIT $3",
@@ -112,7 +128,11 @@ pub async fn query(c: &mut Conn, backend: Backend, workspace_id: i64, q: &str, l
             .await?
         }
         Backend::Postgres => {
-            let expr = terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ");
+            let expr = terms
+                .iter()
+                .map(|t| format!("{t}:*"))
+                .collect::<Vec<_>>()
+                .join(" & ");
             sqlx::query(
                 "SELECT id, conversation_id FROM search_documents, to_tsquery('simple', $1) AS q \
                  WHERE workspace_id = $2 AND tsv @@ q ORDER BY ts_rank(tsv, q) DESC, id DESC LIMIT $3",
@@ -133,9 +153,11 @@ pub async fn query(c: &mut Conn, backend: Backend, workspace_id: i64, q: &str, l
                 m.customer_ids.push(id / 4);
             }
         } else if let Some(cid) = conversation_id
-            && m.conversation_ids.len() < limit && !m.conversation_ids.contains(&cid) {
-                m.conversation_ids.push(cid);
-            }
+            && m.conversation_ids.len() < limit
+            && !m.conversation_ids.contains(&cid)
+        {
+            m.conversation_ids.push(cid);
+        }
     }
     Ok(m)
 }
@@ -146,7 +168,10 @@ mod tests {
 
     #[test]
     fn terms_drop_query_syntax() {
-        assert_eq!(terms(r#"Refund "NEAR(x)" OR * -col:1"#), vec!["refund", "near", "x", "or", "col", "1"]);
+        assert_eq!(
+            terms(r#"Refund "NEAR(x)" OR * -col:1"#),
+            vec!["refund", "near", "x", "or", "col", "1"]
+        );
         assert!(terms("\"*:&|!()").is_empty());
         assert_eq!(terms("Grüße"), vec!["grüße"]);
     }

@@ -10,7 +10,9 @@ use crate::kit::{TestApp, assert_error, both, id, ids, millis, rfc3339_in};
 
 /// `body["items"]` as an array.
 fn items(body: &Value) -> &Vec<Value> {
-    body["items"].as_array().unwrap_or_else(|| panic!("no items array in {body}"))
+    body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items array in {body}"))
 }
 
 async fn lifecycle(t: TestApp) {
@@ -45,52 +47,136 @@ async fn lifecycle(t: TestApp) {
 
     // A reply to the customer and an internal note.
     let msgs = format!("/api/v1/conversations/{cid}/messages");
-    let reply = t.post_created(&msgs, tok, json!({"body": "We are on it", "kind": "reply"})).await;
+    let reply = t
+        .post_created(&msgs, tok, json!({"body": "We are on it", "kind": "reply"}))
+        .await;
     assert_eq!(reply["kind"], "reply");
     assert_eq!(reply["conversation_id"], cid);
     assert_eq!(reply["author_user_id"], me);
     assert_eq!(reply["body_text"], "We are on it");
     assert_eq!(reply["body_html"], "We are on it");
     assert_eq!(reply["attachments"], json!([]));
-    let note = t.post_created(&msgs, tok, json!({"body": "Customer is on the <b>old</b> plan", "kind": "note"})).await;
+    let note = t
+        .post_created(
+            &msgs,
+            tok,
+            json!({"body": "Customer is on the <b>old</b> plan", "kind": "note"}),
+        )
+        .await;
     assert_eq!(note["kind"], "note");
     // Plain text is escaped, never interpreted as HTML.
-    assert_eq!(note["body_html"], "Customer is on the &lt;b&gt;old&lt;/b&gt; plan");
+    assert_eq!(
+        note["body_html"],
+        "Customer is on the &lt;b&gt;old&lt;/b&gt; plan"
+    );
 
     let listed = t.get_ok(&msgs, tok).await;
-    let kinds: Vec<&str> = items(&listed).iter().map(|m| m["kind"].as_str().unwrap_or("?")).collect();
-    assert_eq!(kinds, ["inbound", "reply", "note"], "messages in order: {listed}");
+    let kinds: Vec<&str> = items(&listed)
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["inbound", "reply", "note"],
+        "messages in order: {listed}"
+    );
     assert_eq!(items(&listed)[0]["body_text"], "Help me please");
     assert_eq!(items(&listed)[0]["author_customer_id"], ann);
-    assert_eq!(t.get_ok(&format!("/api/v1/conversations/{cid}"), tok).await["message_count"], 3);
+    assert_eq!(
+        t.get_ok(&format!("/api/v1/conversations/{cid}"), tok).await["message_count"],
+        3
+    );
 
     // Move it: assign, tag, change status (one change per request, so the event order is known).
     let conv_path = format!("/api/v1/conversations/{cid}");
-    let c = t.patch_ok(&conv_path, tok, json!({"assignee_id": me})).await;
+    let c = t
+        .patch_ok(&conv_path, tok, json!({"assignee_id": me}))
+        .await;
     assert_eq!(c["assignee_id"], me);
-    let c = t.patch_ok(&conv_path, tok, json!({"add_tags": ["Billing", "vip"]})).await;
-    assert_eq!(c["tags"], json!(["billing", "vip"]), "tags are normalised and sorted");
-    let c = t.patch_ok(&conv_path, tok, json!({"status": "pending", "priority": "high"})).await;
+    let c = t
+        .patch_ok(&conv_path, tok, json!({"add_tags": ["Billing", "vip"]}))
+        .await;
+    assert_eq!(
+        c["tags"],
+        json!(["billing", "vip"]),
+        "tags are normalised and sorted"
+    );
+    let c = t
+        .patch_ok(
+            &conv_path,
+            tok,
+            json!({"status": "pending", "priority": "high"}),
+        )
+        .await;
     assert_eq!(c["status"], "pending");
     assert_eq!(c["priority"], "high");
     assert_eq!(c["assignee_id"], me, "untouched fields stay");
 
     // The timeline: every message and event, in the order they happened.
-    let timeline = t.get_ok(&format!("/api/v1/conversations/{cid}/timeline"), tok).await;
+    let timeline = t
+        .get_ok(&format!("/api/v1/conversations/{cid}/timeline"), tok)
+        .await;
     let tl = items(&timeline);
     let times: Vec<i64> = tl.iter().map(|i| millis(&i["created_at"])).collect();
-    assert!(times.windows(2).all(|w| w[0] <= w[1]), "timeline out of order: {timeline}");
-    let message_ids: Vec<i64> = tl.iter().filter(|i| i["type"] == "message").map(id).collect();
-    assert_eq!(message_ids, ids(&listed["items"]), "timeline messages: {timeline}");
-    let event_kinds: Vec<&str> = tl.iter().filter(|i| i["type"] == "event").map(|i| i["kind"].as_str().unwrap_or("?")).collect();
-    for kind in ["created", "message_added", "assigned", "tagged", "status_changed", "priority_changed"] {
-        assert!(event_kinds.contains(&kind), "no {kind} event in {event_kinds:?}");
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "timeline out of order: {timeline}"
+    );
+    let message_ids: Vec<i64> = tl
+        .iter()
+        .filter(|i| i["type"] == "message")
+        .map(id)
+        .collect();
+    assert_eq!(
+        message_ids,
+        ids(&listed["items"]),
+        "timeline messages: {timeline}"
+    );
+    let event_kinds: Vec<&str> = tl
+        .iter()
+        .filter(|i| i["type"] == "event")
+        .map(|i| i["kind"].as_str().unwrap_or("?"))
+        .collect();
+    for kind in [
+        "created",
+        "message_added",
+        "assigned",
+        "tagged",
+        "status_changed",
+        "priority_changed",
+    ] {
+        assert!(
+            event_kinds.contains(&kind),
+            "no {kind} event in {event_kinds:?}"
+        );
     }
-    let core: Vec<&str> = event_kinds.iter().copied().filter(|k| *k != "priority_changed").collect();
-    assert_eq!(core, ["created", "message_added", "message_added", "message_added", "assigned", "tagged", "status_changed"]);
-    assert!(tl.iter().all(|i| i["type"] == "message" || i["type"] == "event"), "{timeline}");
+    let core: Vec<&str> = event_kinds
+        .iter()
+        .copied()
+        .filter(|k| *k != "priority_changed")
+        .collect();
+    assert_eq!(
+        core,
+        [
+            "created",
+            "message_added",
+            "message_added",
+            "message_added",
+            "assigned",
+            "tagged",
+            "status_changed"
+        ]
+    );
+    assert!(
+        tl.iter()
+            .all(|i| i["type"] == "message" || i["type"] == "event"),
+        "{timeline}"
+    );
 
-    let status_event = tl.iter().find(|i| i["kind"] == "status_changed").expect("status event");
+    let status_event = tl
+        .iter()
+        .find(|i| i["kind"] == "status_changed")
+        .expect("status event");
     assert_eq!(status_event["data"]["from"], "open");
     assert_eq!(status_event["data"]["to"], "pending");
     assert_eq!(status_event["actor_user_id"], me);
@@ -117,34 +203,78 @@ async fn lifecycle(t: TestApp) {
 
     // Most recently updated first.
     assert_eq!(t.conversation_ids("", tok).await, [ann2, bob, cid]);
-    assert_eq!(t.conversation_ids("status=open,pending", tok).await, [ann2, bob, cid]);
+    assert_eq!(
+        t.conversation_ids("status=open,pending", tok).await,
+        [ann2, bob, cid]
+    );
     assert_eq!(t.conversation_ids("status=pending", tok).await, [cid]);
     assert_eq!(t.conversation_ids("status=open", tok).await, [ann2, bob]);
-    assert_eq!(t.conversation_ids("status=resolved", tok).await, Vec::<i64>::new());
+    assert_eq!(
+        t.conversation_ids("status=resolved", tok).await,
+        Vec::<i64>::new()
+    );
     assert_eq!(t.conversation_ids("assignee=me", tok).await, [cid]);
-    assert_eq!(t.conversation_ids(&format!("assignee={me}"), tok).await, [cid]);
+    assert_eq!(
+        t.conversation_ids(&format!("assignee={me}"), tok).await,
+        [cid]
+    );
     assert_eq!(t.conversation_ids("assignee=none", tok).await, [ann2, bob]);
     assert_eq!(t.conversation_ids("tag=billing", tok).await, [cid]);
-    assert_eq!(t.conversation_ids("tag=nothing-here", tok).await, Vec::<i64>::new());
+    assert_eq!(
+        t.conversation_ids("tag=nothing-here", tok).await,
+        Vec::<i64>::new()
+    );
     assert_eq!(t.conversation_ids("channel=chat", tok).await, [bob]);
-    assert_eq!(t.conversation_ids(&format!("customer_id={ann}"), tok).await, [ann2, cid]);
-    assert_eq!(t.conversation_ids(&format!("created_after={mark}"), tok).await, [ann2, bob]);
-    assert_eq!(t.conversation_ids(&format!("created_before={mark}"), tok).await, [cid]);
-    assert_eq!(t.conversation_ids(&format!("created_after={mark}&channel=sms&customer_id={ann}"), tok).await, [ann2]);
+    assert_eq!(
+        t.conversation_ids(&format!("customer_id={ann}"), tok).await,
+        [ann2, cid]
+    );
+    assert_eq!(
+        t.conversation_ids(&format!("created_after={mark}"), tok)
+            .await,
+        [ann2, bob]
+    );
+    assert_eq!(
+        t.conversation_ids(&format!("created_before={mark}"), tok)
+            .await,
+        [cid]
+    );
+    assert_eq!(
+        t.conversation_ids(
+            &format!("created_after={mark}&channel=sms&customer_id={ann}"),
+            tok
+        )
+        .await,
+        [ann2]
+    );
 
     // A new message moves a conversation to the top.
     tokio::time::sleep(Duration::from_millis(10)).await;
-    t.post_created(&msgs, tok, json!({"body": "Any news?", "kind": "inbound"})).await;
+    t.post_created(&msgs, tok, json!({"body": "Any news?", "kind": "inbound"}))
+        .await;
     assert_eq!(t.conversation_ids("", tok).await, [cid, ann2, bob]);
     // A customer writing reopens a pending conversation.
     assert_eq!(t.get_ok(&conv_path, tok).await["status"], "open");
-    assert_eq!(t.conversation_ids(&format!("updated_after={mark}&status=open"), tok).await, [cid, ann2, bob]);
+    assert_eq!(
+        t.conversation_ids(&format!("updated_after={mark}&status=open"), tok)
+            .await,
+        [cid, ann2, bob]
+    );
 
     // Unassign with null.
-    let c = t.patch_ok(&conv_path, tok, json!({"assignee_id": null, "remove_tags": ["vip"]})).await;
+    let c = t
+        .patch_ok(
+            &conv_path,
+            tok,
+            json!({"assignee_id": null, "remove_tags": ["vip"]}),
+        )
+        .await;
     assert_eq!(c["assignee_id"], Value::Null);
     assert_eq!(c["tags"], json!(["billing"]));
-    assert_eq!(t.conversation_ids("assignee=me", tok).await, Vec::<i64>::new());
+    assert_eq!(
+        t.conversation_ids("assignee=me", tok).await,
+        Vec::<i64>::new()
+    );
 
     // Paging: 7 conversations, 3 a page, each exactly once, newest first.
     let mut made = Vec::new();
@@ -174,7 +304,10 @@ async fn lifecycle(t: TestApp) {
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
             None => {
-                assert!(page["next_cursor"].is_null(), "next_cursor must be null on the last page: {page}");
+                assert!(
+                    page["next_cursor"].is_null(),
+                    "next_cursor must be null on the last page: {page}"
+                );
                 break;
             }
         }
@@ -183,19 +316,34 @@ async fn lifecycle(t: TestApp) {
     assert_eq!(pages, [3, 3, 1], "page sizes");
     assert_eq!(seen, made, "every conversation exactly once, newest first");
     // A page that holds exactly what is left says there is nothing more.
-    let exact = t.get_ok("/api/v1/conversations?channel=whatsapp&limit=7", tok).await;
+    let exact = t
+        .get_ok("/api/v1/conversations?channel=whatsapp&limit=7", tok)
+        .await;
     assert_eq!(ids(&exact["items"]), made);
-    assert!(exact["next_cursor"].is_null(), "no next page when everything fit: {exact}");
+    assert!(
+        exact["next_cursor"].is_null(),
+        "no next page when everything fit: {exact}"
+    );
 
     // A filter on an invalid value is refused, not ignored.
     let (s, b) = t.get("/api/v1/conversations?assignee=someone", tok).await;
     crate::kit::assert_invalid(s, &b, "assignee", "assignee=someone");
-    let (s, b) = t.get("/api/v1/conversations?cursor=not-a-cursor", tok).await;
+    let (s, b) = t
+        .get("/api/v1/conversations?cursor=not-a-cursor", tok)
+        .await;
     crate::kit::assert_invalid(s, &b, "cursor", "a forged cursor");
-    let (s, b) = t.get("/api/v1/conversations?created_after=yesterday", tok).await;
+    let (s, b) = t
+        .get("/api/v1/conversations?created_after=yesterday", tok)
+        .await;
     crate::kit::assert_invalid(s, &b, "created_after", "created_after=yesterday");
     let (s, b) = t.get("/api/v1/conversations/999999999", tok).await;
-    assert_error(s, &b, StatusCode::NOT_FOUND, "not_found", "GET a missing conversation");
+    assert_error(
+        s,
+        &b,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "GET a missing conversation",
+    );
 }
 both!(lifecycle);
 
@@ -205,16 +353,38 @@ both!(lifecycle);
 async fn timeline_order(t: TestApp) {
     let tok = t.token.as_str();
     for n in 0..5 {
-        let c = t.conversation(tok, &format!("order{n}@example.com"), &format!("Order {n}")).await;
+        let c = t
+            .conversation(tok, &format!("order{n}@example.com"), &format!("Order {n}"))
+            .await;
         let cid = id(&c);
-        t.post_created(&format!("/api/v1/conversations/{cid}/messages"), tok, json!({"body": "Reply", "kind": "reply"})).await;
-        let timeline = t.get_ok(&format!("/api/v1/conversations/{cid}/timeline"), tok).await;
+        t.post_created(
+            &format!("/api/v1/conversations/{cid}/messages"),
+            tok,
+            json!({"body": "Reply", "kind": "reply"}),
+        )
+        .await;
+        let timeline = t
+            .get_ok(&format!("/api/v1/conversations/{cid}/timeline"), tok)
+            .await;
         let tl = items(&timeline);
-        assert!(tl[0]["type"] == "event" && tl[0]["kind"] == "created", "the timeline must start with `created`: {timeline}");
+        assert!(
+            tl[0]["type"] == "event" && tl[0]["kind"] == "created",
+            "the timeline must start with `created`: {timeline}"
+        );
         for m in tl.iter().filter(|i| i["type"] == "message") {
-            let msg_pos = tl.iter().position(|i| i["type"] == "message" && i["id"] == m["id"]);
-            let ev_pos = tl.iter().position(|i| i["type"] == "event" && i["kind"] == "message_added" && i["data"]["message_id"] == m["id"]);
-            assert!(msg_pos.is_some() && ev_pos.is_some() && msg_pos < ev_pos, "message {} and its message_added event out of order: {timeline}", m["id"]);
+            let msg_pos = tl
+                .iter()
+                .position(|i| i["type"] == "message" && i["id"] == m["id"]);
+            let ev_pos = tl.iter().position(|i| {
+                i["type"] == "event"
+                    && i["kind"] == "message_added"
+                    && i["data"]["message_id"] == m["id"]
+            });
+            assert!(
+                msg_pos.is_some() && ev_pos.is_some() && msg_pos < ev_pos,
+                "message {} and its message_added event out of order: {timeline}",
+                m["id"]
+            );
         }
     }
 }
@@ -224,15 +394,26 @@ async fn same_customer_by_identity(t: TestApp) {
     let tok = t.token.as_str();
     let a = t.conversation(tok, "Ann@Example.com", "First").await;
     let b = t.conversation(tok, "ann@example.COM", "Second").await;
-    assert_eq!(a["customer_id"], b["customer_id"], "emails match whatever their case");
+    assert_eq!(
+        a["customer_id"], b["customer_id"],
+        "emails match whatever their case"
+    );
     let customer = a["customer_id"].as_i64().expect("customer id");
 
     // Phone numbers match in any common notation.
     let p1 = t
-        .post_created("/api/v1/conversations", tok, json!({"customer": {"phone": "+1 (415) 555-0199"}, "subject": "Call", "body": "x"}))
+        .post_created(
+            "/api/v1/conversations",
+            tok,
+            json!({"customer": {"phone": "+1 (415) 555-0199"}, "subject": "Call", "body": "x"}),
+        )
         .await;
     let p2 = t
-        .post_created("/api/v1/conversations", tok, json!({"customer": {"phone": "+14155550199"}, "subject": "Call again", "body": "x"}))
+        .post_created(
+            "/api/v1/conversations",
+            tok,
+            json!({"customer": {"phone": "+14155550199"}, "subject": "Call again", "body": "x"}),
+        )
         .await;
     assert_eq!(p1["customer_id"], p2["customer_id"]);
     assert_ne!(p1["customer_id"], a["customer_id"]);
@@ -246,25 +427,58 @@ async fn same_customer_by_identity(t: TestApp) {
         )
         .await;
     assert_eq!(c["customer_id"], customer);
-    let cust = t.get_ok(&format!("/api/v1/customers/{customer}"), tok).await;
+    let cust = t
+        .get_ok(&format!("/api/v1/customers/{customer}"), tok)
+        .await;
     let mut identities: Vec<(String, String)> = cust["identities"]
         .as_array()
         .expect("identities")
         .iter()
-        .map(|i| (i["kind"].as_str().unwrap_or("?").to_string(), i["value"].as_str().unwrap_or("?").to_string()))
+        .map(|i| {
+            (
+                i["kind"].as_str().unwrap_or("?").to_string(),
+                i["value"].as_str().unwrap_or("?").to_string(),
+            )
+        })
         .collect();
     identities.sort();
     assert_eq!(
         identities,
-        [("email".to_string(), "ann@example.com".to_string()), ("phone".to_string(), "+4930123456".to_string())],
+        [
+            ("email".to_string(), "ann@example.com".to_string()),
+            ("phone".to_string(), "+4930123456".to_string())
+        ],
         "one normalised email, plus the phone: {cust}"
     );
-    assert_eq!(t.conversation_ids(&format!("customer_id={customer}"), tok).await.len(), 3);
+    assert_eq!(
+        t.conversation_ids(&format!("customer_id={customer}"), tok)
+            .await
+            .len(),
+        3
+    );
 
     // Creating a customer with an identity someone holds is a conflict, not a duplicate.
-    let (s, body) = t.post("/api/v1/customers", tok, json!({"email": "ANN@example.com", "name": "Other Ann"})).await;
-    assert_error(s, &body, StatusCode::CONFLICT, "conflict", "customer with a taken email");
-    let new = t.post_created("/api/v1/customers", tok, json!({"email": "carla@example.com", "name": "Carla"})).await;
+    let (s, body) = t
+        .post(
+            "/api/v1/customers",
+            tok,
+            json!({"email": "ANN@example.com", "name": "Other Ann"}),
+        )
+        .await;
+    assert_error(
+        s,
+        &body,
+        StatusCode::CONFLICT,
+        "conflict",
+        "customer with a taken email",
+    );
+    let new = t
+        .post_created(
+            "/api/v1/customers",
+            tok,
+            json!({"email": "carla@example.com", "name": "Carla"}),
+        )
+        .await;
     let c = t.conversation(tok, "carla@example.com", "Hello").await;
     assert_eq!(c["customer_id"], id(&new));
     assert_eq!(c["customer_name"], "Carla");
@@ -275,21 +489,46 @@ async fn html_is_sanitised(t: TestApp) {
     let tok = t.token.as_str();
     let evil = r#"<p onclick="steal()">Hello <b>there</b><script>alert(1)</script><img src=x onerror="alert(2)"><a href="javascript:alert(3)">click</a> <a href="https://example.com">site</a></p>"#;
     let c = t
-        .post_created("/api/v1/conversations", tok, json!({"customer": {"email": "eve@example.com"}, "subject": "Hi", "html": evil}))
+        .post_created(
+            "/api/v1/conversations",
+            tok,
+            json!({"customer": {"email": "eve@example.com"}, "subject": "Hi", "html": evil}),
+        )
         .await;
     let cid = id(&c);
-    let m = t.post_created(&format!("/api/v1/conversations/{cid}/messages"), tok, json!({"html": evil, "kind": "inbound"})).await;
+    let m = t
+        .post_created(
+            &format!("/api/v1/conversations/{cid}/messages"),
+            tok,
+            json!({"html": evil, "kind": "inbound"}),
+        )
+        .await;
 
-    let listed = t.get_ok(&format!("/api/v1/conversations/{cid}/messages"), tok).await;
+    let listed = t
+        .get_ok(&format!("/api/v1/conversations/{cid}/messages"), tok)
+        .await;
     let all = items(&listed);
     assert_eq!(all.len(), 2);
     for msg in all.iter().chain([&m]) {
         let html = msg["body_html"].as_str().expect("body_html").to_lowercase();
-        for bad in ["<script", "alert(1)", "onerror", "onclick", "javascript:", "<img"] {
+        for bad in [
+            "<script",
+            "alert(1)",
+            "onerror",
+            "onclick",
+            "javascript:",
+            "<img",
+        ] {
             assert!(!html.contains(bad), "body_html keeps {bad:?}: {html}");
         }
-        assert!(html.contains("<b>there</b>"), "harmless markup stays: {html}");
-        assert!(html.contains(r#"href="https://example.com""#), "safe links stay: {html}");
+        assert!(
+            html.contains("<b>there</b>"),
+            "harmless markup stays: {html}"
+        );
+        assert!(
+            html.contains(r#"href="https://example.com""#),
+            "safe links stay: {html}"
+        );
         assert!(html.contains("noopener"), "links get rel=noopener: {html}");
         let text = msg["body_text"].as_str().expect("body_text");
         assert!(text.contains("Hello there"), "text version: {text}");
@@ -302,22 +541,44 @@ async fn idempotent_retries(t: TestApp) {
     let tok = t.token.as_str();
     let body = json!({"customer": {"email": "retry@example.com"}, "subject": "Retried", "body": "Once please"});
     let send = |key: &str, body: &Value| {
-        let rb = t.request(Method::POST, "/api/v1/conversations", tok).header("Idempotency-Key", key).json(body);
+        let rb = t
+            .request(Method::POST, "/api/v1/conversations", tok)
+            .header("Idempotency-Key", key)
+            .json(body);
         t.send(rb)
     };
 
     let first = send("key-1", &body).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     let again = send("key-1", &body).await;
-    assert_eq!(again.status, StatusCode::CREATED, "a retry answers like the first time: {}", again.body);
+    assert_eq!(
+        again.status,
+        StatusCode::CREATED,
+        "a retry answers like the first time: {}",
+        again.body
+    );
     assert_eq!(again.body, first.body, "a retry answers the same body");
-    assert_eq!(t.conversation_ids("", tok).await, [id(&first.body)], "only one conversation exists");
+    assert_eq!(
+        t.conversation_ids("", tok).await,
+        [id(&first.body)],
+        "only one conversation exists"
+    );
 
     let mut other = body.clone();
     other["subject"] = json!("Something else");
     let mismatch = send("key-1", &other).await;
-    assert_error(mismatch.status, &mismatch.body, StatusCode::UNPROCESSABLE_ENTITY, "idempotency_mismatch", "same key, other body");
-    assert_eq!(t.conversation_ids("", tok).await.len(), 1, "a mismatch creates nothing");
+    assert_error(
+        mismatch.status,
+        &mismatch.body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_mismatch",
+        "same key, other body",
+    );
+    assert_eq!(
+        t.conversation_ids("", tok).await.len(),
+        1,
+        "a mismatch creates nothing"
+    );
 
     // Another key is another request.
     let second = send("key-2", &body).await;
@@ -326,32 +587,82 @@ async fn idempotent_retries(t: TestApp) {
 
     // Keys are per user: another user's request with the same key is not a replay.
     let agent = t.user_token("agent").await;
-    let rb = t.request(Method::POST, "/api/v1/conversations", &agent).header("Idempotency-Key", "key-1").json(&body);
+    let rb = t
+        .request(Method::POST, "/api/v1/conversations", &agent)
+        .header("Idempotency-Key", "key-1")
+        .json(&body);
     let theirs = t.send(rb).await;
     assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.body);
-    assert_ne!(id(&theirs.body), id(&first.body), "another user's key does not replay mine");
+    assert_ne!(
+        id(&theirs.body),
+        id(&first.body),
+        "another user's key does not replay mine"
+    );
 
     // Replays work for messages too: one message, not two.
     let cid = id(&first.body);
     let path = format!("/api/v1/conversations/{cid}/messages");
     let msg = json!({"body": "Only once", "kind": "reply"});
-    let a = t.send(t.request(Method::POST, &path, tok).header("Idempotency-Key", "msg-1").json(&msg)).await;
-    let b = t.send(t.request(Method::POST, &path, tok).header("Idempotency-Key", "msg-1").json(&msg)).await;
+    let a = t
+        .send(
+            t.request(Method::POST, &path, tok)
+                .header("Idempotency-Key", "msg-1")
+                .json(&msg),
+        )
+        .await;
+    let b = t
+        .send(
+            t.request(Method::POST, &path, tok)
+                .header("Idempotency-Key", "msg-1")
+                .json(&msg),
+        )
+        .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     assert_eq!((b.status, &b.body), (a.status, &a.body));
-    assert_eq!(items(&t.get_ok(&path, tok).await).len(), 2, "first message plus one reply");
+    assert_eq!(
+        items(&t.get_ok(&path, tok).await).len(),
+        2,
+        "first message plus one reply"
+    );
 
     // A keyed message may be as large as any message (attachments make them larger than other
     // requests): the key must not shrink what is accepted.
     use base64::Engine;
     let file = base64::engine::general_purpose::STANDARD.encode(vec![42u8; 2 * 1024 * 1024]);
-    let big = json!({"body": "Big file", "attachments": [{"filename": "big.bin", "data_base64": file}]});
+    let big =
+        json!({"body": "Big file", "attachments": [{"filename": "big.bin", "data_base64": file}]});
     let plain = t.send(t.request(Method::POST, &path, tok).json(&big)).await;
-    assert_eq!(plain.status, StatusCode::CREATED, "2 MiB attachment without a key: {}", plain.body);
-    let keyed = t.send(t.request_alone(Method::POST, &path, tok).header("Idempotency-Key", "big-1").json(&big)).await;
-    assert_eq!(keyed.status, StatusCode::CREATED, "2 MiB attachment with an Idempotency-Key: {}", keyed.body);
-    let replay = t.send(t.request(Method::POST, &path, tok).header("Idempotency-Key", "big-1").json(&big)).await;
-    assert_eq!((replay.status, &replay.body), (keyed.status, &keyed.body), "replay of a large keyed message");
+    assert_eq!(
+        plain.status,
+        StatusCode::CREATED,
+        "2 MiB attachment without a key: {}",
+        plain.body
+    );
+    let keyed = t
+        .send(
+            t.request_alone(Method::POST, &path, tok)
+                .header("Idempotency-Key", "big-1")
+                .json(&big),
+        )
+        .await;
+    assert_eq!(
+        keyed.status,
+        StatusCode::CREATED,
+        "2 MiB attachment with an Idempotency-Key: {}",
+        keyed.body
+    );
+    let replay = t
+        .send(
+            t.request(Method::POST, &path, tok)
+                .header("Idempotency-Key", "big-1")
+                .json(&big),
+        )
+        .await;
+    assert_eq!(
+        (replay.status, &replay.body),
+        (keyed.status, &keyed.body),
+        "replay of a large keyed message"
+    );
     assert_eq!(items(&t.get_ok(&path, tok).await).len(), 4);
 }
 both!(idempotent_retries);

@@ -35,9 +35,17 @@ impl EventStream {
         }
         let r = rb.send().await.expect("open the event stream");
         assert_eq!(r.status(), StatusCode::OK, "GET /api/v1/events");
-        let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         assert!(ct.starts_with("text/event-stream"), "content type {ct}");
-        EventStream { body: Box::pin(r.bytes_stream()), buf: String::new() }
+        EventStream {
+            body: Box::pin(r.bytes_stream()),
+            buf: String::new(),
+        }
     }
 
     /// The next event carrying data, or `None` if none comes within `within`.
@@ -50,14 +58,22 @@ impl EventStream {
                     return Some(frame);
                 }
             }
-            let chunk = tokio::time::timeout_at(deadline, self.body.next()).await.ok()??;
+            let chunk = tokio::time::timeout_at(deadline, self.body.next())
+                .await
+                .ok()??;
             let chunk = chunk.expect("read the event stream");
-            self.buf.push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
+            self.buf
+                .push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
         }
     }
 
     /// Reads events until one matches, failing after `within`; returns everything read.
-    async fn until(&mut self, within: Duration, what: &str, done: impl Fn(&Frame) -> bool) -> Vec<Frame> {
+    async fn until(
+        &mut self,
+        within: Duration,
+        what: &str,
+        done: impl Fn(&Frame) -> bool,
+    ) -> Vec<Frame> {
         let deadline = tokio::time::Instant::now() + within;
         let mut got = Vec::new();
         loop {
@@ -93,15 +109,22 @@ fn parse(block: &str) -> Option<Frame> {
         return None;
     }
     let text = data.join("\n");
-    let data = serde_json::from_str(&text).unwrap_or_else(|e| panic!("event data is not JSON ({e}): {text}"));
+    let data = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("event data is not JSON ({e}): {text}"));
     Some(Frame { id, event, data })
 }
 
 /// Checks the frame's own consistency: `id:` is the event id, `event:` (if any) its kind.
 #[track_caller]
 fn check(f: &Frame) -> i64 {
-    let eid = f.data["id"].as_i64().unwrap_or_else(|| panic!("event without id: {f:?}"));
-    assert_eq!(f.id.as_deref(), Some(eid.to_string().as_str()), "SSE id must be the event id: {f:?}");
+    let eid = f.data["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("event without id: {f:?}"));
+    assert_eq!(
+        f.id.as_deref(),
+        Some(eid.to_string().as_str()),
+        "SSE id must be the event id: {f:?}"
+    );
     if let Some(e) = &f.event {
         assert_eq!(f.data["kind"].as_str(), Some(e.as_str()), "{f:?}");
     }
@@ -111,25 +134,38 @@ fn check(f: &Frame) -> i64 {
 }
 
 fn kinds(frames: &[Frame]) -> Vec<String> {
-    frames.iter().map(|f| f.data["kind"].as_str().unwrap_or("?").to_string()).collect()
+    frames
+        .iter()
+        .map(|f| f.data["kind"].as_str().unwrap_or("?").to_string())
+        .collect()
 }
 
 async fn live_events(t: TestApp) {
     let a = t.token.as_str();
     let (s, b) = t.get("/api/v1/events", "").await;
-    assert_error(s, &b, StatusCode::UNAUTHORIZED, "unauthorized", "events without credentials");
+    assert_error(
+        s,
+        &b,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "events without credentials",
+    );
 
     let viewer = t.user_token("viewer").await;
     let mut live = EventStream::open(&t, &viewer, None).await;
 
     // Another workspace is busy first: none of it may reach A's stream.
     let globex = t.second_workspace().await;
-    let b_conv = t.conversation(&globex, "x@globex.test", "Globex only").await;
+    let b_conv = t
+        .conversation(&globex, "x@globex.test", "Globex only")
+        .await;
 
     let conv = t.conversation(a, "live@example.com", "Live").await;
     let cid = id(&conv);
     let msgs = format!("/api/v1/conversations/{cid}/messages");
-    let msg = t.post_created(&msgs, a, json!({"body": "On it", "kind": "reply"})).await;
+    let msg = t
+        .post_created(&msgs, a, json!({"body": "On it", "kind": "reply"}))
+        .await;
     let mid = id(&msg);
 
     let got = live
@@ -138,34 +174,76 @@ async fn live_events(t: TestApp) {
         })
         .await;
     let ids: Vec<i64> = got.iter().map(check).collect();
-    assert!(got.iter().all(|f| f.data["conversation_id"] == cid), "only A's conversation: {got:#?} (B's was {})", id(&b_conv));
-    assert_eq!(kinds(&got), ["created", "message_added", "message_added"], "{got:#?}");
+    assert!(
+        got.iter().all(|f| f.data["conversation_id"] == cid),
+        "only A's conversation: {got:#?} (B's was {})",
+        id(&b_conv)
+    );
+    assert_eq!(
+        kinds(&got),
+        ["created", "message_added", "message_added"],
+        "{got:#?}"
+    );
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase: {ids:?}");
     let first = ids[0];
     let last_seen = ids[ids.len() - 1];
     drop(live);
 
     // While nobody listens: a status change and a note.
-    t.patch_ok(&format!("/api/v1/conversations/{cid}"), a, json!({"status": "pending"})).await;
-    let note = t.post_created(&msgs, a, json!({"body": "internal", "kind": "note"})).await;
-    t.conversation(&globex, "y@globex.test", "More Globex").await;
+    t.patch_ok(
+        &format!("/api/v1/conversations/{cid}"),
+        a,
+        json!({"status": "pending"}),
+    )
+    .await;
+    let note = t
+        .post_created(&msgs, a, json!({"body": "internal", "kind": "note"}))
+        .await;
+    t.conversation(&globex, "y@globex.test", "More Globex")
+        .await;
 
     // Reconnect after the first event: everything after it, in order, exactly once.
     let mut again = EventStream::open(&t, &viewer, Some(first)).await;
     let caught = again
-        .until(Duration::from_secs(5), "the note's message_added", |f| f.data["data"]["message_id"] == id(&note))
+        .until(Duration::from_secs(5), "the note's message_added", |f| {
+            f.data["data"]["message_id"] == id(&note)
+        })
         .await;
     let caught_ids: Vec<i64> = caught.iter().map(check).collect();
-    assert_eq!(kinds(&caught), ["message_added", "message_added", "status_changed", "message_added"], "{caught:#?}");
-    assert!(caught_ids.iter().all(|i| *i > first), "catch-up starts after Last-Event-ID {first}: {caught_ids:?}");
+    assert_eq!(
+        kinds(&caught),
+        [
+            "message_added",
+            "message_added",
+            "status_changed",
+            "message_added"
+        ],
+        "{caught:#?}"
+    );
+    assert!(
+        caught_ids.iter().all(|i| *i > first),
+        "catch-up starts after Last-Event-ID {first}: {caught_ids:?}"
+    );
     assert!(caught_ids.windows(2).all(|w| w[0] < w[1]), "{caught_ids:?}");
-    assert_eq!(caught_ids[1], last_seen, "the reply's event comes again after an earlier Last-Event-ID");
-    assert!(caught.iter().all(|f| f.data["conversation_id"] == cid), "{caught:#?}");
+    assert_eq!(
+        caught_ids[1], last_seen,
+        "the reply's event comes again after an earlier Last-Event-ID"
+    );
+    assert!(
+        caught.iter().all(|f| f.data["conversation_id"] == cid),
+        "{caught:#?}"
+    );
 
     // And then live again, without duplicates.
-    let later = t.post_created(&msgs, a, json!({"body": "Done", "kind": "reply"})).await;
+    let later = t
+        .post_created(&msgs, a, json!({"body": "Done", "kind": "reply"}))
+        .await;
     let rest = again
-        .until(Duration::from_secs(5), "the live message_added after catch-up", |f| f.data["data"]["message_id"] == id(&later))
+        .until(
+            Duration::from_secs(5),
+            "the live message_added after catch-up",
+            |f| f.data["data"]["message_id"] == id(&later),
+        )
         .await;
     let rest_ids: Vec<i64> = rest.iter().map(check).collect();
     assert_eq!(kinds(&rest), ["message_added"], "{rest:#?}");

@@ -40,7 +40,10 @@ pub(crate) use both;
 
 /// No test may hang the suite: each body gets two minutes.
 pub async fn within_limit(body: impl std::future::Future<Output = ()>) {
-    if tokio::time::timeout(Duration::from_secs(120), body).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(120), body)
+        .await
+        .is_err()
+    {
         panic!("test did not finish within 120 s");
     }
 }
@@ -89,8 +92,16 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A name no other test (or test run) uses.
 pub fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{prefix}{}_{}_{}", std::process::id(), nanos % 1_000_000_000_000, COUNTER.fetch_add(1, Ordering::Relaxed))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}{}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000_000,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -105,22 +116,36 @@ pub async fn spawn_app_with(backend: Backend, config: AppConfig) -> TestApp {
         }
         Backend::Postgres => (DbConfig::Url(fresh_postgres_database().await), None),
     };
-    let db = Db::connect(&db_config, 8).await.expect("connect to the test database");
+    let db = Db::connect(&db_config, 8)
+        .await
+        .expect("connect to the test database");
     db.migrate().await.expect("migrate the test database");
     let app = App::new(db, config);
-    let (_, token) = app.setup("acme", None, OWNER_EMAIL, OWNER_PASSWORD).await.expect("set up workspace acme");
+    let (_, token) = app
+        .setup("acme", None, OWNER_EMAIL, OWNER_PASSWORD)
+        .await
+        .expect("set up workspace acme");
 
     let router = citius_http::router(app.clone(), citius_http::HttpConfig::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a port");
     let addr = listener.local_addr().expect("local addr");
     let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await;
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
     });
     let t = TestApp {
         base: format!("http://{addr}"),
         app,
         token,
-        http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client"),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("http client"),
         server,
         _dir: dir,
     };
@@ -130,7 +155,7 @@ pub async fn spawn_app_with(backend: Backend, config: AppConfig) -> TestApp {
 
 /// Creates an empty database on the PostgreSQL server named by `CITIUS_TEST_POSTGRES_URL` and
 /// returns its URL. The tests never skip PostgreSQL: without the variable they fail.
-async fn fresh_postgres_database() -> String {
+pub async fn fresh_postgres_database() -> String {
     let url = std::env::var("CITIUS_TEST_POSTGRES_URL").unwrap_or_default();
     assert!(
         !url.is_empty(),
@@ -139,9 +164,12 @@ async fn fresh_postgres_database() -> String {
          (e.g. postgres://postgres@127.0.0.1:PORT/postgres)."
     );
     let name = unique("citius_test_");
-    let mut conn = sqlx::PgConnection::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to CITIUS_TEST_POSTGRES_URL ({}): {e}", citius_store::db::redact_url(&url)));
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| {
+        panic!(
+            "cannot connect to CITIUS_TEST_POSTGRES_URL ({}): {e}",
+            citius_store::db::redact_url(&url)
+        )
+    });
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await
@@ -195,14 +223,23 @@ impl TestApp {
 
     /// A request on a connection of its own, for bodies the server may refuse before reading
     /// them in full: it may then close the connection, which must not be reused by the others.
-    pub fn request_alone(&self, method: Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+    pub fn request_alone(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(0)
             .timeout(Duration::from_secs(60))
             .build()
             .expect("http client");
         let rb = client.request(method, self.url(path));
-        if token.is_empty() { rb } else { rb.bearer_auth(token) }
+        if token.is_empty() {
+            rb
+        } else {
+            rb.bearer_auth(token)
+        }
     }
 
     /// Sends and reads the whole response.
@@ -220,12 +257,24 @@ impl TestApp {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
-        Ok(Resp { status, headers, bytes, body })
+        Ok(Resp {
+            status,
+            headers,
+            bytes,
+            body,
+        })
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: &str, body: Option<&Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
         let mut rb = self.request(method, path, token);
         if let Some(b) = body {
             rb = rb.json(b);
@@ -323,11 +372,22 @@ impl TestApp {
     /// Signs in with email and password; returns the session cookie value and CSRF token.
     pub async fn login(&self, email: &str, password: &str) -> Session {
         let r = self
-            .send(self.request(Method::POST, "/api/v1/auth/login", "").json(&json!({"email": email, "password": password})))
+            .send(
+                self.request(Method::POST, "/api/v1/auth/login", "")
+                    .json(&json!({"email": email, "password": password})),
+            )
             .await;
         assert_eq!(r.status, StatusCode::OK, "login as {email}: {}", r.body);
-        let cookie = session_cookie(&r.headers).unwrap_or_else(|| panic!("login as {email} set no citius_session cookie: {:?}", r.headers));
-        let csrf = r.body["csrf_token"].as_str().unwrap_or_else(|| panic!("login answered no csrf_token: {}", r.body)).to_string();
+        let cookie = session_cookie(&r.headers).unwrap_or_else(|| {
+            panic!(
+                "login as {email} set no citius_session cookie: {:?}",
+                r.headers
+            )
+        });
+        let csrf = r.body["csrf_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login answered no csrf_token: {}", r.body))
+            .to_string();
         Session { cookie, csrf }
     }
 
@@ -342,19 +402,97 @@ impl TestApp {
         let email = user["email"].as_str().expect("user email").to_string();
         let session = self.login(&email, USER_PASSWORD).await;
         let r = self
-            .send(session.apply(self.request(Method::POST, "/api/v1/tokens", ""), true).json(&json!({"name": "tests"})))
+            .send(
+                session
+                    .apply(self.request(Method::POST, "/api/v1/tokens", ""), true)
+                    .json(&json!({"name": "tests"})),
+            )
             .await;
-        assert_eq!(r.status, StatusCode::CREATED, "create a token for {email}: {}", r.body);
-        let token = r.body["token"].as_str().unwrap_or_else(|| panic!("no token in {}", r.body)).to_string();
-        assert!(token.starts_with("ctk_"), "token {token} lacks the ctk_ prefix");
-        TestUser { id: id(&user), email, token }
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "create a token for {email}: {}",
+            r.body
+        );
+        let token = r.body["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token in {}", r.body))
+            .to_string();
+        assert!(
+            token.starts_with("ctk_"),
+            "token {token} lacks the ctk_ prefix"
+        );
+        TestUser {
+            id: id(&user),
+            email,
+            token,
+        }
+    }
+
+    /// The id of the workspace a token works in.
+    pub async fn workspace_id(&self, token: &str) -> i64 {
+        id(&self.get_ok("/api/v1/me", token).await["workspace"])
+    }
+
+    /// Puts a job straight into the durable queue; returns its id.
+    pub async fn enqueue_job(
+        &self,
+        workspace_id: i64,
+        kind: &str,
+        run_at: i64,
+        max_attempts: i64,
+    ) -> i64 {
+        let mut tx = self.app.db.begin().await.expect("begin");
+        let job = citius_store::jobs::enqueue(
+            &mut tx,
+            &citius_store::jobs::NewJob {
+                workspace_id: Some(workspace_id),
+                kind,
+                payload: json!({}),
+                run_at,
+                max_attempts,
+                dedupe_key: None,
+            },
+        )
+        .await
+        .expect("enqueue a job")
+        .expect("a job without a dedupe key is always enqueued");
+        tx.commit().await.expect("commit");
+        job
+    }
+
+    /// A job of a kind nobody handles, run once so that it is parked as `dead`; returns its id.
+    pub async fn dead_job(&self, workspace_id: i64, kind: &str) -> i64 {
+        let job = self
+            .enqueue_job(workspace_id, kind, citius_store::now_ms(), 1)
+            .await;
+        self.app.run_due_jobs().await.expect("run jobs");
+        assert_eq!(
+            self.job(job).await.status,
+            "dead",
+            "job {job} of unknown kind {kind} is not dead"
+        );
+        job
+    }
+
+    /// A job as stored, whatever its workspace.
+    pub async fn job(&self, id: i64) -> citius_store::jobs::Job {
+        let mut c = self.app.db.read().await.expect("read connection");
+        citius_store::jobs::get(&mut c, id)
+            .await
+            .unwrap_or_else(|e| panic!("job {id}: {e}"))
     }
 
     /// Another workspace, "globex", with its own owner; returns that owner's token.
     pub async fn second_workspace(&self) -> String {
         let (_, token) = self
             .app
-            .setup("globex", Some("Globex"), "owner@globex.test", "globex-password-1")
+            .setup(
+                "globex",
+                Some("Globex"),
+                "owner@globex.test",
+                "globex-password-1",
+            )
             .await
             .expect("set up workspace globex");
         token
@@ -378,14 +516,23 @@ impl Session {
     /// Adds the cookie, and the CSRF header when `with_csrf`.
     pub fn apply(&self, rb: reqwest::RequestBuilder, with_csrf: bool) -> reqwest::RequestBuilder {
         let rb = rb.header("Cookie", format!("citius_session={}", self.cookie));
-        if with_csrf { rb.header("X-CSRF-Token", &self.csrf) } else { rb }
+        if with_csrf {
+            rb.header("X-CSRF-Token", &self.csrf)
+        } else {
+            rb
+        }
     }
 }
 
 /// The value of the `citius_session` cookie a response sets, if any.
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
     set_cookie_line(headers, "citius_session")
-        .and_then(|line| line.split(';').next().and_then(|kv| kv.split_once('=')).map(|(_, v)| v.trim().to_string()))
+        .and_then(|line| {
+            line.split(';')
+                .next()
+                .and_then(|kv| kv.split_once('='))
+                .map(|(_, v)| v.trim().to_string())
+        })
         .filter(|v| !v.is_empty())
 }
 
@@ -401,21 +548,39 @@ pub fn set_cookie_line(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// `v["id"]` as an integer.
 pub fn id(v: &Value) -> i64 {
-    v["id"].as_i64().unwrap_or_else(|| panic!("no integer id in {v}"))
+    v["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no integer id in {v}"))
 }
 
 /// The ids of a JSON array of objects.
 pub fn ids(items: &Value) -> Vec<i64> {
-    items.as_array().unwrap_or_else(|| panic!("not an array: {items}")).iter().map(id).collect()
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {items}"))
+        .iter()
+        .map(id)
+        .collect()
 }
 
 /// Asserts the API's error shape: `status`, `{"error":{"code":code,"message":"..."}}`.
 #[track_caller]
-pub fn assert_error(status: StatusCode, body: &Value, want_status: StatusCode, code: &str, what: &str) {
-    assert_eq!(status, want_status, "{what}: want {want_status} {code}, got {status}: {body}");
+pub fn assert_error(
+    status: StatusCode,
+    body: &Value,
+    want_status: StatusCode,
+    code: &str,
+    what: &str,
+) {
+    assert_eq!(
+        status, want_status,
+        "{what}: want {want_status} {code}, got {status}: {body}"
+    );
     assert_eq!(body["error"]["code"], code, "{what}: error code in {body}");
     assert!(
-        body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
         "{what}: error without a message: {body}"
     );
 }
@@ -423,10 +588,21 @@ pub fn assert_error(status: StatusCode, body: &Value, want_status: StatusCode, c
 /// Asserts a 422 `invalid` error naming `field` among its fields.
 #[track_caller]
 pub fn assert_invalid(status: StatusCode, body: &Value, field: &str, what: &str) {
-    assert_error(status, body, StatusCode::UNPROCESSABLE_ENTITY, "invalid", what);
-    let fields = body["error"]["fields"].as_array().unwrap_or_else(|| panic!("{what}: 422 without fields: {body}"));
+    assert_error(
+        status,
+        body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        what,
+    );
+    let fields = body["error"]["fields"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{what}: 422 without fields: {body}"));
     assert!(
-        fields.iter().any(|f| f["field"].as_str().is_some_and(|n| n.contains(field)) && f["message"].as_str().is_some_and(|m| !m.is_empty())),
+        fields
+            .iter()
+            .any(|f| f["field"].as_str().is_some_and(|n| n.contains(field))
+                && f["message"].as_str().is_some_and(|m| !m.is_empty())),
         "{what}: no field '{field}' with a message in {body}"
     );
 }
@@ -434,7 +610,9 @@ pub fn assert_invalid(status: StatusCode, body: &Value, field: &str, what: &str)
 /// RFC 3339 for now + `offset_ms` (may be negative).
 pub fn rfc3339_in(offset_ms: i64) -> String {
     let now = jiff::Timestamp::now().as_millisecond();
-    jiff::Timestamp::from_millisecond(now + offset_ms).expect("valid instant").to_string()
+    jiff::Timestamp::from_millisecond(now + offset_ms)
+        .expect("valid instant")
+        .to_string()
 }
 
 /// Parses an RFC 3339 time into Unix milliseconds.
@@ -447,7 +625,13 @@ pub fn millis(v: &Value) -> i64 {
 
 #[test]
 fn database_names_are_replaced_in_urls() {
-    assert_eq!(with_database("postgres://postgres@127.0.0.1:5433/postgres", "x"), "postgres://postgres@127.0.0.1:5433/x");
-    assert_eq!(with_database("postgres://u:p@h:1/db?sslmode=disable", "x"), "postgres://u:p@h:1/x?sslmode=disable");
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5433/postgres", "x"),
+        "postgres://postgres@127.0.0.1:5433/x"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h:1/db?sslmode=disable", "x"),
+        "postgres://u:p@h:1/x?sslmode=disable"
+    );
     assert_eq!(with_database("postgres://h:1", "x"), "postgres://h:1/x");
 }

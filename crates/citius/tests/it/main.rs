@@ -10,12 +10,15 @@ mod kit;
 
 mod attachments;
 mod auth;
+mod cli;
 mod conversations;
 mod customers;
+mod deletion;
 mod events;
 mod isolation;
 mod jobs;
 mod migrations;
+mod nodes;
 mod roles;
 mod search;
 mod validation;

@@ -56,10 +56,12 @@ async fn leftovers(t: &TestApp) -> Vec<String> {
 
 async fn row_count(t: &TestApp, table: &str) -> i64 {
     let mut c = t.app.db.read().await.expect("db connection");
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table}")))
-        .fetch_one(&mut *c)
-        .await
-        .unwrap_or_else(|e| panic!("count {table}: {e}"));
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) AS n FROM {table}"
+    )))
+    .fetch_one(&mut *c)
+    .await
+    .unwrap_or_else(|e| panic!("count {table}: {e}"));
     row.try_get::<i64, _>("n").expect("count")
 }
 
@@ -67,11 +69,31 @@ async fn row_count(t: &TestApp, table: &str) -> i64 {
 async fn fill(t: &TestApp) {
     let owner = t.token.as_str();
     let agent = t.new_user("agent").await; // users, memberships, sessions, api_tokens
-    let team = t.post_created("/api/v1/teams", owner, json!({"name": "Support", "member_ids": [agent.id]})).await;
-    let skill = t.post_created("/api/v1/skills", owner, json!({"name": "German"})).await;
-    let (s, b) = t.put(&format!("/api/v1/users/{}/skills/{}", agent.id, id(&skill)), owner, json!({"level": 3})).await;
+    let team = t
+        .post_created(
+            "/api/v1/teams",
+            owner,
+            json!({"name": "Support", "member_ids": [agent.id]}),
+        )
+        .await;
+    let skill = t
+        .post_created("/api/v1/skills", owner, json!({"name": "German"}))
+        .await;
+    let (s, b) = t
+        .put(
+            &format!("/api/v1/users/{}/skills/{}", agent.id, id(&skill)),
+            owner,
+            json!({"level": 3}),
+        )
+        .await;
     assert!(s.is_success(), "set skill: {s} {b}");
-    let inbox = t.post_created("/api/v1/inboxes", owner, json!({"name": "Mail", "channel": "email", "address": "help@acme.test"})).await;
+    let inbox = t
+        .post_created(
+            "/api/v1/inboxes",
+            owner,
+            json!({"name": "Mail", "channel": "email", "address": "help@acme.test"}),
+        )
+        .await;
     let conv = t
         .send(
             t.request(Method::POST, "/api/v1/conversations", owner)
@@ -94,48 +116,105 @@ async fn fill(t: &TestApp) {
         json!({"body": "Invoice", "kind": "reply", "attachments": [{"filename": "invoice.pdf", "content_type": "application/pdf", "data_base64": data}]}),
     )
     .await;
-    t.post_created(&format!("/api/v1/customers/{customer}/notes"), owner, json!({"body": "Good customer"})).await;
-    t.patch_ok(&format!("/api/v1/conversations/{cid}"), owner, json!({"status": "snoozed", "snoozed_until": rfc3339_in(3_600_000)})).await;
+    t.post_created(
+        &format!("/api/v1/customers/{customer}/notes"),
+        owner,
+        json!({"body": "Good customer"}),
+    )
+    .await;
+    t.patch_ok(
+        &format!("/api/v1/conversations/{cid}"),
+        owner,
+        json!({"status": "snoozed", "snoozed_until": rfc3339_in(3_600_000)}),
+    )
+    .await;
     // A merged customer references another row of its own table.
-    let dup = t.conversation(owner, "full.dup@example.com", "Duplicate").await;
-    let (s, b) = t.post(&format!("/api/v1/customers/{customer}/merge"), owner, json!({"source_id": dup["customer_id"]})).await;
+    let dup = t
+        .conversation(owner, "full.dup@example.com", "Duplicate")
+        .await;
+    let (s, b) = t
+        .post(
+            &format!("/api/v1/customers/{customer}/merge"),
+            owner,
+            json!({"source_id": dup["customer_id"]}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "merge: {b}");
-    t.post_created("/api/v1/tags", owner, json!({"name": "unused"})).await;
+    t.post_created("/api/v1/tags", owner, json!({"name": "unused"}))
+        .await;
 }
 
 async fn migrations_round_trip(t: TestApp) {
     fill(&t).await;
     let before = tables(&t).await;
-    assert!(before.len() >= 20, "expected the full schema, found {before:?}");
+    assert!(
+        before.len() >= 20,
+        "expected the full schema, found {before:?}"
+    );
     let mut empty = Vec::new();
     for table in &before {
         if row_count(&t, table).await == 0 {
             empty.push(table.clone());
         }
     }
-    assert!(empty.is_empty(), "the fixture left tables empty, so the round trip would not be tested with data: {empty:?}");
+    assert!(
+        empty.is_empty(),
+        "the fixture left tables empty, so the round trip would not be tested with data: {empty:?}"
+    );
 
     // All the way down: nothing of the schema is left.
-    t.app.db.migrate_down(0).await.expect("migrate down to 0 with data in every table");
-    assert_eq!(tables(&t).await, Vec::<String>::new(), "tables left after migrating down");
-    assert_eq!(leftovers(&t).await, Vec::<String>::new(), "schema objects left after migrating down");
+    t.app
+        .db
+        .migrate_down(0)
+        .await
+        .expect("migrate down to 0 with data in every table");
+    assert_eq!(
+        tables(&t).await,
+        Vec::<String>::new(),
+        "tables left after migrating down"
+    );
+    assert_eq!(
+        leftovers(&t).await,
+        Vec::<String>::new(),
+        "schema objects left after migrating down"
+    );
 
     // And up again: the same tables, empty, and a working API.
     t.app.db.migrate().await.expect("migrate up again");
     assert_eq!(tables(&t).await, before, "the rebuilt schema differs");
     for table in &before {
-        assert_eq!(row_count(&t, table).await, 0, "{table} is not empty after rebuilding");
+        assert_eq!(
+            row_count(&t, table).await,
+            0,
+            "{table} is not empty after rebuilding"
+        );
     }
     let (s, _) = t.get("/api/v1/me", &t.token).await;
-    assert_eq!(s, StatusCode::UNAUTHORIZED, "the old token died with the data");
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "the old token died with the data"
+    );
     assert_eq!(t.get("/api/v1/health", "").await.0, StatusCode::OK);
 
-    let (_, token) = t.app.setup("acme", None, OWNER_EMAIL, OWNER_PASSWORD).await.expect("set up again");
-    let c = t.conversation(&token, "again@example.com", "Second life").await;
-    let got = t.get_ok(&format!("/api/v1/conversations/{}", id(&c)), &token).await;
+    let (_, token) = t
+        .app
+        .setup("acme", None, OWNER_EMAIL, OWNER_PASSWORD)
+        .await
+        .expect("set up again");
+    let c = t
+        .conversation(&token, "again@example.com", "Second life")
+        .await;
+    let got = t
+        .get_ok(&format!("/api/v1/conversations/{}", id(&c)), &token)
+        .await;
     assert_eq!(got["subject"], "Second life");
     let hits = t.get_ok("/api/v1/search?q=second", &token).await;
-    assert_eq!(hits["conversations"][0]["id"], id(&c), "search works on the rebuilt schema: {hits}");
+    assert_eq!(
+        hits["conversations"][0]["id"],
+        id(&c),
+        "search works on the rebuilt schema: {hits}"
+    );
     t.login(OWNER_EMAIL, OWNER_PASSWORD).await;
 }
 both!(migrations_round_trip);

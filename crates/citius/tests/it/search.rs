@@ -16,7 +16,9 @@ async fn hits(t: &TestApp, q: &str, token: &str) -> (Vec<i64>, Vec<i64>) {
 
 async fn search_finds_within_workspace(t: TestApp) {
     let a = t.token.as_str();
-    let plain = t.conversation(a, "plain@example.com", "Shipping question").await;
+    let plain = t
+        .conversation(a, "plain@example.com", "Shipping question")
+        .await;
     let target = t
         .post_created(
             "/api/v1/conversations",
@@ -27,8 +29,12 @@ async fn search_finds_within_workspace(t: TestApp) {
     let cid = id(&target);
     let customer = target["customer_id"].as_i64().expect("customer id");
     // The distinctive word arrives in a later message, not in the subject.
-    t.post_created(&format!("/api/v1/conversations/{cid}/messages"), a, json!({"body": "The zebraphone arrived broken.", "kind": "inbound"}))
-        .await;
+    t.post_created(
+        &format!("/api/v1/conversations/{cid}/messages"),
+        a,
+        json!({"body": "The zebraphone arrived broken.", "kind": "inbound"}),
+    )
+    .await;
 
     // Workspace B has look-alike data; it must never show up in A (nor A's in B).
     let b = t.second_workspace().await;
@@ -56,13 +62,21 @@ async fn search_finds_within_workspace(t: TestApp) {
     // By email address, whole or by its domain.
     for q in ["parcel-fan%40shopmail.test", "shopmail", "parcel-fan"] {
         let (_, customers) = hits(&t, q, a).await;
-        assert_eq!(customers, [customer], "search {q:?} for the customer's email in A");
+        assert_eq!(
+            customers,
+            [customer],
+            "search {q:?} for the customer's email in A"
+        );
     }
     // Every word must match.
     assert_eq!(hits(&t, "zebraphone%20shipping", a).await, (vec![], vec![]));
     // Nothing, and query syntax, find nothing without errors.
     assert_eq!(hits(&t, "nonexistentword", a).await, (vec![], vec![]));
-    assert_eq!(hits(&t, "%22*%3A%26%7C!()", a).await, (vec![], vec![]), "query syntax is not interpreted");
+    assert_eq!(
+        hits(&t, "%22*%3A%26%7C!()", a).await,
+        (vec![], vec![]),
+        "query syntax is not interpreted"
+    );
 
     // B sees only its own.
     assert_eq!(hits(&t, "zebraphone", &b).await, (vec![b_cid], vec![]));
@@ -70,11 +84,21 @@ async fn search_finds_within_workspace(t: TestApp) {
     assert_eq!(hits(&t, "marlowe", &b).await, (vec![], vec![]));
 
     // Renaming a customer re-indexes them.
-    t.patch_ok(&format!("/api/v1/customers/{customer}"), a, json!({"name": "Quintessa Featherstone"})).await;
+    t.patch_ok(
+        &format!("/api/v1/customers/{customer}"),
+        a,
+        json!({"name": "Quintessa Featherstone"}),
+    )
+    .await;
     assert_eq!(hits(&t, "featherst", a).await.1, [customer]);
     assert_eq!(hits(&t, "marlowe", a).await.1, Vec::<i64>::new());
     // A changed subject too.
-    t.patch_ok(&format!("/api/v1/conversations/{cid}"), a, json!({"subject": "Xylophonic delivery"})).await;
+    t.patch_ok(
+        &format!("/api/v1/conversations/{cid}"),
+        a,
+        json!({"subject": "Xylophonic delivery"}),
+    )
+    .await;
     assert_eq!(hits(&t, "xylophonic", a).await.0, [cid]);
 }
 both!(search_finds_within_workspace);

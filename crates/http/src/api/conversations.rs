@@ -1,8 +1,10 @@
 use axum::body::Body;
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::extract::State;
-use citius_app::conversations::{ConversationQuery, NewConversationInput, NewMessageInput, UpdateConversationInput, InboxCounts};
+use citius_app::conversations::{
+    ConversationQuery, InboxCounts, NewConversationInput, NewMessageInput, UpdateConversationInput,
+};
 use citius_domain::records::{Conversation, Message, SearchHits, TimelineItem};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -16,13 +18,24 @@ use crate::state::AppState;
 #[utoipa::path(post, path = "/api/v1/conversations", tag = "conversations", request_body = NewConversationInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first response")),
     responses((status = 201, body = Conversation), (status = 422, body = ErrorBody)))]
-pub async fn create(State(s): State<AppState>, Auth(a): Auth, Json(input): Json<NewConversationInput>) -> ApiResult<(StatusCode, Json<Conversation>)> {
-    Ok((StatusCode::CREATED, Json(s.app.create_conversation(&a, input).await?)))
+pub async fn create(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Json(input): Json<NewConversationInput>,
+) -> ApiResult<(StatusCode, Json<Conversation>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.create_conversation(&a, input).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ConversationQuery),
     responses((status = 200, body = List<Conversation>)))]
-pub async fn list(State(s): State<AppState>, Auth(a): Auth, Query(q): Query<ConversationQuery>) -> ApiResult<Json<List<Conversation>>> {
+pub async fn list(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Query(q): Query<ConversationQuery>,
+) -> ApiResult<Json<List<Conversation>>> {
     Ok(Json(s.app.conversations(&a, &q).await?.into()))
 }
 
@@ -32,54 +45,110 @@ pub async fn counts(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Json<
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations", responses((status = 200, body = Conversation), (status = 404, body = ErrorBody)))]
-pub async fn get(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<Json<Conversation>> {
+pub async fn get(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Conversation>> {
     Ok(Json(s.app.conversation(&a, id).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/conversations/{id}", tag = "conversations", request_body = UpdateConversationInput,
     responses((status = 200, body = Conversation), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>, Json(input): Json<UpdateConversationInput>) -> ApiResult<Json<Conversation>> {
+pub async fn update(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+    Json(input): Json<UpdateConversationInput>,
+) -> ApiResult<Json<Conversation>> {
     Ok(Json(s.app.update_conversation(&a, id, input).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/conversations/{id}", tag = "conversations", responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn delete(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     s.app.delete_conversation(&a, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations", request_body = NewMessageInput,
     responses((status = 201, body = Message), (status = 404, body = ErrorBody)))]
-pub async fn add_message(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>, Json(input): Json<NewMessageInput>) -> ApiResult<(StatusCode, Json<Message>)> {
-    Ok((StatusCode::CREATED, Json(s.app.add_message(&a, id, input).await?)))
+pub async fn add_message(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+    Json(input): Json<NewMessageInput>,
+) -> ApiResult<(StatusCode, Json<Message>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.add_message(&a, id, input).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "conversations", responses((status = 200, body = Items<Message>)))]
-pub async fn messages(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<Json<Items<Message>>> {
-    Ok(Json(Items { items: s.app.messages(&a, id).await? }))
+pub async fn messages(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Items<Message>>> {
+    Ok(Json(Items {
+        items: s.app.messages(&a, id).await?,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/timeline", tag = "conversations", responses((status = 200, body = Items<TimelineItem>)))]
-pub async fn timeline(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<Json<Items<TimelineItem>>> {
-    Ok(Json(Items { items: s.app.timeline(&a, id).await? }))
+pub async fn timeline(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Items<TimelineItem>>> {
+    Ok(Json(Items {
+        items: s.app.timeline(&a, id).await?,
+    }))
 }
 
 /// Files are always downloaded, never rendered: customers' HTML or SVG must not run in our origin.
 #[utoipa::path(get, path = "/api/v1/attachments/{id}", tag = "conversations", responses((status = 200, description = "The file", content_type = "application/octet-stream")))]
-pub async fn attachment(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<Response> {
+pub async fn attachment(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
     let (meta, data) = s.app.attachment(&a, id).await?;
     let safe_type = match meta.content_type.as_str() {
-        t if t.starts_with("text/html") || t.contains("svg") || t.contains("xml") || t.contains("javascript") => "application/octet-stream",
+        t if t.starts_with("text/html")
+            || t.contains("svg")
+            || t.contains("xml")
+            || t.contains("javascript") =>
+        {
+            "application/octet-stream"
+        }
         t => t,
     };
-    let name: String = meta.filename.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '_' }).collect();
+    let name: String = meta
+        .filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     let disposition = format!("attachment; filename=\"{name}\"");
     Ok((
         [
             (header::CONTENT_TYPE, safe_type.to_string()),
             (header::CONTENT_DISPOSITION, disposition),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox".to_string()),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox".to_string(),
+            ),
         ],
         Body::from(data),
     )
@@ -94,6 +163,10 @@ pub struct SearchQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/search", tag = "search", params(SearchQuery), responses((status = 200, body = SearchHits)))]
-pub async fn search(State(s): State<AppState>, Auth(a): Auth, Query(q): Query<SearchQuery>) -> ApiResult<Json<SearchHits>> {
+pub async fn search(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<Json<SearchHits>> {
     Ok(Json(s.app.search(&a, &q.q).await?))
 }

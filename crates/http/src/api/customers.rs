@@ -14,40 +14,78 @@ use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 
 #[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = CustomerRef, responses((status = 201, body = Customer), (status = 409, body = ErrorBody)))]
-pub async fn create(State(s): State<AppState>, Auth(a): Auth, Json(input): Json<CustomerRef>) -> ApiResult<(StatusCode, Json<Customer>)> {
-    Ok((StatusCode::CREATED, Json(s.app.create_customer(&a, input).await?)))
+pub async fn create(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Json(input): Json<CustomerRef>,
+) -> ApiResult<(StatusCode, Json<Customer>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.create_customer(&a, input).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/customers", tag = "customers", params(PageQuery), responses((status = 200, body = List<Customer>)))]
-pub async fn list(State(s): State<AppState>, Auth(a): Auth, Query(q): Query<PageQuery>) -> ApiResult<Json<List<Customer>>> {
-    let page = PageRequest::parse(q.limit, q.cursor.as_deref()).map_err(citius_app::AppError::from)?;
+pub async fn list(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<List<Customer>>> {
+    let page =
+        PageRequest::parse(q.limit, q.cursor.as_deref()).map_err(citius_app::AppError::from)?;
     Ok(Json(s.app.customers(&a, page).await?.into()))
 }
 
 #[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", responses((status = 200, body = Customer), (status = 404, body = ErrorBody)))]
-pub async fn get(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<Json<Customer>> {
+pub async fn get(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Customer>> {
     Ok(Json(s.app.customer(&a, id).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/customers/{id}", tag = "customers", request_body = UpdateCustomerInput, responses((status = 200, body = Customer)))]
-pub async fn update(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>, Json(input): Json<UpdateCustomerInput>) -> ApiResult<Json<Customer>> {
+pub async fn update(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+    Json(input): Json<UpdateCustomerInput>,
+) -> ApiResult<Json<Customer>> {
     Ok(Json(s.app.update_customer(&a, id, input).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/customers/{id}", tag = "customers", responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn delete(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     s.app.delete_customer(&a, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/api/v1/customers/{id}/identities", tag = "customers", request_body = IdentityInput, responses((status = 200, body = Customer), (status = 409, body = ErrorBody)))]
-pub async fn add_identity(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>, Json(input): Json<IdentityInput>) -> ApiResult<Json<Customer>> {
+pub async fn add_identity(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+    Json(input): Json<IdentityInput>,
+) -> ApiResult<Json<Customer>> {
     Ok(Json(s.app.add_identity(&a, id, input).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/customers/{id}/split", tag = "customers", request_body = IdentityInput, responses((status = 201, body = Customer)))]
-pub async fn split(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>, Json(input): Json<IdentityInput>) -> ApiResult<(StatusCode, Json<Customer>)> {
-    Ok((StatusCode::CREATED, Json(s.app.split_identity(&a, id, input).await?)))
+pub async fn split(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+    Json(input): Json<IdentityInput>,
+) -> ApiResult<(StatusCode, Json<Customer>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.split_identity(&a, id, input).await?),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -58,7 +96,12 @@ pub struct MergeInput {
 }
 
 #[utoipa::path(post, path = "/api/v1/customers/{id}/merge", tag = "customers", request_body = MergeInput, responses((status = 200, body = Customer)))]
-pub async fn merge(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>, Json(input): Json<MergeInput>) -> ApiResult<Json<Customer>> {
+pub async fn merge(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+    Json(input): Json<MergeInput>,
+) -> ApiResult<Json<Customer>> {
     Ok(Json(s.app.merge_customers(&a, id, input.source_id).await?))
 }
 
@@ -69,17 +112,35 @@ pub struct NoteInput {
 }
 
 #[utoipa::path(get, path = "/api/v1/customers/{id}/notes", tag = "customers", responses((status = 200, body = Items<CustomerNote>)))]
-pub async fn notes(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<Json<Items<CustomerNote>>> {
-    Ok(Json(Items { items: s.app.customer_notes(&a, id).await? }))
+pub async fn notes(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Items<CustomerNote>>> {
+    Ok(Json(Items {
+        items: s.app.customer_notes(&a, id).await?,
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/customers/{id}/notes", tag = "customers", request_body = NoteInput, responses((status = 201, body = CustomerNote)))]
-pub async fn add_note(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>, Json(input): Json<NoteInput>) -> ApiResult<(StatusCode, Json<CustomerNote>)> {
-    Ok((StatusCode::CREATED, Json(s.app.add_customer_note(&a, id, &input.body).await?)))
+pub async fn add_note(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+    Json(input): Json<NoteInput>,
+) -> ApiResult<(StatusCode, Json<CustomerNote>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.add_customer_note(&a, id, &input.body).await?),
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/customers/{id}/notes/{note_id}", tag = "customers", responses((status = 204)))]
-pub async fn delete_note(State(s): State<AppState>, Auth(a): Auth, Path((id, note_id)): Path<(i64, i64)>) -> ApiResult<StatusCode> {
+pub async fn delete_note(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path((id, note_id)): Path<(i64, i64)>,
+) -> ApiResult<StatusCode> {
     s.app.delete_customer_note(&a, id, note_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

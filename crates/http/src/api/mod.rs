@@ -24,7 +24,10 @@ pub struct List<T> {
 
 impl<T> From<Page<T>> for List<T> {
     fn from(p: Page<T>) -> Self {
-        Self { items: p.items, next_cursor: p.next.map(|c| c.encode()) }
+        Self {
+            items: p.items,
+            next_cursor: p.next.map(|c| c.encode()),
+        }
     }
 }
 
@@ -55,26 +58,43 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         .route("/tokens/{id}", axum::routing::delete(access::revoke_token))
         .route("/conversations", get(c::list).post(c::create))
         .route("/conversations/counts", get(c::counts))
-        .route("/conversations/{id}", get(c::get).patch(c::update).delete(c::delete))
+        .route(
+            "/conversations/{id}",
+            get(c::get).patch(c::update).delete(c::delete),
+        )
         .route(
             "/conversations/{id}/messages",
-            get(c::messages).post(c::add_message).layer(DefaultBodyLimit::max(max_message_bytes)),
+            get(c::messages)
+                .post(c::add_message)
+                .layer(DefaultBodyLimit::max(max_message_bytes)),
         )
         .route("/conversations/{id}/timeline", get(c::timeline))
         .route("/attachments/{id}", get(c::attachment))
         .route("/search", get(c::search))
         .route("/customers", get(cu::list).post(cu::create))
-        .route("/customers/{id}", get(cu::get).patch(cu::update).delete(cu::delete))
+        .route(
+            "/customers/{id}",
+            get(cu::get).patch(cu::update).delete(cu::delete),
+        )
         .route("/customers/{id}/identities", post(cu::add_identity))
         .route("/customers/{id}/split", post(cu::split))
         .route("/customers/{id}/merge", post(cu::merge))
         .route("/customers/{id}/notes", get(cu::notes).post(cu::add_note))
-        .route("/customers/{id}/notes/{note_id}", axum::routing::delete(cu::delete_note))
+        .route(
+            "/customers/{id}/notes/{note_id}",
+            axum::routing::delete(cu::delete_note),
+        )
         .route("/users", get(d::users).post(d::add_user))
-        .route("/users/{id}", get(d::user).patch(d::update_user).delete(d::remove_user))
+        .route(
+            "/users/{id}",
+            get(d::user).patch(d::update_user).delete(d::remove_user),
+        )
         .route("/users/{id}/skills/{skill_id}", put(d::set_user_skill))
         .route("/teams", get(d::teams).post(d::create_team))
-        .route("/teams/{id}", get(d::team).patch(d::update_team).delete(d::delete_team))
+        .route(
+            "/teams/{id}",
+            get(d::team).patch(d::update_team).delete(d::delete_team),
+        )
         .route("/skills", get(d::skills).post(d::create_skill))
         .route("/inboxes", get(d::inboxes).post(d::create_inbox))
         .route("/tags", get(d::tags).post(d::create_tag))
@@ -87,19 +107,63 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Citius API", description = "Customer conversations on every channel. Authenticate with `Authorization: Bearer <token>`; every POST accepts an `Idempotency-Key` header."),
+    info(
+        title = "Citius API",
+        description = "Customer conversations on every channel. Authenticate with `Authorization: Bearer <token>`; every POST accepts an `Idempotency-Key` header."
+    ),
     paths(
-        access::login, access::logout, access::me, access::tokens, access::create_token, access::revoke_token,
-        conversations::create, conversations::delete, customers::delete, directory::jobs, directory::retry_job, conversations::list, conversations::counts, conversations::get, conversations::update,
-        conversations::add_message, conversations::messages, conversations::timeline, conversations::attachment, conversations::search,
-        customers::create, customers::list, customers::get, customers::update, customers::add_identity, customers::split,
-        customers::merge, customers::notes, customers::add_note, customers::delete_note,
-        directory::users, directory::add_user, directory::user, directory::update_user, directory::remove_user, directory::set_user_skill,
-        directory::teams, directory::create_team, directory::team, directory::update_team, directory::delete_team,
-        directory::skills, directory::create_skill, directory::inboxes, directory::create_inbox,
-        directory::tags, directory::create_tag, directory::delete_tag, directory::audit,
+        access::login,
+        access::logout,
+        access::me,
+        access::tokens,
+        access::create_token,
+        access::revoke_token,
+        conversations::create,
+        conversations::delete,
+        customers::delete,
+        directory::jobs,
+        directory::retry_job,
+        conversations::list,
+        conversations::counts,
+        conversations::get,
+        conversations::update,
+        conversations::add_message,
+        conversations::messages,
+        conversations::timeline,
+        conversations::attachment,
+        conversations::search,
+        customers::create,
+        customers::list,
+        customers::get,
+        customers::update,
+        customers::add_identity,
+        customers::split,
+        customers::merge,
+        customers::notes,
+        customers::add_note,
+        customers::delete_note,
+        directory::users,
+        directory::add_user,
+        directory::user,
+        directory::update_user,
+        directory::remove_user,
+        directory::set_user_skill,
+        directory::teams,
+        directory::create_team,
+        directory::team,
+        directory::update_team,
+        directory::delete_team,
+        directory::skills,
+        directory::create_skill,
+        directory::inboxes,
+        directory::create_inbox,
+        directory::tags,
+        directory::create_tag,
+        directory::delete_tag,
+        directory::audit,
         events::stream,
-        crate::health, crate::ready,
+        crate::health,
+        crate::ready,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail))
 )]
