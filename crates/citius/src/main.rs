@@ -1,5 +1,6 @@
 //! The `citius` command: serve, migrate, set up a workspace, load demo data.
 
+mod bench;
 mod config;
 mod demo;
 
@@ -98,6 +99,24 @@ enum Command {
         /// The backup file to read.
         #[arg(long)]
         from: PathBuf,
+    },
+    /// Measure: generate a realistic workspace at scale, then time API, search and live
+    /// scenarios beside raw-insert and no-op HTTP baselines; prints a table and writes JSON.
+    Bench {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Conversations in the generated workspace (kept between runs; only the missing are added).
+        #[arg(long, default_value_t = 100_000)]
+        conversations: i64,
+        /// Concurrent event streams for the fan-out scenario.
+        #[arg(long, default_value_t = 1000)]
+        connections: usize,
+        /// Requests per scenario.
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
+        /// Where to write the results as JSON.
+        #[arg(long, default_value = "bench.json")]
+        out: PathBuf,
     },
     /// Print the default configuration file.
     DefaultConfig,
@@ -203,6 +222,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 demo::PASSWORD
             );
             Ok(())
+        }
+        Command::Bench { data, conversations, connections, requests, out } => {
+            let cfg = load_config(cli.config.as_ref(), &data)?;
+            cfg.validate()?;
+            init_logs(&cfg.log_format);
+            bench::run(cfg, bench::Options { conversations, connections, requests, out }).await
         }
         Command::Backup { data, out } => {
             let cfg = load_config(cli.config.as_ref(), &data)?;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, ConnectOptions, Executor};
 
 use crate::{DbError, DbResult};
 
@@ -89,7 +89,12 @@ impl Db {
                 redact_url(&url)
             )));
         };
-        let options = AnyConnectOptions::from_str(&url).map_err(DbError::Sql)?;
+        // Statement text is not logged: bulk statements are huge, and values may be personal data.
+        // Slow requests show up in the request log and metrics instead.
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(DbError::Sql)?
+            .log_statements(log::LevelFilter::Off)
+            .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1));
         let pool = |max: u32| {
             AnyPoolOptions::new()
                 .max_connections(max)

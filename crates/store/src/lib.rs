@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod bulk;
 pub mod conversations;
 pub mod customers;
 pub mod db;

@@ -32,13 +32,7 @@ pub async fn put(
     body: &str,
 ) -> DbResult<()> {
     let id = doc_id(kind, ref_id);
-    // Index words exactly as queries are split (see `terms`), so "ann@example.com" is found by
-    // "ann", "example" or the whole address on both backends.
-    let body: String = body
-        .chars()
-        .take(MAX_INDEXED_CHARS)
-        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
-        .collect();
+    let body = index_text(body);
     match backend {
         Backend::Sqlite => {
             sqlx::query("DELETE FROM search_fts WHERE rowid = $1")
@@ -67,6 +61,12 @@ pub async fn put(
         }
     }
     Ok(())
+}
+
+/// The text as indexed: words exactly as queries are split (see `terms`), so "ann@example.com"
+/// is found by "ann", "example" or the whole address on both backends.
+pub fn index_text(body: &str) -> String {
+    body.chars().take(MAX_INDEXED_CHARS).map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect()
 }
 
 pub async fn delete(c: &mut Conn, backend: Backend, kind: DocKind, ref_id: i64) -> DbResult<()> {
@@ -110,16 +110,14 @@ pub async fn query(
         return Ok(Matches::default());
     }
     let scan = (limit * 8) as i64;
+    // Newest first. Ranking every match of a common word would read all of them; recency is
+    // what people look for in a help desk and lets the index stop after a page.
     let rows = match backend {
         Backend::Sqlite => {
-            let expr = terms
-                .iter()
-                .map(|t| format!("\"{t}\"*"))
-                .collect::<Vec<_>>()
-                .join(" ");
+            let expr = terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" ");
             sqlx::query(
                 "SELECT rowid AS id, conversation_id FROM search_fts WHERE search_fts MATCH $1 AND workspace_id = $2 \
-                 ORDER BY rank LIMIT $3",
+                 ORDER BY rowid DESC LIMIT $3",
             )
             .bind(expr)
             .bind(workspace_id)
@@ -128,20 +126,28 @@ pub async fn query(
             .await?
         }
         Backend::Postgres => {
-            let expr = terms
-                .iter()
-                .map(|t| format!("{t}:*"))
-                .collect::<Vec<_>>()
-                .join(" & ");
-            sqlx::query(
-                "SELECT id, conversation_id FROM search_documents, to_tsquery('simple', $1) AS q \
-                 WHERE workspace_id = $2 AND tsv @@ q ORDER BY ts_rank(tsv, q) DESC, id DESC LIMIT $3",
-            )
-            .bind(expr)
-            .bind(workspace_id)
-            .bind(scan)
-            .fetch_all(c)
-            .await?
+            let expr = terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ");
+            // A GIN index cannot return matches in id order; look in the newest documents
+            // first and widen only when they do not fill the page.
+            let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM search_documents").fetch_one(&mut *c).await?;
+            let mut rows = Vec::new();
+            for window in [400_000_i64, 4_000_000, i64::MAX] {
+                let floor = newest.saturating_sub(window);
+                rows = sqlx::query(
+                    "SELECT id, conversation_id FROM search_documents WHERE workspace_id = $1 AND id >= $2 \
+                     AND tsv @@ to_tsquery('simple', $3) ORDER BY id DESC LIMIT $4",
+                )
+                .bind(workspace_id)
+                .bind(floor)
+                .bind(&expr)
+                .bind(scan)
+                .fetch_all(&mut *c)
+                .await?;
+                if rows.len() as i64 >= scan || floor == 0 {
+                    break;
+                }
+            }
+            rows
         }
     };
     let mut m = Matches::default();

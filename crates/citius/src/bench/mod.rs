@@ -1,0 +1,390 @@
+//! `citius bench`: generates a realistic workspace at scale and measures what users feel (API
+//! latency and throughput, search, live fan-out, memory) beside the limits it compares to (raw
+//! inserts at the same durability, a no-op HTTP handler).
+
+mod generate;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures::StreamExt;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::config::Config;
+
+pub struct Options {
+    pub conversations: i64,
+    pub connections: usize,
+    pub requests: usize,
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    scenario: String,
+    requests: usize,
+    p50_ms: f64,
+    p95_ms: f64,
+    p99_ms: f64,
+    per_sec: f64,
+    note: String,
+}
+
+fn row(scenario: &str, mut lat: Vec<Duration>, elapsed: Duration, note: impl Into<String>) -> Row {
+    lat.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if lat.is_empty() {
+            return 0.0;
+        }
+        let i = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
+        lat[i].as_secs_f64() * 1000.0
+    };
+    Row {
+        scenario: scenario.into(),
+        requests: lat.len(),
+        p50_ms: pct(0.50),
+        p95_ms: pct(0.95),
+        p99_ms: pct(0.99),
+        per_sec: if elapsed.is_zero() { 0.0 } else { lat.len() as f64 / elapsed.as_secs_f64() },
+        note: note.into(),
+    }
+}
+
+/// Runs `total` requests from `clients` concurrent clients; returns latencies and wall time.
+async fn load<F, Fut>(clients: usize, total: usize, make: F) -> anyhow::Result<(Vec<Duration>, Duration)>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let make = Arc::new(make);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (make, next) = (make.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    return Ok::<_, anyhow::Error>(lat);
+                }
+                let t = Instant::now();
+                make(i).await?;
+                lat.push(t.elapsed());
+            }
+        }));
+    }
+    let mut all = Vec::with_capacity(total);
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok((all, start.elapsed()))
+}
+
+/// Resident memory of a process, in MiB: (current, peak).
+fn memory_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+    }
+}
+
+async fn start_server(cfg: &Config) -> anyhow::Result<Server> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let exe = std::env::current_exe().context("locating the citius binary")?;
+    let mut cmd = Command::new(exe);
+    cmd.args(["serve", "--http-only", "--listen", &format!("127.0.0.1:{port}")]);
+    if cfg.database_url.is_empty() {
+        cmd.args(["--data", &cfg.data_dir.display().to_string()]);
+    } else {
+        cmd.args(["--database-url", &cfg.database_url]);
+    }
+    let child = cmd.env("CITIUS_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().context("starting citius serve")?;
+    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = reqwest::get(format!("{}/api/v1/health", server.base)).await {
+            if r.status().is_success() {
+                return Ok(server);
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("the server did not become ready within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
+    let db = citius_store::Db::connect(&cfg.db_config(), cfg.max_connections).await?;
+    db.migrate().await?;
+    let backend = format!("{:?}", db.backend()).to_lowercase();
+    let app = citius_app::App::new(db.clone(), cfg.app_config());
+
+    let started = Instant::now();
+    let generated = generate::ensure(&app, opts.conversations).await?;
+    let generation_secs = started.elapsed().as_secs_f64();
+    println!(
+        "{backend}: {} conversations, {} messages ready ({generation_secs:.0} s)",
+        generated.conversations, generated.messages
+    );
+
+    let mut rows = Vec::new();
+    rows.push(raw_insert_baseline(&db, 1, opts.requests).await?);
+    rows.push(raw_insert_baseline(&db, 8, opts.requests * 2).await?);
+    rows.push(noop_http_baseline(opts.requests * 4).await?);
+    db.close().await;
+
+    let server = start_server(&cfg).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (idle_rss, _) = memory_mib(server.child.id());
+
+    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    // Sign in as a person would, and make an API token for the load clients.
+    let session = reqwest::Client::builder().cookie_store(true).build()?;
+    let login: Value = session
+        .post(format!("{}/api/v1/auth/login", server.base))
+        .json(&json!({"email": generate::EMAIL, "password": generate::PASSWORD, "workspace": generate::WORKSPACE}))
+        .send()
+        .await?
+        .error_for_status()
+        .context("signing in to the bench workspace")?
+        .json()
+        .await?;
+    let token: Value = session
+        .post(format!("{}/api/v1/tokens", server.base))
+        .header("X-CSRF-Token", login["csrf_token"].as_str().unwrap_or_default())
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await?
+        .error_for_status()
+        .context("creating a bench token")?
+        .json()
+        .await?;
+    let token = Arc::new(format!("Bearer {}", token["token"].as_str().unwrap_or_default()));
+    let base = Arc::new(server.base.clone());
+    let max_id = generated.conversations.max(1);
+
+    // Writes: one client, then eight, each create durably committed before the answer.
+    for clients in [1usize, 8] {
+        let (c, t, b) = (client.clone(), token.clone(), base.clone());
+        let (lat, el) = load(clients, opts.requests, move |i| {
+            let (c, t, b) = (c.clone(), t.clone(), b.clone());
+            async move {
+                let r = c
+                    .post(format!("{b}/api/v1/conversations"))
+                    .header("Authorization", t.as_str())
+                    .json(&json!({"customer": {"email": format!("bench-{i}-{}@example.com", rand::random::<u32>())}, "subject": "Benchmark create", "body": "A new conversation from the benchmark"}))
+                    .send()
+                    .await?;
+                if r.status().as_u16() != 201 {
+                    bail!("create answered {}", r.status());
+                }
+                Ok(())
+            }
+        })
+        .await?;
+        rows.push(row(&format!("api create, {clients} client(s)"), lat, el, "HTTP POST, durable commit"));
+    }
+
+    // Reads: list and filter pages, deep pages, search, timelines (4 concurrent clients).
+    let filters: Vec<String> = vec![
+        "status=open".into(),
+        "status=open,pending&assignee=none".into(),
+        "status=resolved".into(),
+        "channel=chat".into(),
+        "tag=billing".into(),
+        "status=open&team_id=1".into(),
+        String::new(),
+    ];
+    let filters = Arc::new(filters);
+    let read = |path: Arc<dyn Fn(usize, &mut StdRng) -> String + Send + Sync>| {
+        let (c, t, b) = (client.clone(), token.clone(), base.clone());
+        move |i: usize| {
+            let (c, t, b, path) = (c.clone(), t.clone(), b.clone(), path.clone());
+            async move {
+                let mut rng = StdRng::seed_from_u64(i as u64);
+                let r = c.get(format!("{b}{}", path(i, &mut rng))).header("Authorization", t.as_str()).send().await?;
+                if !r.status().is_success() {
+                    bail!("GET answered {}", r.status());
+                }
+                r.bytes().await?;
+                Ok(())
+            }
+        }
+    };
+    let f = filters.clone();
+    let (lat, el) = load(4, opts.requests, read(Arc::new(move |i, _| format!("/api/v1/conversations?limit=25&{}", f[i % f.len()])))).await?;
+    rows.push(row("list/filter page", lat, el, "25 per page; status, assignee, team, tag, channel"));
+    let (lat, el) = load(4, opts.requests, read(Arc::new(move |_, rng| {
+        // A page deep in the list: the cursor of a random point in time.
+        let key = citius_store::now_ms() - rng.random_range(0..300_i64) * 86_400_000;
+        format!("/api/v1/conversations?limit=25&cursor={}", citius_domain::paging::Cursor { key, id: i64::MAX }.encode())
+    })))
+    .await?;
+    rows.push(row("deep page (cursor)", lat, el, "random point in the past year"));
+    const QUERIES: &[&str] = &["refund", "invoice twice", "password reset", "delivery address", "crash upload", "export column", "vat", "dark mode", "carter", "webhook token"];
+    let (lat, el) = load(4, opts.requests, read(Arc::new(|i, _| format!("/api/v1/search?q={}", QUERIES[i % QUERIES.len()].replace(' ', "+"))))).await?;
+    rows.push(row("search", lat, el, "words in subjects, messages, customers"));
+    let (lat, el) = load(4, opts.requests, read(Arc::new(move |_, rng| format!("/api/v1/conversations/{}/timeline", rng.random_range(1..=max_id))))).await?;
+    rows.push(row("timeline", lat, el, "messages and events of a random conversation"));
+
+    // Live fan-out: many agents' streams, one new message, time until each stream has it.
+    rows.push(fan_out(&base, &token, opts.connections).await?);
+    let (_, peak_rss) = memory_mib(server.child.id());
+
+    rows.push(Row { scenario: "smtp ingest".into(), requests: 0, p50_ms: 0.0, p95_ms: 0.0, p99_ms: 0.0, per_sec: 0.0, note: "not measured: no SMTP listener in this build".into() });
+    rows.push(Row { scenario: "routing decision".into(), requests: 0, p50_ms: 0.0, p95_ms: 0.0, p99_ms: 0.0, per_sec: 0.0, note: "not measured: no routing in this build".into() });
+    drop(server);
+
+    print_table(&backend, &rows, idle_rss, peak_rss);
+    let report = json!({
+        "backend": backend,
+        "conversations": generated.conversations,
+        "messages": generated.messages,
+        "generation_secs": generation_secs,
+        "idle_rss_mib": idle_rss,
+        "peak_rss_mib": peak_rss,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "results": rows,
+    });
+    std::fs::write(&opts.out, serde_json::to_vec_pretty(&report)?).with_context(|| format!("writing {}", opts.out.display()))?;
+    println!("results written to {}", opts.out.display());
+    Ok(())
+}
+
+async fn fan_out(base: &Arc<String>, token: &Arc<String>, connections: usize) -> anyhow::Result<Row> {
+    // Each stream is its own connection, as each agent's browser would be.
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).http1_only().build()?;
+    let mut streams = Vec::with_capacity(connections);
+    let opened = Instant::now();
+    for chunk in (0..connections).collect::<Vec<_>>().chunks(200) {
+        let mut opening = Vec::new();
+        for _ in chunk {
+            let (c, b, t) = (client.clone(), base.clone(), token.clone());
+            opening.push(tokio::spawn(async move { c.get(format!("{b}/api/v1/events")).header("Authorization", t.as_str()).send().await }));
+        }
+        for o in opening {
+            let r = o.await??;
+            if !r.status().is_success() {
+                bail!("event stream answered {}", r.status());
+            }
+            streams.push(r);
+        }
+    }
+    let open_secs = opened.elapsed().as_secs_f64();
+    let marker = format!("fan-out-{}", rand::random::<u64>());
+    let sent = Instant::now();
+    let mut waiting = Vec::with_capacity(streams.len());
+    for r in streams {
+        waiting.push(tokio::spawn(async move {
+            let mut body = r.bytes_stream();
+            let mut seen = String::new();
+            while let Ok(Some(Ok(chunk))) = tokio::time::timeout(Duration::from_secs(30), body.next()).await {
+                seen.push_str(&String::from_utf8_lossy(&chunk));
+                if seen.contains("\"kind\":\"created\"") {
+                    return Some(Instant::now());
+                }
+            }
+            None
+        }));
+    }
+    let c = reqwest::Client::new();
+    let r = c
+        .post(format!("{base}/api/v1/conversations"))
+        .header("Authorization", token.as_str())
+        .json(&json!({"customer": {"email": "fanout@example.com"}, "subject": marker, "body": "fan-out"}))
+        .send()
+        .await?;
+    if r.status().as_u16() != 201 {
+        bail!("fan-out create answered {}", r.status());
+    }
+    let mut lat = Vec::new();
+    let mut missed = 0;
+    for w in waiting {
+        match w.await? {
+            Some(t) => lat.push(t.duration_since(sent)),
+            None => missed += 1,
+        }
+    }
+    let el = lat.iter().max().copied().unwrap_or_default();
+    let mut r = row(&format!("event fan-out, {connections} streams"), lat, el, format!("opened in {open_secs:.1} s; {missed} missed"));
+    r.per_sec = if el.is_zero() { 0.0 } else { (connections - missed) as f64 / el.as_secs_f64() };
+    Ok(r)
+}
+
+/// Single-row inserts, each committed on its own at the same durability as the application.
+async fn raw_insert_baseline(db: &citius_store::Db, clients: usize, total: usize) -> anyhow::Result<Row> {
+    citius_store::bulk::raw_table(db, true).await?;
+    let db2 = db.clone();
+    let (lat, el) = load(clients, total, move |i| {
+        let db = db2.clone();
+        async move {
+            citius_store::bulk::raw_insert(&db, i as i64).await?;
+            Ok(())
+        }
+    })
+    .await?;
+    citius_store::bulk::raw_table(db, false).await?;
+    Ok(row(&format!("raw insert, {clients} writer(s)"), lat, el, "limit: one row per durable commit, no HTTP"))
+}
+
+/// An HTTP handler that does nothing: the ceiling of the HTTP stack on this machine.
+async fn noop_http_baseline(total: usize) -> anyhow::Result<Row> {
+    let router = axum::Router::new().route("/noop", axum::routing::get(|| async { "ok" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let client = reqwest::Client::new();
+    let (lat, el) = load(8, total, move |_| {
+        let c = client.clone();
+        async move {
+            c.get(format!("http://{addr}/noop")).send().await?.bytes().await?;
+            Ok(())
+        }
+    })
+    .await?;
+    server.abort();
+    Ok(row("no-op HTTP, 8 clients", lat, el, "limit: HTTP stack only"))
+}
+
+fn print_table(backend: &str, rows: &[Row], idle: f64, peak: f64) {
+    println!();
+    println!("{:<34} {:>8} {:>9} {:>9} {:>9} {:>10}  note", format!("scenario ({backend})"), "requests", "p50 ms", "p95 ms", "p99 ms", "per s");
+    for r in rows {
+        println!("{:<34} {:>8} {:>9.2} {:>9.2} {:>9.2} {:>10.0}  {}", r.scenario, r.requests, r.p50_ms, r.p95_ms, r.p99_ms, r.per_sec, r.note);
+    }
+    println!("{:<34} idle {idle:.1} MiB, peak {peak:.1} MiB (server process RSS)", "memory");
+}

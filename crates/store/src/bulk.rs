@@ -1,0 +1,135 @@
+//! Bulk loading for generated data (the benchmark's realistic workspaces): multi-row inserts
+//! with explicit ids, many rows per statement, one transaction per batch.
+
+use sqlx::any::AnyArguments;
+use sqlx::Arguments;
+
+use crate::{Backend, Conn, DbResult};
+
+/// One value of a generated row.
+#[derive(Debug, Clone)]
+pub enum Cell {
+    Int(i64),
+    Text(String),
+    Null,
+}
+
+/// Inserts rows into `table` with `columns`, as few statements as the parameter limit allows.
+pub async fn insert(c: &mut Conn, table: &str, columns: &[&str], rows: &[Vec<Cell>]) -> DbResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // Both backends accept well over 30 000 parameters per statement.
+    let per_statement = (30_000 / columns.len()).max(1);
+    for chunk in rows.chunks(per_statement) {
+        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+        let mut args = AnyArguments::default();
+        let mut n = 0;
+        for (i, row) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for (j, cell) in row.iter().enumerate() {
+                if j > 0 {
+                    sql.push_str(", ");
+                }
+                n += 1;
+                sql.push_str(&format!("${n}"));
+                // Adding an integer, a string or a typed null cannot fail.
+                let _ = match cell {
+                    Cell::Int(v) => args.add(*v),
+                    Cell::Text(v) => args.add(v.clone()),
+                    Cell::Null => args.add(None::<i64>),
+                };
+            }
+            sql.push(')');
+        }
+        sqlx::query_with(sqlx::AssertSqlSafe(sql), args).execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+/// The next free id of a table.
+pub async fn next_id(c: &mut Conn, table: &str) -> DbResult<i64> {
+    let max: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COALESCE(MAX(id), 0) FROM {table}"))).fetch_one(c).await?;
+    Ok(max + 1)
+}
+
+/// Moves PostgreSQL sequences past explicitly inserted ids.
+pub async fn reset_sequences(c: &mut Conn, backend: Backend, tables: &[&str]) -> DbResult<()> {
+    if backend != Backend::Postgres {
+        return Ok(());
+    }
+    for t in tables {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT setval(pg_get_serial_sequence('{t}', 'id'), COALESCE((SELECT MAX(id) FROM {t}), 0) + 1, false)"
+        )))
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Rows of the search index for generated texts: (doc kind, ref id, conversation id, text).
+pub async fn insert_search_docs(c: &mut Conn, backend: Backend, workspace_id: i64, docs: &[(crate::search::DocKind, i64, Option<i64>, String)]) -> DbResult<()> {
+    let rows: Vec<Vec<Cell>> = docs
+        .iter()
+        .map(|(kind, ref_id, conv, text)| {
+            vec![
+                Cell::Int(ref_id * 4 + *kind as i64),
+                Cell::Text(crate::search::index_text(text)),
+                Cell::Int(workspace_id),
+                conv.map_or(Cell::Null, Cell::Int),
+            ]
+        })
+        .collect();
+    match backend {
+        Backend::Sqlite => insert(c, "search_fts", &["rowid", "body", "workspace_id", "conversation_id"], &rows).await,
+        Backend::Postgres => insert(c, "search_documents", &["id", "body", "workspace_id", "conversation_id"], &rows).await,
+    }
+}
+
+/// Rows in a table.
+pub async fn count(c: &mut Conn, table: &str) -> DbResult<i64> {
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"))).fetch_one(c).await?)
+}
+
+/// Rows of a workspace in a table.
+pub async fn count_where(c: &mut Conn, table: &str, workspace_id: i64) -> DbResult<i64> {
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table} WHERE workspace_id = $1")))
+        .bind(workspace_id)
+        .fetch_one(c)
+        .await?)
+}
+
+/// Refreshes the planner's statistics after a large load.
+pub async fn analyze(c: &mut Conn) -> DbResult<()> {
+    sqlx::query("ANALYZE").execute(c).await?;
+    Ok(())
+}
+
+/// Creates (or drops) the scratch table for the raw-insert baseline.
+pub async fn raw_table(db: &crate::Db, create: bool) -> DbResult<()> {
+    let mut tx = db.begin().await?;
+    let sql = match (create, db.backend()) {
+        (true, Backend::Sqlite) => "CREATE TABLE IF NOT EXISTS bench_raw (id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL, payload TEXT NOT NULL)",
+        (true, Backend::Postgres) => "CREATE TABLE IF NOT EXISTS bench_raw (id BIGSERIAL PRIMARY KEY, n BIGINT NOT NULL, payload TEXT NOT NULL)",
+        (false, _) => "DROP TABLE IF EXISTS bench_raw",
+    };
+    sqlx::query(sql).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One row, one transaction, committed durably.
+pub async fn raw_insert(db: &crate::Db, n: i64) -> DbResult<()> {
+    let mut tx = db.begin().await?;
+    sqlx::query("INSERT INTO bench_raw (n, payload) VALUES ($1, $2)")
+        .bind(n)
+        .bind("A new conversation from the benchmark")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
