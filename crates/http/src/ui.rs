@@ -25,6 +25,9 @@ use crate::auth::{
 use crate::extract::{Path, Query};
 use crate::state::AppState;
 
+mod csv;
+mod settings;
+
 #[derive(Embed)]
 #[folder = "assets/"]
 struct Assets;
@@ -34,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/inbox") }))
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", post(logout))
+        .route("/workspace/switch", post(switch_workspace))
         .route("/inbox", get(inbox))
         .route("/inbox/list", get(inbox_list))
         .route("/conversations/{id}", get(conversation))
@@ -45,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .route("/customers/{id}/notes", post(post_customer_note))
         .route("/search", get(search))
         .route("/assets/{*file}", get(asset))
+        .merge(settings::routes())
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
@@ -96,19 +101,23 @@ struct Nav {
     user_name: String,
     email: String,
     workspace: String,
+    /// Every workspace the user belongs to, for the switcher: (slug, name, current).
+    workspaces: Vec<(String, String, bool)>,
 }
 
 async fn nav(s: &AppState, caller: &Caller, section: &'static str, query: &str) -> Nav {
-    let workspace = s
+    let workspaces: Vec<(String, String, bool)> = s
         .app
         .workspaces_of(&caller.actor)
         .await
-        .ok()
-        .and_then(|list| {
-            list.into_iter()
-                .find(|(w, _)| w.id == caller.actor.workspace_id)
-                .map(|(w, _)| w.name)
-        })
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(w, _)| (w.slug, w.name, w.id == caller.actor.workspace_id))
+        .collect();
+    let workspace = workspaces
+        .iter()
+        .find(|w| w.2)
+        .map(|w| w.1.clone())
         .unwrap_or_default();
     Nav {
         csrf: caller
@@ -121,6 +130,7 @@ async fn nav(s: &AppState, caller: &Caller, section: &'static str, query: &str) 
         user_name: caller.actor.name.clone(),
         email: caller.actor.email.clone(),
         workspace,
+        workspaces,
     }
 }
 
@@ -295,6 +305,47 @@ async fn logout(
         Redirect::to("/login"),
     )
         .into_response()
+}
+
+#[derive(Deserialize)]
+struct SwitchForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    slug: String,
+}
+
+/// Moves the signed-in user to another of their workspaces: a new session there, and this one
+/// ends.
+async fn switch_workspace(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Form(f): Form<SwitchForm>,
+) -> Response {
+    if let Err(r) = check_csrf(&caller, &f.csrf) {
+        return *r;
+    }
+    let Some(session) = &caller.session else {
+        return Redirect::to("/login").into_response();
+    };
+    match s
+        .app
+        .switch_workspace(&caller.actor, &session.token, &f.slug)
+        .await
+    {
+        Ok(new) => {
+            let max_age = (new.expires_at_ms - citius_store::now_ms()) / 1000;
+            (
+                AppendHeaders([(
+                    header::SET_COOKIE,
+                    session_cookie(&new.token, max_age, s.config.secure_cookies),
+                )]),
+                Redirect::to("/inbox"),
+            )
+                .into_response()
+        }
+        Err(e) => error_page(&s, &caller, e).await,
+    }
 }
 
 // ---- Inbox --------------------------------------------------------------------------------

@@ -133,3 +133,19 @@ pub async fn raw_insert(db: &crate::Db, n: i64) -> DbResult<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// Drops PostgreSQL's search index before a large load (SQLite's FTS index is the table itself).
+pub async fn drop_search_index(c: &mut Conn, backend: Backend) -> DbResult<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("DROP INDEX IF EXISTS search_documents_tsv").execute(c).await?;
+    }
+    Ok(())
+}
+
+/// Recreates the index dropped by [`drop_search_index`], as the migration defines it.
+pub async fn create_search_index(c: &mut Conn, backend: Backend) -> DbResult<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("CREATE INDEX IF NOT EXISTS search_documents_tsv ON search_documents USING GIN (tsv)").execute(c).await?;
+    }
+    Ok(())
+}

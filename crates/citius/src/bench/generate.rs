@@ -82,7 +82,7 @@ fn when(rng: &mut StdRng, now_ms: i64) -> i64 {
 /// Messages in a conversation: most are short, a few run long.
 fn length(rng: &mut StdRng) -> i64 {
     let mut n = 1;
-    while n < 60 && rng.random_bool(0.76) {
+    while n < 80 && rng.random_bool(0.8) {
         n += 1;
     }
     n
@@ -154,6 +154,13 @@ pub async fn ensure(app: &App, target: i64) -> anyhow::Result<Generated> {
     );
     let customers_target = (target / 3).max(1);
     let mut messages_total = 0;
+    // A large load builds the PostgreSQL search index once at the end instead of row by row.
+    let rebuild_index = todo >= 100_000;
+    if rebuild_index {
+        let mut tx = db.begin().await?;
+        bulk::drop_search_index(&mut tx, db.backend()).await?;
+        tx.commit().await?;
+    }
     const CHUNK: i64 = 5_000;
     let mut done = 0;
     while done < todo {
@@ -232,6 +239,12 @@ pub async fn ensure(app: &App, target: i64) -> anyhow::Result<Generated> {
         bar.inc(n as u64);
     }
     bar.finish_and_clear();
+    if rebuild_index {
+        println!("building the search index…");
+        let mut tx = db.begin().await?;
+        bulk::create_search_index(&mut tx, db.backend()).await?;
+        tx.commit().await?;
+    }
     let mut tx = db.begin().await?;
     bulk::reset_sequences(&mut tx, db.backend(), &["users", "teams", "tags", "inboxes", "customers", "customer_identities", "conversations", "messages", "events"]).await?;
     tx.commit().await?;
