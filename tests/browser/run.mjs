@@ -11,7 +11,8 @@
 //   ARTIFACTS   directory for the server log and screenshots
 //
 // A test file exports `default` an array of
-//   { name, run: async ({ browser, base, artifacts, login, newPage }) => {} }
+//   { name, run: async ({ browser, base, artifacts, login, newPage, bin, dataDir }) => {} }
+// (`bin` and `dataDir` let a test run a `citius` command against the served database.)
 // Files are loaded in file-name order (hence the numeric prefixes). Leave the
 // contexts a test opens open: on failure the runner screenshots their pages
 // (failure-<test-name>.png), and it closes them after every test.
@@ -255,7 +256,7 @@ async function main() {
       const started = Date.now();
       try {
         await withTimeout(
-          t.run({ browser, base: server.base, artifacts, login, newPage }),
+          t.run({ browser, base: server.base, artifacts, login, newPage, bin, dataDir: server.dataDir }),
           TEST_TIMEOUT_MS,
           `test "${t.name}"`,
         );

@@ -31,6 +31,30 @@
       .forEach(function (k) { source.addEventListener(k, handle); });
   }
 
+  // One-time secrets: focusing the field selects it, and a Copy button sits beside it.
+  document.querySelectorAll("input[data-copy]").forEach(function (input) {
+    input.addEventListener("focus", function () { input.select(); });
+    if (!navigator.clipboard) return;
+    var row = document.createElement("div");
+    row.className = "copy-row";
+    input.parentNode.insertBefore(row, input);
+    row.appendChild(input);
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "small";
+    button.textContent = "Copy";
+    var status = document.createElement("span");
+    status.setAttribute("role", "status");
+    status.className = "hint";
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(input.value).then(
+        function () { status.textContent = "Copied."; },
+        function () { input.focus(); status.textContent = "Press Ctrl+C (or Cmd+C) to copy."; });
+    });
+    row.appendChild(button);
+    row.appendChild(status);
+  });
+
   // Keyboard: "/" search, "r" reply, "n" note, Ctrl/Cmd+Enter send.
   document.addEventListener("keydown", function (e) {
     var t = e.target, typing = t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT");

@@ -160,7 +160,7 @@ async fn error_page(s: &AppState, caller: &Caller, e: AppError) -> Response {
         AppError::Internal(_) => {
             "Something went wrong on our side; it has been logged.".to_string()
         }
-        other => other.to_string(),
+        other => sentence(&other.to_string()),
     };
     let mut res = page(ErrorPage {
         nav: nav(s, caller, "", "").await,
@@ -169,6 +169,22 @@ async fn error_page(s: &AppState, caller: &Caller, e: AppError) -> Response {
     });
     *res.status_mut() = status;
     res
+}
+
+/// A use case's message as a sentence: capital first letter (unless it starts with an email
+/// address), full stop at the end.
+fn sentence(s: &str) -> String {
+    let s = s.trim();
+    let mut out = match s.chars().next() {
+        Some(c) if !s.split(' ').next().unwrap_or("").contains('@') => {
+            c.to_uppercase().chain(s.chars().skip(1)).collect()
+        }
+        _ => s.to_string(),
+    };
+    if !out.is_empty() && !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
 }
 
 // ---- Sign in ------------------------------------------------------------------------------
@@ -264,7 +280,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 
 #[derive(Deserialize)]
 struct CsrfOnly {
-    #[serde(rename = "_csrf")]
+    #[serde(rename = "_csrf", default)]
     csrf: String,
 }
 
@@ -309,7 +325,7 @@ async fn logout(
 
 #[derive(Deserialize)]
 struct SwitchForm {
-    #[serde(rename = "_csrf")]
+    #[serde(rename = "_csrf", default)]
     csrf: String,
     #[serde(default)]
     slug: String,

@@ -21,7 +21,7 @@ use citius_domain::role::{Permission, Role};
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use super::{CsrfOnly, Nav, ago, check_csrf, csv, error_page, nav, page};
+use super::{CsrfOnly, Nav, ago, check_csrf, csv, error_page, nav, page, sentence};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
 use crate::state::AppState;
@@ -109,22 +109,6 @@ fn notice(key: Option<&str>) -> Option<&'static str> {
     })
 }
 
-/// A sentence from a use case's message: capital first letter (unless it starts with an email
-/// address), full stop at the end.
-fn sentence(s: &str) -> String {
-    let s = s.trim();
-    let mut out = match s.chars().next() {
-        Some(c) if !s.split(' ').next().unwrap_or("").contains('@') => {
-            c.to_uppercase().chain(s.chars().skip(1)).collect()
-        }
-        _ => s.to_string(),
-    };
-    if !out.ends_with(['.', '!', '?']) {
-        out.push('.');
-    }
-    out
-}
-
 /// Errors the person can fix in the form they sent, as the message to show beside it.
 /// Anything else (not allowed, gone, broken) is shown as an error page instead.
 fn fixable(e: &AppError) -> Option<(StatusCode, String)> {
@@ -133,12 +117,20 @@ fn fixable(e: &AppError) -> Option<(StatusCode, String)> {
             StatusCode::UNPROCESSABLE_ENTITY,
             i.fields
                 .iter()
-                .map(|f| sentence(&format!("{} {}", f.field.replace('_', " "), f.message)))
+                .map(|f| sentence(&format!("{} {}", field_label(&f.field), f.message)))
                 .collect::<Vec<_>>()
                 .join(" "),
         )),
         AppError::Conflict(m) => Some((StatusCode::CONFLICT, sentence(m))),
         _ => None,
+    }
+}
+
+/// How a rejected field is named to a person.
+fn field_label(field: &str) -> String {
+    match field {
+        "member_ids" => "One of the chosen members".into(),
+        other => other.replace('_', " "),
     }
 }
 
@@ -185,7 +177,7 @@ impl Fields {
             .filter(|(k, _)| k == key)
             .map(|(_, v)| {
                 v.parse()
-                    .map_err(|_| Invalid::field(key, "must be a list of numbers"))
+                    .map_err(|_| Invalid::field(key, "is not a valid choice"))
             })
             .collect()
     }
@@ -411,7 +403,7 @@ async fn users(
 
 #[derive(Deserialize)]
 struct NewUserForm {
-    #[serde(rename = "_csrf")]
+    #[serde(rename = "_csrf", default)]
     csrf: String,
     #[serde(default)]
     email: String,
@@ -461,7 +453,7 @@ async fn add_user(
 
 #[derive(Deserialize)]
 struct RoleForm {
-    #[serde(rename = "_csrf")]
+    #[serde(rename = "_csrf", default)]
     csrf: String,
     #[serde(default)]
     role: String,
@@ -628,9 +620,9 @@ async fn teams(
                 csv::download(
                     "teams.csv",
                     &["name", "members"],
-                    teams.into_iter().map(|t| {
-                        vec![t.name, member_names(&t.member_ids, &names).join("; ")]
-                    }),
+                    teams
+                        .into_iter()
+                        .map(|t| vec![t.name, member_names(&t.member_ids, &names).join("; ")]),
                 )
             }
             Err(e) => error_page(&s, &caller, e).await,
@@ -918,7 +910,7 @@ async fn skills(
 
 #[derive(Deserialize)]
 struct NameForm {
-    #[serde(rename = "_csrf")]
+    #[serde(rename = "_csrf", default)]
     csrf: String,
     #[serde(default)]
     name: String,
@@ -1090,7 +1082,7 @@ async fn inboxes(
 
 #[derive(Deserialize)]
 struct InboxForm {
-    #[serde(rename = "_csrf")]
+    #[serde(rename = "_csrf", default)]
     csrf: String,
     #[serde(default)]
     name: String,
@@ -1318,11 +1310,15 @@ fn actor_name(id: Option<i64>, names: &HashMap<i64, String>) -> String {
     }
 }
 
+/// What an entry is about: a member by name (a former one by the email the entry recorded),
+/// anything else by kind and number.
 fn target_text(e: &AuditEntry, names: &HashMap<i64, String>) -> String {
+    let email = e.data.get("email").and_then(|v| v.as_str());
     match (e.target_kind.as_str(), e.target_id) {
         ("user", Some(id)) if names.contains_key(&id) => {
             format!("user {}", names.get(&id).map_or("", String::as_str))
         }
+        ("user", Some(_)) if email.is_some() => format!("user {}", email.unwrap_or_default()),
         (kind, Some(id)) => format!("{} #{id}", kind.replace('_', " ")),
         (kind, None) => kind.replace('_', " "),
     }
