@@ -14,13 +14,21 @@ pub enum Cell {
     Null,
 }
 
-/// Inserts rows into `table` with `columns`, as few statements as the parameter limit allows.
-pub async fn insert(c: &mut Conn, table: &str, columns: &[&str], rows: &[Vec<Cell>]) -> DbResult<()> {
+const PARAMS_PER_STATEMENT: usize = 999;
+
+/// Inserts rows into `table` with `columns`, in statements of moderate size.
+pub async fn insert(c: &mut Conn, backend: Backend, table: &str, columns: &[&str], rows: &[Vec<Cell>]) -> DbResult<()> {
+    // SQLite looks named parameters such as `$7` up one by one (quadratic in their number);
+    // numbered `?7` ones are direct.
+    let mark = match backend {
+        Backend::Sqlite => '?',
+        Backend::Postgres => '$',
+    };
     if rows.is_empty() {
         return Ok(());
     }
-    // Both backends accept well over 30 000 parameters per statement.
-    let per_statement = (30_000 / columns.len()).max(1);
+    // Moderate statements: the parser and the statement cache handle these well.
+    let per_statement = (PARAMS_PER_STATEMENT / columns.len()).max(1);
     for chunk in rows.chunks(per_statement) {
         let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
         let mut args = AnyArguments::default();
@@ -35,7 +43,8 @@ pub async fn insert(c: &mut Conn, table: &str, columns: &[&str], rows: &[Vec<Cel
                     sql.push_str(", ");
                 }
                 n += 1;
-                sql.push_str(&format!("${n}"));
+                sql.push(mark);
+                sql.push_str(&n.to_string());
                 // Adding an integer, a string or a typed null cannot fail.
                 let _ = match cell {
                     Cell::Int(v) => args.add(*v),
@@ -85,8 +94,8 @@ pub async fn insert_search_docs(c: &mut Conn, backend: Backend, workspace_id: i6
         })
         .collect();
     match backend {
-        Backend::Sqlite => insert(c, "search_fts", &["rowid", "body", "workspace_id", "conversation_id"], &rows).await,
-        Backend::Postgres => insert(c, "search_documents", &["id", "body", "workspace_id", "conversation_id"], &rows).await,
+        Backend::Sqlite => insert(c, backend, "search_fts", &["rowid", "body", "workspace_id", "conversation_id"], &rows).await,
+        Backend::Postgres => insert(c, backend, "search_documents", &["id", "body", "workspace_id", "conversation_id"], &rows).await,
     }
 }
 

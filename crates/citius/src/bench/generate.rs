@@ -125,19 +125,19 @@ pub async fn ensure(app: &App, target: i64) -> anyhow::Result<Generated> {
                 users.push(vec![Cell::Int(id), Cell::Text(format!("agent{id}@bench.test")), Cell::Text(format!("Agent {id}")), Cell::Null, Cell::Int(now)]);
                 members.push(vec![Cell::Int(wsid), Cell::Int(id), Cell::Text("agent".into()), Cell::Int(now)]);
             }
-            bulk::insert(&mut tx, "users", &["id", "email", "name", "password_hash", "created_at"], &users).await?;
-            bulk::insert(&mut tx, "memberships", &["workspace_id", "user_id", "role", "created_at"], &members).await?;
+            bulk::insert(&mut tx, db.backend(), "users", &["id", "email", "name", "password_hash", "created_at"], &users).await?;
+            bulk::insert(&mut tx, db.backend(), "memberships", &["workspace_id", "user_id", "role", "created_at"], &members).await?;
             let first_team = bulk::next_id(&mut tx, "teams").await?;
             let teams: Vec<Vec<Cell>> = TEAMS.iter().enumerate().map(|(i, n)| vec![Cell::Int(first_team + i as i64), Cell::Int(wsid), Cell::Text((*n).into()), Cell::Int(now)]).collect();
-            bulk::insert(&mut tx, "teams", &["id", "workspace_id", "name", "created_at"], &teams).await?;
+            bulk::insert(&mut tx, db.backend(), "teams", &["id", "workspace_id", "name", "created_at"], &teams).await?;
             let tm: Vec<Vec<Cell>> = (0..AGENTS).map(|i| vec![Cell::Int(first_team + i % TEAMS.len() as i64), Cell::Int(first_user + i)]).collect();
-            bulk::insert(&mut tx, "team_members", &["team_id", "user_id"], &tm).await?;
+            bulk::insert(&mut tx, db.backend(), "team_members", &["team_id", "user_id"], &tm).await?;
             let first_tag = bulk::next_id(&mut tx, "tags").await?;
             let tags: Vec<Vec<Cell>> = TAGS.iter().enumerate().map(|(i, n)| vec![Cell::Int(first_tag + i as i64), Cell::Int(wsid), Cell::Text((*n).into())]).collect();
-            bulk::insert(&mut tx, "tags", &["id", "workspace_id", "name"], &tags).await?;
+            bulk::insert(&mut tx, db.backend(), "tags", &["id", "workspace_id", "name"], &tags).await?;
             let first_inbox = bulk::next_id(&mut tx, "inboxes").await?;
             let inboxes: Vec<Vec<Cell>> = CHANNELS.iter().enumerate().map(|(i, (ch, _))| vec![Cell::Int(first_inbox + i as i64), Cell::Int(wsid), Cell::Text(format!("{ch} inbox")), Cell::Text((*ch).into()), Cell::Null, Cell::Int(now)]).collect();
-            bulk::insert(&mut tx, "inboxes", &["id", "workspace_id", "name", "channel", "address", "created_at"], &inboxes).await?;
+            bulk::insert(&mut tx, db.backend(), "inboxes", &["id", "workspace_id", "name", "channel", "address", "created_at"], &inboxes).await?;
         }
         let rows: Vec<i64> = member_ids(&mut tx, wsid).await?;
         rows
@@ -227,12 +227,12 @@ pub async fn ensure(app: &App, target: i64) -> anyhow::Result<Generated> {
         }
         ctags.sort_by_key(|r| match (&r[0], &r[1]) { (Cell::Int(a), Cell::Int(b)) => (*a, *b), _ => (0, 0) });
         ctags.dedup_by_key(|r| match (&r[0], &r[1]) { (Cell::Int(a), Cell::Int(b)) => (*a, *b), _ => (0, 0) });
-        bulk::insert(&mut tx, "customers", &["id", "workspace_id", "name", "attributes", "created_at", "updated_at"], &customers).await?;
-        bulk::insert(&mut tx, "customer_identities", &["id", "workspace_id", "customer_id", "kind", "value", "created_at"], &idents).await?;
-        bulk::insert(&mut tx, "conversations", &["id", "workspace_id", "customer_id", "channel", "inbox_id", "status", "priority", "assignee_id", "team_id", "subject", "custom_fields", "snoozed_until", "message_count", "created_at", "updated_at"], &convs).await?;
-        bulk::insert(&mut tx, "messages", &["id", "workspace_id", "conversation_id", "kind", "author_user_id", "author_customer_id", "body_text", "body_html", "created_at"], &msgs).await?;
-        bulk::insert(&mut tx, "events", &["id", "workspace_id", "conversation_id", "kind", "actor_user_id", "data", "created_at"], &events).await?;
-        bulk::insert(&mut tx, "conversation_tags", &["conversation_id", "tag_id"], &ctags).await?;
+        bulk::insert(&mut tx, db.backend(), "customers", &["id", "workspace_id", "name", "attributes", "created_at", "updated_at"], &customers).await?;
+        bulk::insert(&mut tx, db.backend(), "customer_identities", &["id", "workspace_id", "customer_id", "kind", "value", "created_at"], &idents).await?;
+        bulk::insert(&mut tx, db.backend(), "conversations", &["id", "workspace_id", "customer_id", "channel", "inbox_id", "status", "priority", "assignee_id", "team_id", "subject", "custom_fields", "snoozed_until", "message_count", "created_at", "updated_at"], &convs).await?;
+        bulk::insert(&mut tx, db.backend(), "messages", &["id", "workspace_id", "conversation_id", "kind", "author_user_id", "author_customer_id", "body_text", "body_html", "created_at"], &msgs).await?;
+        bulk::insert(&mut tx, db.backend(), "events", &["id", "workspace_id", "conversation_id", "kind", "actor_user_id", "data", "created_at"], &events).await?;
+        bulk::insert(&mut tx, db.backend(), "conversation_tags", &["conversation_id", "tag_id"], &ctags).await?;
         bulk::insert_search_docs(&mut tx, db.backend(), wsid, &docs).await?;
         tx.commit().await?;
         done += n;
