@@ -372,7 +372,7 @@ impl App {
             )
             .await?,
         ];
-        search::put(
+        search::put_new(
             &mut tx,
             backend,
             ws,
@@ -399,7 +399,7 @@ impl App {
             },
         )
         .await?;
-        search::put(
+        search::put_new(
             &mut tx,
             backend,
             ws,
@@ -559,7 +559,7 @@ impl App {
             )
             .await?;
         }
-        search::put(
+        search::put_new(
             &mut tx,
             backend,
             ws,
@@ -931,15 +931,14 @@ fn interleave(messages: Vec<Message>, events: Vec<Event>) -> Vec<TimelineItem> {
         messages.into_iter().map(|m| (m.id, m)).collect();
     let mut items = Vec::with_capacity(by_id.len() + events.len());
     for e in events {
-        if e.kind == EventKind::MessageAdded {
-            if let Some(m) = e
+        if e.kind == EventKind::MessageAdded
+            && let Some(m) = e
                 .data
                 .get("message_id")
                 .and_then(|v| v.as_i64())
                 .and_then(|id| by_id.remove(&id))
-            {
-                items.push(TimelineItem::Message(m));
-            }
+        {
+            items.push(TimelineItem::Message(m));
         }
         items.push(TimelineItem::Event(e));
     }
@@ -978,13 +977,12 @@ pub(crate) async fn find_or_create_customer(
     name: Option<&str>,
     attributes: Option<&serde_json::Value>,
 ) -> AppResult<i64> {
-    let mut found = None;
+    // One lookup per identity tells both who the customer is and which identities are new.
+    let mut holders = Vec::with_capacity(identities.len());
     for i in identities {
-        if let Some(id) = customers::find_by_identity(c, ws, i).await? {
-            found = Some(id);
-            break;
-        }
+        holders.push(customers::find_by_identity(c, ws, i).await?);
     }
+    let found = holders.iter().flatten().next().copied();
     let id = match found {
         Some(id) => id,
         None => {
@@ -996,12 +994,14 @@ pub(crate) async fn find_or_create_customer(
             customers::create(c, ws, &display, attributes.unwrap_or(&json!({}))).await?
         }
     };
-    for i in identities {
-        if customers::find_by_identity(c, ws, i).await?.is_none() {
-            customers::add_identity(c, ws, id, i).await?;
+    let mut added = false;
+    for (i, holder) in identities.iter().zip(&holders) {
+        if holder.is_none() {
+            customers::insert_identity(c, ws, id, i).await?;
+            added = true;
         }
     }
-    if found.is_none() {
+    if added {
         crate::customers::reindex(c, backend, ws, id).await?;
     }
     Ok(id)

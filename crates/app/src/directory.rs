@@ -262,6 +262,7 @@ impl App {
         let name = required_text("name", &input.name, 100)?;
         let ws = actor.workspace_id;
         let mut tx = self.db.begin().await?;
+        let before = store::team(&mut tx, ws, id).await?;
         store::rename_team(&mut tx, ws, id, &name)
             .await
             .map_err(|e| conflict_as(e, "a team with this name exists"))?;
@@ -271,6 +272,18 @@ impl App {
                 .map_err(|e| not_found_as(e, "member_ids"))?;
         }
         let team = store::team(&mut tx, ws, id).await?;
+        audit(
+            &mut tx,
+            actor,
+            "team.updated",
+            "team",
+            Some(id),
+            json!({
+                "from": {"name": before.name, "member_ids": before.member_ids},
+                "to": {"name": team.name, "member_ids": team.member_ids},
+            }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(team)
     }
@@ -306,8 +319,24 @@ impl App {
         let skill = store::create_skill(&mut tx, actor.workspace_id, &name)
             .await
             .map_err(|e| conflict_as(e, "a skill with this name exists"))?;
+        audit(
+            &mut tx,
+            actor,
+            "skill.created",
+            "skill",
+            Some(skill.id),
+            json!({"name": name}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(skill)
+    }
+
+    /// Every person's level in every skill they have: (user id, skill id, level).
+    pub async fn user_skills(&self, actor: &Actor) -> AppResult<Vec<(i64, i64, i64)>> {
+        require(actor, Permission::Read)?;
+        let mut c = self.db.read().await?;
+        Ok(store::user_skills(&mut c, actor.workspace_id).await?)
     }
 
     /// Sets a user's level in a skill: 1 (basic) to 5 (expert), 0 to remove.
@@ -324,6 +353,15 @@ impl App {
         }
         let mut tx = self.db.begin().await?;
         store::set_user_skill(&mut tx, actor.workspace_id, user_id, skill_id, level).await?;
+        audit(
+            &mut tx,
+            actor,
+            "user.skill_set",
+            "user",
+            Some(user_id),
+            json!({"skill_id": skill_id, "level": level}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

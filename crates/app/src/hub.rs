@@ -70,12 +70,12 @@ impl crate::App {
                 }
             };
             // Whatever committed while we were not listening.
-            if let Ok(mut c) = self.db.read().await {
-                if let Ok(missed) = store::all_events_since(&mut c, last_seen, 10_000).await {
-                    for (ws, e) in missed {
-                        last_seen = last_seen.max(e.id);
-                        self.hub.publish(ws, [e]);
-                    }
+            if let Ok(mut c) = self.db.read().await
+                && let Ok(missed) = store::all_events_since(&mut c, last_seen, 10_000).await
+            {
+                for (ws, e) in missed {
+                    last_seen = last_seen.max(e.id);
+                    self.hub.publish(ws, [e]);
                 }
             }
             loop {

@@ -26,14 +26,14 @@ impl App {
         page: citius_domain::paging::PageRequest,
     ) -> AppResult<citius_domain::paging::Page<citius_domain::records::JobInfo>> {
         crate::require(actor, citius_domain::role::Permission::Administer)?;
-        if let Some(s) = status {
-            if !matches!(s, "queued" | "running" | "done" | "dead") {
-                return Err(citius_domain::Invalid::field(
-                    "status",
-                    "must be one of queued, running, done, dead",
-                )
-                .into());
-            }
+        if let Some(s) = status
+            && !matches!(s, "queued" | "running" | "done" | "dead")
+        {
+            return Err(citius_domain::Invalid::field(
+                "status",
+                "must be one of queued, running, done, dead",
+            )
+            .into());
         }
         let mut c = self.db.read().await?;
         Ok(jobs::list(&mut c, actor.workspace_id, status, page).await?)

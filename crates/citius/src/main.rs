@@ -223,11 +223,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Bench { data, conversations, connections, requests, out } => {
+        Command::Bench {
+            data,
+            conversations,
+            connections,
+            requests,
+            out,
+        } => {
             let cfg = load_config(cli.config.as_ref(), &data)?;
             cfg.validate()?;
             init_logs(&cfg.log_format);
-            bench::run(cfg, bench::Options { conversations, connections, requests, out }).await
+            bench::run(
+                cfg,
+                bench::Options {
+                    conversations,
+                    connections,
+                    requests,
+                    out,
+                },
+            )
+            .await
         }
         Command::Backup { data, out } => {
             let cfg = load_config(cli.config.as_ref(), &data)?;

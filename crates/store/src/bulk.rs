@@ -1,8 +1,8 @@
 //! Bulk loading for generated data (the benchmark's realistic workspaces): multi-row inserts
 //! with explicit ids, many rows per statement, one transaction per batch.
 
-use sqlx::any::AnyArguments;
 use sqlx::Arguments;
+use sqlx::any::AnyArguments;
 
 use crate::{Backend, Conn, DbResult};
 
@@ -17,7 +17,13 @@ pub enum Cell {
 const PARAMS_PER_STATEMENT: usize = 999;
 
 /// Inserts rows into `table` with `columns`, in statements of moderate size.
-pub async fn insert(c: &mut Conn, backend: Backend, table: &str, columns: &[&str], rows: &[Vec<Cell>]) -> DbResult<()> {
+pub async fn insert(
+    c: &mut Conn,
+    backend: Backend,
+    table: &str,
+    columns: &[&str],
+    rows: &[Vec<Cell>],
+) -> DbResult<()> {
     // SQLite looks named parameters such as `$7` up one by one (quadratic in their number);
     // numbered `?7` ones are direct.
     let mark = match backend {
@@ -54,14 +60,20 @@ pub async fn insert(c: &mut Conn, backend: Backend, table: &str, columns: &[&str
             }
             sql.push(')');
         }
-        sqlx::query_with(sqlx::AssertSqlSafe(sql), args).execute(&mut *c).await?;
+        sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .execute(&mut *c)
+            .await?;
     }
     Ok(())
 }
 
 /// The next free id of a table.
 pub async fn next_id(c: &mut Conn, table: &str) -> DbResult<i64> {
-    let max: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COALESCE(MAX(id), 0) FROM {table}"))).fetch_one(c).await?;
+    let max: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COALESCE(MAX(id), 0) FROM {table}"
+    )))
+    .fetch_one(c)
+    .await?;
     Ok(max + 1)
 }
 
@@ -81,7 +93,12 @@ pub async fn reset_sequences(c: &mut Conn, backend: Backend, tables: &[&str]) ->
 }
 
 /// Rows of the search index for generated texts: (doc kind, ref id, conversation id, text).
-pub async fn insert_search_docs(c: &mut Conn, backend: Backend, workspace_id: i64, docs: &[(crate::search::DocKind, i64, Option<i64>, String)]) -> DbResult<()> {
+pub async fn insert_search_docs(
+    c: &mut Conn,
+    backend: Backend,
+    workspace_id: i64,
+    docs: &[(crate::search::DocKind, i64, Option<i64>, String)],
+) -> DbResult<()> {
     let rows: Vec<Vec<Cell>> = docs
         .iter()
         .map(|(kind, ref_id, conv, text)| {
@@ -94,22 +111,46 @@ pub async fn insert_search_docs(c: &mut Conn, backend: Backend, workspace_id: i6
         })
         .collect();
     match backend {
-        Backend::Sqlite => insert(c, backend, "search_fts", &["rowid", "body", "workspace_id", "conversation_id"], &rows).await,
-        Backend::Postgres => insert(c, backend, "search_documents", &["id", "body", "workspace_id", "conversation_id"], &rows).await,
+        Backend::Sqlite => {
+            insert(
+                c,
+                backend,
+                "search_fts",
+                &["rowid", "body", "workspace_id", "conversation_id"],
+                &rows,
+            )
+            .await
+        }
+        Backend::Postgres => {
+            insert(
+                c,
+                backend,
+                "search_documents",
+                &["id", "body", "workspace_id", "conversation_id"],
+                &rows,
+            )
+            .await
+        }
     }
 }
 
 /// Rows in a table.
 pub async fn count(c: &mut Conn, table: &str) -> DbResult<i64> {
-    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"))).fetch_one(c).await?)
+    Ok(
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+            .fetch_one(c)
+            .await?,
+    )
 }
 
 /// Rows of a workspace in a table.
 pub async fn count_where(c: &mut Conn, table: &str, workspace_id: i64) -> DbResult<i64> {
-    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table} WHERE workspace_id = $1")))
-        .bind(workspace_id)
-        .fetch_one(c)
-        .await?)
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {table} WHERE workspace_id = $1"
+    )))
+    .bind(workspace_id)
+    .fetch_one(c)
+    .await?)
 }
 
 /// Refreshes the planner's statistics after a large load.
@@ -122,8 +163,12 @@ pub async fn analyze(c: &mut Conn) -> DbResult<()> {
 pub async fn raw_table(db: &crate::Db, create: bool) -> DbResult<()> {
     let mut tx = db.begin().await?;
     let sql = match (create, db.backend()) {
-        (true, Backend::Sqlite) => "CREATE TABLE IF NOT EXISTS bench_raw (id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL, payload TEXT NOT NULL)",
-        (true, Backend::Postgres) => "CREATE TABLE IF NOT EXISTS bench_raw (id BIGSERIAL PRIMARY KEY, n BIGINT NOT NULL, payload TEXT NOT NULL)",
+        (true, Backend::Sqlite) => {
+            "CREATE TABLE IF NOT EXISTS bench_raw (id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL, payload TEXT NOT NULL)"
+        }
+        (true, Backend::Postgres) => {
+            "CREATE TABLE IF NOT EXISTS bench_raw (id BIGSERIAL PRIMARY KEY, n BIGINT NOT NULL, payload TEXT NOT NULL)"
+        }
         (false, _) => "DROP TABLE IF EXISTS bench_raw",
     };
     sqlx::query(sql).execute(&mut *tx).await?;
@@ -146,7 +191,9 @@ pub async fn raw_insert(db: &crate::Db, n: i64) -> DbResult<()> {
 /// Drops PostgreSQL's search index before a large load (SQLite's FTS index is the table itself).
 pub async fn drop_search_index(c: &mut Conn, backend: Backend) -> DbResult<()> {
     if backend == Backend::Postgres {
-        sqlx::query("DROP INDEX IF EXISTS search_documents_tsv").execute(c).await?;
+        sqlx::query("DROP INDEX IF EXISTS search_documents_tsv")
+            .execute(c)
+            .await?;
     }
     Ok(())
 }
@@ -154,7 +201,11 @@ pub async fn drop_search_index(c: &mut Conn, backend: Backend) -> DbResult<()> {
 /// Recreates the index dropped by [`drop_search_index`], as the migration defines it.
 pub async fn create_search_index(c: &mut Conn, backend: Backend) -> DbResult<()> {
     if backend == Backend::Postgres {
-        sqlx::query("CREATE INDEX IF NOT EXISTS search_documents_tsv ON search_documents USING GIN (tsv)").execute(c).await?;
+        sqlx::query(
+            "CREATE INDEX IF NOT EXISTS search_documents_tsv ON search_documents USING GIN (tsv)",
+        )
+        .execute(c)
+        .await?;
     }
     Ok(())
 }

@@ -145,15 +145,24 @@ pub async fn list(
 ) -> DbResult<Page<Conversation>> {
     let mut q = Sql::new(SELECT);
     q.push(" WHERE c.workspace_id = ").int(workspace_id);
-    if !f.statuses.is_empty() {
-        q.push(" AND c.status IN (");
-        for (i, s) in f.statuses.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.text(s.as_str());
+    match f.statuses.as_slice() {
+        [] => {}
+        [one] => {
+            q.push(" AND c.status = ").text(one.as_str());
         }
-        q.push(")");
+        several => {
+            // Written as an expression so no index on status is chosen: merging several status
+            // ranges means sorting them all, while walking the newest rows and checking the
+            // status stops after a page.
+            q.push(" AND (c.status || '') IN (");
+            for (i, s) in several.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.text(s.as_str());
+            }
+            q.push(")");
+        }
     }
     match f.assignee {
         Some(AssigneeFilter::User(u)) => {
@@ -196,9 +205,10 @@ pub async fn list(
         q.push(" AND c.updated_at < ").int(v);
     }
     if let Some(after) = page.after {
+        // The first condition bounds the index range; the second breaks ties.
+        q.push(" AND c.updated_at <= ").int(after.key);
         q.push(" AND (c.updated_at < ").int(after.key);
-        q.push(" OR (c.updated_at = ").int(after.key);
-        q.push(" AND c.id < ").int(after.id).push("))");
+        q.push(" OR c.id < ").int(after.id).push(")");
     }
     q.push(" ORDER BY c.updated_at DESC, c.id DESC LIMIT ")
         .int(i64::from(page.limit) + 1);

@@ -95,7 +95,7 @@ pub async fn list(c: &mut Conn, workspace_id: i64, page: PageRequest) -> DbResul
     let (key, id) = page.after.map_or((i64::MAX, i64::MAX), |c| (c.key, c.id));
     let rows = sqlx::query(
         "SELECT * FROM customers WHERE workspace_id = $1 AND merged_into_id IS NULL \
-         AND (updated_at < $2 OR (updated_at = $3 AND id < $4)) ORDER BY updated_at DESC, id DESC LIMIT $5",
+         AND updated_at <= $2 AND (updated_at < $3 OR id < $4) ORDER BY updated_at DESC, id DESC LIMIT $5",
     )
     .bind(workspace_id)
     .bind(key)
@@ -170,6 +170,16 @@ pub async fn add_identity(
             identity.value
         )));
     }
+    insert_identity(c, workspace_id, customer_id, identity).await
+}
+
+/// Attaches an identity known to be free (the unique index still guards races).
+pub async fn insert_identity(
+    c: &mut Conn,
+    workspace_id: i64,
+    customer_id: i64,
+    identity: &Identity,
+) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO customer_identities (workspace_id, customer_id, kind, value, created_at) VALUES ($1, $2, $3, $4, $5)",
     )

@@ -565,6 +565,17 @@ pub async fn set_user_skill(
     Ok(())
 }
 
+/// Every (user, skill, level) of a workspace.
+pub async fn user_skills(c: &mut Conn, workspace_id: i64) -> DbResult<Vec<(i64, i64, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT us.user_id, us.skill_id, us.level FROM user_skills us JOIN skills s ON s.id = us.skill_id \
+         WHERE s.workspace_id = $1 ORDER BY us.user_id, us.skill_id",
+    )
+    .bind(workspace_id)
+    .fetch_all(c)
+    .await?)
+}
+
 // ---- Inboxes ----------------------------------------------------------------------------
 
 fn inbox(r: &AnyRow) -> DbResult<Inbox> {

@@ -22,6 +22,33 @@ fn doc_id(kind: DocKind, ref_id: i64) -> i64 {
 /// Longest text indexed per document; search needs the gist, not megabytes.
 const MAX_INDEXED_CHARS: usize = 20_000;
 
+/// Indexes a text that has no document yet (a new message or conversation): no replace needed.
+pub async fn put_new(
+    c: &mut Conn,
+    backend: Backend,
+    workspace_id: i64,
+    kind: DocKind,
+    ref_id: i64,
+    conversation_id: Option<i64>,
+    body: &str,
+) -> DbResult<()> {
+    let table = match backend {
+        Backend::Sqlite => "search_fts (rowid, body, workspace_id, conversation_id)",
+        Backend::Postgres => "search_documents (id, body, workspace_id, conversation_id)",
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {table} VALUES ($1, $2, $3, $4)"
+    )))
+    .bind(doc_id(kind, ref_id))
+    .bind(index_text(body))
+    .bind(workspace_id)
+    .bind(conversation_id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Indexes a text, replacing the document it had.
 pub async fn put(
     c: &mut Conn,
     backend: Backend,
@@ -66,7 +93,10 @@ pub async fn put(
 /// The text as indexed: words exactly as queries are split (see `terms`), so "ann@example.com"
 /// is found by "ann", "example" or the whole address on both backends.
 pub fn index_text(body: &str) -> String {
-    body.chars().take(MAX_INDEXED_CHARS).map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect()
+    body.chars()
+        .take(MAX_INDEXED_CHARS)
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect()
 }
 
 pub async fn delete(c: &mut Conn, backend: Backend, kind: DocKind, ref_id: i64) -> DbResult<()> {
@@ -97,24 +127,23 @@ pub struct Matches {
     pub customer_ids: Vec<i64>,
 }
 
-/// Every term must match (as a prefix). At most `limit` of each kind.
-pub async fn query(
+/// Document ids matching every term (whole words, or prefixes), newest first.
+async fn matching(
     c: &mut Conn,
     backend: Backend,
     workspace_id: i64,
-    q: &str,
-    limit: usize,
-) -> DbResult<Matches> {
-    let terms = terms(q);
-    if terms.is_empty() {
-        return Ok(Matches::default());
-    }
-    let scan = (limit * 8) as i64;
-    // Newest first. Ranking every match of a common word would read all of them; recency is
-    // what people look for in a help desk and lets the index stop after a page.
+    terms: &[String],
+    prefix: bool,
+    scan: i64,
+) -> DbResult<Vec<(i64, Option<i64>)>> {
     let rows = match backend {
         Backend::Sqlite => {
-            let expr = terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" ");
+            let star = if prefix { "*" } else { "" };
+            let expr = terms
+                .iter()
+                .map(|t| format!("\"{t}\"{star}"))
+                .collect::<Vec<_>>()
+                .join(" ");
             sqlx::query(
                 "SELECT rowid AS id, conversation_id FROM search_fts WHERE search_fts MATCH $1 AND workspace_id = $2 \
                  ORDER BY rowid DESC LIMIT $3",
@@ -126,10 +155,18 @@ pub async fn query(
             .await?
         }
         Backend::Postgres => {
-            let expr = terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ");
+            let star = if prefix { ":*" } else { "" };
+            let expr = terms
+                .iter()
+                .map(|t| format!("{t}{star}"))
+                .collect::<Vec<_>>()
+                .join(" & ");
             // A GIN index cannot return matches in id order; look in the newest documents
             // first and widen only when they do not fill the page.
-            let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM search_documents").fetch_one(&mut *c).await?;
+            let newest: i64 =
+                sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM search_documents")
+                    .fetch_one(&mut *c)
+                    .await?;
             let mut rows = Vec::new();
             for window in [400_000_i64, 4_000_000, i64::MAX] {
                 let floor = newest.saturating_sub(window);
@@ -150,10 +187,39 @@ pub async fn query(
             rows
         }
     };
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("conversation_id")?)))
+        .collect()
+}
+
+/// Every term must match (whole words first, then prefixes). At most `limit` of each kind.
+pub async fn query(
+    c: &mut Conn,
+    backend: Backend,
+    workspace_id: i64,
+    q: &str,
+    limit: usize,
+) -> DbResult<Matches> {
+    let terms = terms(q);
+    if terms.is_empty() {
+        return Ok(Matches::default());
+    }
+    let scan = (limit * 8) as i64;
+    // Whole words first: their index lists are read newest first and stop after a page. Only
+    // when that leaves the page short do we widen to prefixes ("refun" finds "refund"), which
+    // must merge the lists of every word with that prefix.
+    let mut rows = matching(c, backend, workspace_id, &terms, false, scan).await?;
+    if (rows.len() as i64) < scan {
+        let seen: std::collections::HashSet<i64> = rows.iter().map(|(id, _)| *id).collect();
+        let more = matching(c, backend, workspace_id, &terms, true, scan).await?;
+        let mut more: Vec<(i64, Option<i64>)> = more
+            .into_iter()
+            .filter(|(id, _)| !seen.contains(id))
+            .collect();
+        rows.append(&mut more);
+    }
     let mut m = Matches::default();
-    for r in &rows {
-        let id: i64 = r.try_get("id")?;
-        let conversation_id: Option<i64> = r.try_get("conversation_id")?;
+    for (id, conversation_id) in rows {
         if id % 4 == DocKind::Customer as i64 {
             if m.customer_ids.len() < limit && !m.customer_ids.contains(&(id / 4)) {
                 m.customer_ids.push(id / 4);

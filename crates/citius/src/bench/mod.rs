@@ -51,13 +51,21 @@ fn row(scenario: &str, mut lat: Vec<Duration>, elapsed: Duration, note: impl Int
         p50_ms: pct(0.50),
         p95_ms: pct(0.95),
         p99_ms: pct(0.99),
-        per_sec: if elapsed.is_zero() { 0.0 } else { lat.len() as f64 / elapsed.as_secs_f64() },
+        per_sec: if elapsed.is_zero() {
+            0.0
+        } else {
+            lat.len() as f64 / elapsed.as_secs_f64()
+        },
         note: note.into(),
     }
 }
 
 /// Runs `total` requests from `clients` concurrent clients; returns latencies and wall time.
-async fn load<F, Fut>(clients: usize, total: usize, make: F) -> anyhow::Result<(Vec<Duration>, Duration)>
+async fn load<F, Fut>(
+    clients: usize,
+    total: usize,
+    make: F,
+) -> anyhow::Result<(Vec<Duration>, Duration)>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
@@ -109,7 +117,9 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -122,17 +132,32 @@ impl Drop for Server {
 }
 
 async fn start_server(cfg: &Config) -> anyhow::Result<Server> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let exe = std::env::current_exe().context("locating the citius binary")?;
     let mut cmd = Command::new(exe);
-    cmd.args(["serve", "--http-only", "--listen", &format!("127.0.0.1:{port}")]);
+    cmd.args([
+        "serve",
+        "--http-only",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ]);
     if cfg.database_url.is_empty() {
         cmd.args(["--data", &cfg.data_dir.display().to_string()]);
     } else {
         cmd.args(["--database-url", &cfg.database_url]);
     }
-    let child = cmd.env("CITIUS_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().context("starting citius serve")?;
-    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+    let child = cmd
+        .env("CITIUS_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting citius serve")?;
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(r) = reqwest::get(format!("{}/api/v1/health", server.base)).await {
@@ -171,7 +196,9 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (idle_rss, _) = memory_mib(server.child.id());
 
-    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
     // Sign in as a person would, and make an API token for the load clients.
     let session = reqwest::Client::builder().cookie_store(true).build()?;
     let login: Value = session
@@ -185,7 +212,10 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
         .await?;
     let token: Value = session
         .post(format!("{}/api/v1/tokens", server.base))
-        .header("X-CSRF-Token", login["csrf_token"].as_str().unwrap_or_default())
+        .header(
+            "X-CSRF-Token",
+            login["csrf_token"].as_str().unwrap_or_default(),
+        )
         .json(&json!({"name": "bench"}))
         .send()
         .await?
@@ -193,7 +223,10 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
         .context("creating a bench token")?
         .json()
         .await?;
-    let token = Arc::new(format!("Bearer {}", token["token"].as_str().unwrap_or_default()));
+    let token = Arc::new(format!(
+        "Bearer {}",
+        token["token"].as_str().unwrap_or_default()
+    ));
     let base = Arc::new(server.base.clone());
     let max_id = generated.conversations.max(1);
 
@@ -216,7 +249,12 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
             }
         })
         .await?;
-        rows.push(row(&format!("api create, {clients} client(s)"), lat, el, "HTTP POST, durable commit"));
+        rows.push(row(
+            &format!("api create, {clients} client(s)"),
+            lat,
+            el,
+            "HTTP POST, durable commit",
+        ));
     }
 
     // Reads: list and filter pages, deep pages, search, timelines (4 concurrent clients).
@@ -236,7 +274,11 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
             let (c, t, b, path) = (c.clone(), t.clone(), b.clone(), path.clone());
             async move {
                 let mut rng = StdRng::seed_from_u64(i as u64);
-                let r = c.get(format!("{b}{}", path(i, &mut rng))).header("Authorization", t.as_str()).send().await?;
+                let r = c
+                    .get(format!("{b}{}", path(i, &mut rng)))
+                    .header("Authorization", t.as_str())
+                    .send()
+                    .await?;
                 if !r.status().is_success() {
                     bail!("GET answered {}", r.status());
                 }
@@ -246,27 +288,108 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
         }
     };
     let f = filters.clone();
-    let (lat, el) = load(4, opts.requests, read(Arc::new(move |i, _| format!("/api/v1/conversations?limit=25&{}", f[i % f.len()])))).await?;
-    rows.push(row("list/filter page", lat, el, "25 per page; status, assignee, team, tag, channel"));
-    let (lat, el) = load(4, opts.requests, read(Arc::new(move |_, rng| {
-        // A page deep in the list: the cursor of a random point in time.
-        let key = citius_store::now_ms() - rng.random_range(0..300_i64) * 86_400_000;
-        format!("/api/v1/conversations?limit=25&cursor={}", citius_domain::paging::Cursor { key, id: i64::MAX }.encode())
-    })))
+    let (lat, el) = load(
+        4,
+        opts.requests,
+        read(Arc::new(move |i, _| {
+            format!("/api/v1/conversations?limit=25&{}", f[i % f.len()])
+        })),
+    )
     .await?;
-    rows.push(row("deep page (cursor)", lat, el, "random point in the past year"));
-    const QUERIES: &[&str] = &["refund", "invoice twice", "password reset", "delivery address", "crash upload", "export column", "vat", "dark mode", "carter", "webhook token"];
-    let (lat, el) = load(4, opts.requests, read(Arc::new(|i, _| format!("/api/v1/search?q={}", QUERIES[i % QUERIES.len()].replace(' ', "+"))))).await?;
-    rows.push(row("search", lat, el, "words in subjects, messages, customers"));
-    let (lat, el) = load(4, opts.requests, read(Arc::new(move |_, rng| format!("/api/v1/conversations/{}/timeline", rng.random_range(1..=max_id))))).await?;
-    rows.push(row("timeline", lat, el, "messages and events of a random conversation"));
+    rows.push(row(
+        "list/filter page",
+        lat,
+        el,
+        "25 per page; status, assignee, team, tag, channel",
+    ));
+    let (lat, el) = load(
+        4,
+        opts.requests,
+        read(Arc::new(move |_, rng| {
+            // A page deep in the list: the cursor of a random point in time.
+            let key = citius_store::now_ms() - rng.random_range(0..300_i64) * 86_400_000;
+            format!(
+                "/api/v1/conversations?limit=25&cursor={}",
+                citius_domain::paging::Cursor { key, id: i64::MAX }.encode()
+            )
+        })),
+    )
+    .await?;
+    rows.push(row(
+        "deep page (cursor)",
+        lat,
+        el,
+        "random point in the past year",
+    ));
+    const QUERIES: &[&str] = &[
+        "refund",
+        "invoice twice",
+        "password reset",
+        "delivery address",
+        "crash upload",
+        "export column",
+        "vat",
+        "dark mode",
+        "carter",
+        "webhook token",
+    ];
+    let (lat, el) = load(
+        4,
+        opts.requests,
+        read(Arc::new(|i, _| {
+            format!(
+                "/api/v1/search?q={}",
+                QUERIES[i % QUERIES.len()].replace(' ', "+")
+            )
+        })),
+    )
+    .await?;
+    rows.push(row(
+        "search",
+        lat,
+        el,
+        "words in subjects, messages, customers",
+    ));
+    let (lat, el) = load(
+        4,
+        opts.requests,
+        read(Arc::new(move |_, rng| {
+            format!(
+                "/api/v1/conversations/{}/timeline",
+                rng.random_range(1..=max_id)
+            )
+        })),
+    )
+    .await?;
+    rows.push(row(
+        "timeline",
+        lat,
+        el,
+        "messages and events of a random conversation",
+    ));
 
     // Live fan-out: many agents' streams, one new message, time until each stream has it.
     rows.push(fan_out(&base, &token, opts.connections).await?);
     let (_, peak_rss) = memory_mib(server.child.id());
 
-    rows.push(Row { scenario: "smtp ingest".into(), requests: 0, p50_ms: 0.0, p95_ms: 0.0, p99_ms: 0.0, per_sec: 0.0, note: "not measured: no SMTP listener in this build".into() });
-    rows.push(Row { scenario: "routing decision".into(), requests: 0, p50_ms: 0.0, p95_ms: 0.0, p99_ms: 0.0, per_sec: 0.0, note: "not measured: no routing in this build".into() });
+    rows.push(Row {
+        scenario: "smtp ingest".into(),
+        requests: 0,
+        p50_ms: 0.0,
+        p95_ms: 0.0,
+        p99_ms: 0.0,
+        per_sec: 0.0,
+        note: "not measured: no SMTP listener in this build".into(),
+    });
+    rows.push(Row {
+        scenario: "routing decision".into(),
+        requests: 0,
+        p50_ms: 0.0,
+        p95_ms: 0.0,
+        p99_ms: 0.0,
+        per_sec: 0.0,
+        note: "not measured: no routing in this build".into(),
+    });
     drop(server);
 
     print_table(&backend, &rows, idle_rss, peak_rss);
@@ -280,21 +403,34 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "results": rows,
     });
-    std::fs::write(&opts.out, serde_json::to_vec_pretty(&report)?).with_context(|| format!("writing {}", opts.out.display()))?;
+    std::fs::write(&opts.out, serde_json::to_vec_pretty(&report)?)
+        .with_context(|| format!("writing {}", opts.out.display()))?;
     println!("results written to {}", opts.out.display());
     Ok(())
 }
 
-async fn fan_out(base: &Arc<String>, token: &Arc<String>, connections: usize) -> anyhow::Result<Row> {
+async fn fan_out(
+    base: &Arc<String>,
+    token: &Arc<String>,
+    connections: usize,
+) -> anyhow::Result<Row> {
     // Each stream is its own connection, as each agent's browser would be.
-    let client = reqwest::Client::builder().pool_max_idle_per_host(0).http1_only().build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .http1_only()
+        .build()?;
     let mut streams = Vec::with_capacity(connections);
     let opened = Instant::now();
     for chunk in (0..connections).collect::<Vec<_>>().chunks(200) {
         let mut opening = Vec::new();
         for _ in chunk {
             let (c, b, t) = (client.clone(), base.clone(), token.clone());
-            opening.push(tokio::spawn(async move { c.get(format!("{b}/api/v1/events")).header("Authorization", t.as_str()).send().await }));
+            opening.push(tokio::spawn(async move {
+                c.get(format!("{b}/api/v1/events"))
+                    .header("Authorization", t.as_str())
+                    .send()
+                    .await
+            }));
         }
         for o in opening {
             let r = o.await??;
@@ -312,7 +448,9 @@ async fn fan_out(base: &Arc<String>, token: &Arc<String>, connections: usize) ->
         waiting.push(tokio::spawn(async move {
             let mut body = r.bytes_stream();
             let mut seen = String::new();
-            while let Ok(Some(Ok(chunk))) = tokio::time::timeout(Duration::from_secs(30), body.next()).await {
+            while let Ok(Some(Ok(chunk))) =
+                tokio::time::timeout(Duration::from_secs(30), body.next()).await
+            {
                 seen.push_str(&String::from_utf8_lossy(&chunk));
                 if seen.contains("\"kind\":\"created\"") {
                     return Some(Instant::now());
@@ -340,13 +478,26 @@ async fn fan_out(base: &Arc<String>, token: &Arc<String>, connections: usize) ->
         }
     }
     let el = lat.iter().max().copied().unwrap_or_default();
-    let mut r = row(&format!("event fan-out, {connections} streams"), lat, el, format!("opened in {open_secs:.1} s; {missed} missed"));
-    r.per_sec = if el.is_zero() { 0.0 } else { (connections - missed) as f64 / el.as_secs_f64() };
+    let mut r = row(
+        &format!("event fan-out, {connections} streams"),
+        lat,
+        el,
+        format!("opened in {open_secs:.1} s; {missed} missed"),
+    );
+    r.per_sec = if el.is_zero() {
+        0.0
+    } else {
+        (connections - missed) as f64 / el.as_secs_f64()
+    };
     Ok(r)
 }
 
 /// Single-row inserts, each committed on its own at the same durability as the application.
-async fn raw_insert_baseline(db: &citius_store::Db, clients: usize, total: usize) -> anyhow::Result<Row> {
+async fn raw_insert_baseline(
+    db: &citius_store::Db,
+    clients: usize,
+    total: usize,
+) -> anyhow::Result<Row> {
     citius_store::bulk::raw_table(db, true).await?;
     let db2 = db.clone();
     let (lat, el) = load(clients, total, move |i| {
@@ -358,7 +509,12 @@ async fn raw_insert_baseline(db: &citius_store::Db, clients: usize, total: usize
     })
     .await?;
     citius_store::bulk::raw_table(db, false).await?;
-    Ok(row(&format!("raw insert, {clients} writer(s)"), lat, el, "limit: one row per durable commit, no HTTP"))
+    Ok(row(
+        &format!("raw insert, {clients} writer(s)"),
+        lat,
+        el,
+        "limit: one row per durable commit, no HTTP",
+    ))
 }
 
 /// An HTTP handler that does nothing: the ceiling of the HTTP stack on this machine.
@@ -371,20 +527,43 @@ async fn noop_http_baseline(total: usize) -> anyhow::Result<Row> {
     let (lat, el) = load(8, total, move |_| {
         let c = client.clone();
         async move {
-            c.get(format!("http://{addr}/noop")).send().await?.bytes().await?;
+            c.get(format!("http://{addr}/noop"))
+                .send()
+                .await?
+                .bytes()
+                .await?;
             Ok(())
         }
     })
     .await?;
     server.abort();
-    Ok(row("no-op HTTP, 8 clients", lat, el, "limit: HTTP stack only"))
+    Ok(row(
+        "no-op HTTP, 8 clients",
+        lat,
+        el,
+        "limit: HTTP stack only",
+    ))
 }
 
 fn print_table(backend: &str, rows: &[Row], idle: f64, peak: f64) {
     println!();
-    println!("{:<34} {:>8} {:>9} {:>9} {:>9} {:>10}  note", format!("scenario ({backend})"), "requests", "p50 ms", "p95 ms", "p99 ms", "per s");
+    println!(
+        "{:<34} {:>8} {:>9} {:>9} {:>9} {:>10}  note",
+        format!("scenario ({backend})"),
+        "requests",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "per s"
+    );
     for r in rows {
-        println!("{:<34} {:>8} {:>9.2} {:>9.2} {:>9.2} {:>10.0}  {}", r.scenario, r.requests, r.p50_ms, r.p95_ms, r.p99_ms, r.per_sec, r.note);
+        println!(
+            "{:<34} {:>8} {:>9.2} {:>9.2} {:>9.2} {:>10.0}  {}",
+            r.scenario, r.requests, r.p50_ms, r.p95_ms, r.p99_ms, r.per_sec, r.note
+        );
     }
-    println!("{:<34} idle {idle:.1} MiB, peak {peak:.1} MiB (server process RSS)", "memory");
+    println!(
+        "{:<34} idle {idle:.1} MiB, peak {peak:.1} MiB (server process RSS)",
+        "memory"
+    );
 }

@@ -849,8 +849,15 @@ async fn skills_view(
     status: StatusCode,
 ) -> Response {
     let a = &caller.actor;
-    let loaded = async { Ok::<_, AppError>((s.app.skills(a).await?, s.app.users(a).await?)) }.await;
-    let (skills, users) = match loaded {
+    let loaded = async {
+        Ok::<_, AppError>((
+            s.app.skills(a).await?,
+            s.app.users(a).await?,
+            s.app.user_skills(a).await?,
+        ))
+    }
+    .await;
+    let (skills, users, levels) = match loaded {
         Ok(x) => x,
         Err(e) => return error_page(s, caller, e).await,
     };
@@ -866,7 +873,12 @@ async fn skills_view(
                     .map(|k| SkillCell {
                         skill_id: k.id,
                         skill: k.name.clone(),
-                        level: None,
+                        level: Some(
+                            levels
+                                .iter()
+                                .find(|(uid, sid, _)| *uid == u.id && *sid == k.id)
+                                .map_or(0, |l| l.2),
+                        ),
                     })
                     .collect(),
             })
