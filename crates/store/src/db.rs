@@ -198,3 +198,12 @@ impl Db {
         self.write.close().await;
     }
 }
+
+/// Keeps the query planner's statistics fresh as tables grow (SQLite analyses only what changed
+/// enough; PostgreSQL's autovacuum does this on its own).
+pub async fn optimize(c: &mut crate::Conn, backend: Backend) -> DbResult<()> {
+    if backend == Backend::Sqlite {
+        sqlx::query("PRAGMA optimize").execute(c).await?;
+    }
+    Ok(())
+}
