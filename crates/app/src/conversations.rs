@@ -382,44 +382,19 @@ impl App {
             &subject,
         )
         .await?;
-        let (author_user, author_customer) = match kind {
-            MessageKind::Inbound => (None, Some(customer_id)),
-            _ => (Some(actor.user_id), None),
-        };
-        let message_id = store::insert_message(
-            &mut tx,
-            &NewMessage {
-                workspace_id: ws,
-                conversation_id: id,
-                kind,
-                author_user_id: author_user,
-                author_customer_id: author_customer,
-                body_text: &body.text,
-                body_html: &body.html,
-            },
-        )
-        .await?;
-        search::put_new(
+        let (_, added) = append_message(
             &mut tx,
             backend,
+            actor,
             ws,
-            DocKind::Message,
-            message_id,
-            Some(id),
-            &body.text,
+            id,
+            customer_id,
+            kind,
+            &body,
+            &[],
         )
         .await?;
-        events.push(
-            store::insert_event(
-                &mut tx,
-                ws,
-                id,
-                EventKind::MessageAdded,
-                Some(actor.user_id),
-                &json!({"message_id": message_id, "kind": kind}),
-            )
-            .await?,
-        );
+        events.push(added);
         for t in &tags {
             store::add_tag(&mut tx, ws, id, t).await?;
         }
@@ -530,56 +505,19 @@ impl App {
         let backend = self.db.backend();
         let mut tx = self.db.begin().await?;
         let conv = store::get(&mut tx, ws, conversation_id).await?;
-        let (author_user, author_customer) = match kind {
-            MessageKind::Inbound => (None, Some(conv.customer_id)),
-            _ => (Some(actor.user_id), None),
-        };
-        let message_id = store::insert_message(
-            &mut tx,
-            &NewMessage {
-                workspace_id: ws,
-                conversation_id,
-                kind,
-                author_user_id: author_user,
-                author_customer_id: author_customer,
-                body_text: &body.text,
-                body_html: &body.html,
-            },
-        )
-        .await?;
-        for f in &files {
-            store::insert_attachment(
-                &mut tx,
-                ws,
-                message_id,
-                &f.filename,
-                &f.content_type,
-                &f.sha256,
-                &f.data,
-            )
-            .await?;
-        }
-        search::put_new(
+        let (message_id, added) = append_message(
             &mut tx,
             backend,
+            actor,
             ws,
-            DocKind::Message,
-            message_id,
-            Some(conversation_id),
-            &body.text,
+            conversation_id,
+            conv.customer_id,
+            kind,
+            &body,
+            &files,
         )
         .await?;
-        let mut events = vec![
-            store::insert_event(
-                &mut tx,
-                ws,
-                conversation_id,
-                EventKind::MessageAdded,
-                Some(actor.user_id),
-                &json!({"message_id": message_id, "kind": kind}),
-            )
-            .await?,
-        ];
+        let mut events = vec![added];
         // A customer writing reopens the conversation; an agent's reply leaves the status to the agent.
         let new_status = match kind {
             MessageKind::Inbound => {
@@ -957,6 +895,72 @@ pub struct InboxCounts {
     pub snoozed: i64,
     #[schema(value_type = Vec<Object>)]
     pub by_status: Vec<(Status, i64)>,
+}
+
+/// Stores a message in a conversation with its attachments, its search document and the
+/// `message_added` event: the one way a message enters a timeline. Returns its id and the event.
+#[allow(clippy::too_many_arguments)]
+async fn append_message(
+    c: &mut Conn,
+    backend: citius_store::Backend,
+    actor: &Actor,
+    ws: i64,
+    conversation_id: i64,
+    customer_id: i64,
+    kind: MessageKind,
+    body: &Body,
+    files: &[File],
+) -> AppResult<(i64, Event)> {
+    // Inbound messages are the customer's words; everything else is the acting agent's.
+    let (author_user, author_customer) = match kind {
+        MessageKind::Inbound => (None, Some(customer_id)),
+        _ => (Some(actor.user_id), None),
+    };
+    let message_id = store::insert_message(
+        c,
+        &NewMessage {
+            workspace_id: ws,
+            conversation_id,
+            kind,
+            author_user_id: author_user,
+            author_customer_id: author_customer,
+            body_text: &body.text,
+            body_html: &body.html,
+        },
+    )
+    .await?;
+    for f in files {
+        store::insert_attachment(
+            c,
+            ws,
+            message_id,
+            &f.filename,
+            &f.content_type,
+            &f.sha256,
+            &f.data,
+        )
+        .await?;
+    }
+    search::put_new(
+        c,
+        backend,
+        ws,
+        DocKind::Message,
+        message_id,
+        Some(conversation_id),
+        &body.text,
+    )
+    .await?;
+    let event = store::insert_event(
+        c,
+        ws,
+        conversation_id,
+        EventKind::MessageAdded,
+        Some(actor.user_id),
+        &json!({"message_id": message_id, "kind": kind}),
+    )
+    .await?;
+    Ok((message_id, event))
 }
 
 /// A referenced id that does not exist in this workspace is bad input, not a missing resource.

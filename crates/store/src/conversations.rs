@@ -66,11 +66,11 @@ async fn with_tags(c: &mut Conn, mut list: Vec<Conversation>) -> DbResult<Vec<Co
     if list.is_empty() {
         return Ok(list);
     }
-    let ids: Vec<String> = list.iter().map(|c| c.id.to_string()).collect();
+    let ids = crate::id_list(&list.iter().map(|c| c.id).collect::<Vec<_>>());
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT ct.conversation_id, t.name FROM conversation_tags ct JOIN tags t ON t.id = ct.tag_id \
          WHERE ct.conversation_id IN ({}) ORDER BY t.name",
-        ids.join(",")
+        ids
     )))
     .fetch_all(c)
     .await?;
@@ -99,10 +99,10 @@ pub async fn get_many(c: &mut Conn, workspace_id: i64, ids: &[i64]) -> DbResult<
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let list = crate::id_list(ids);
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "{SELECT} WHERE c.workspace_id = $1 AND c.id IN ({}) ORDER BY c.updated_at DESC, c.id DESC",
-        list.join(",")
+        list
     )))
     .bind(workspace_id)
     .fetch_all(&mut *c)
@@ -349,7 +349,7 @@ pub async fn delete_many(
         return Ok(());
     }
     // Ids come from our own queries; inlining keeps one statement per table.
-    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let list = crate::id_list(ids);
     let search_table = match backend {
         crate::Backend::Sqlite => "search_fts WHERE rowid",
         crate::Backend::Postgres => "search_documents WHERE id",
@@ -747,7 +747,7 @@ pub async fn events_by_ids(c: &mut Conn, workspace_id: i64, ids: &[i64]) -> DbRe
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let list = crate::id_list(ids);
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT * FROM events WHERE workspace_id = $1 AND id IN ({list}) ORDER BY id"
     )))

@@ -25,11 +25,11 @@ async fn with_identities(c: &mut Conn, mut customers: Vec<Customer>) -> DbResult
     if customers.is_empty() {
         return Ok(customers);
     }
-    let ids: Vec<String> = customers.iter().map(|c| c.id.to_string()).collect();
+    let ids = crate::id_list(&customers.iter().map(|c| c.id).collect::<Vec<_>>());
     // Ids are integers we produced, so inlining them is safe and keeps one statement for any count.
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT customer_id, kind, value FROM customer_identities WHERE customer_id IN ({}) ORDER BY id",
-        ids.join(",")
+        ids
     )))
     .fetch_all(c)
     .await?;
@@ -78,10 +78,10 @@ pub async fn get_many(c: &mut Conn, workspace_id: i64, ids: &[i64]) -> DbResult<
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let list = crate::id_list(ids);
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT * FROM customers WHERE workspace_id = $1 AND id IN ({})",
-        list.join(",")
+        list
     )))
     .bind(workspace_id)
     .fetch_all(&mut *c)

@@ -68,6 +68,12 @@ pub fn now_ms() -> i64 {
     Timestamp::now().as_millisecond()
 }
 
+/// Ids for an `IN (...)` list. Only ids this program produced go in, so inlining them is safe, and
+/// one statement serves any count.
+fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
 fn parse_json(s: &str) -> DbResult<serde_json::Value> {
     serde_json::from_str(s).map_err(|e| DbError::Corrupt(format!("json: {e}")))
 }
