@@ -320,124 +320,30 @@ impl App {
                 Invalid::field("kind", "the first message cannot be an internal note").into(),
             );
         }
-        let channel = input.channel.unwrap_or(Channel::Api);
-        let backend = self.db.backend();
-
-        let mut tx = self.db.begin().await?;
-        if let Some(inbox) = input.inbox_id {
-            directory::inbox_by_id(&mut tx, ws, inbox)
-                .await
-                .map_err(|e| not_found_as(e, "inbox_id"))?;
-        }
-        if let Some(u) = input.assignee_id {
-            directory::member(&mut tx, ws, u)
-                .await
-                .map_err(|e| not_found_as(e, "assignee_id"))?;
-        }
-        if let Some(t) = input.team_id {
-            directory::team(&mut tx, ws, t)
-                .await
-                .map_err(|e| not_found_as(e, "team_id"))?;
-        }
-        let customer_id = find_or_create_customer(
-            &mut tx,
-            backend,
-            ws,
-            &identities,
-            customer_name.as_deref(),
-            input.customer.attributes.as_ref(),
-        )
-        .await?;
-        let id = store::insert(
-            &mut tx,
-            &NewConversation {
-                workspace_id: ws,
-                customer_id,
-                channel,
-                inbox_id: input.inbox_id,
-                priority: input.priority.unwrap_or(Priority::Normal),
-                subject: &subject,
-                custom_fields: &custom_fields,
-            },
-        )
-        .await?;
-        let mut events = vec![
-            store::insert_event(
-                &mut tx,
-                ws,
-                id,
-                EventKind::Created,
-                Some(actor.user_id),
-                &json!({"channel": channel, "customer_id": customer_id}),
-            )
-            .await?,
-        ];
-        search::put_new(
-            &mut tx,
-            backend,
-            ws,
-            DocKind::Subject,
-            id,
-            Some(id),
-            &subject,
-        )
-        .await?;
-        let (_, added) = append_message(
-            &mut tx,
-            backend,
-            actor,
-            ws,
-            id,
-            customer_id,
+        let new = PreparedConversation {
+            identities,
+            customer_name,
+            attributes: input.customer.attributes,
+            subject,
+            body,
+            tags,
+            custom_fields,
             kind,
-            &body,
-            &[],
-        )
-        .await?;
-        events.push(added);
-        for t in &tags {
-            store::add_tag(&mut tx, ws, id, t).await?;
-        }
-        if !tags.is_empty() {
-            events.push(
-                store::insert_event(
-                    &mut tx,
-                    ws,
-                    id,
-                    EventKind::Tagged,
-                    Some(actor.user_id),
-                    &json!({"tags": tags}),
-                )
-                .await?,
-            );
-        }
-        if input.assignee_id.is_some() || input.team_id.is_some() {
-            store::apply(
-                &mut tx,
+            channel: input.channel.unwrap_or(Channel::Api),
+            priority: input.priority.unwrap_or(Priority::Normal),
+            inbox_id: input.inbox_id,
+            assignee_id: input.assignee_id,
+            team_id: input.team_id,
+        };
+        let (actor, backend) = (actor.clone(), self.db.backend());
+        self.writes()
+            .write(
                 ws,
-                id,
-                &Changes {
-                    assignee_id: input.assignee_id.map(Some),
-                    team_id: input.team_id.map(Some),
-                    ..Changes::default()
-                },
+                Box::new(move |c| {
+                    Box::pin(async move { insert_conversation(c, backend, &actor, &new).await })
+                }),
             )
-            .await?;
-            events.push(
-                store::insert_event(
-                    &mut tx,
-                    ws,
-                    id,
-                    EventKind::Assigned,
-                    Some(actor.user_id),
-                    &json!({"assignee_id": input.assignee_id, "team_id": input.team_id}),
-                )
-                .await?,
-            );
-        }
-        let conv = store::get(&mut tx, ws, id).await?;
-        self.commit(tx, ws, events).await?;
-        Ok(conv)
+            .await
     }
 
     pub async fn conversation(&self, actor: &Actor, id: i64) -> AppResult<Conversation> {
@@ -502,56 +408,63 @@ impl App {
         let body = body_of(input.body.as_deref(), input.html.as_deref())?;
         let kind = input.kind.unwrap_or(MessageKind::Reply);
         let files = parse_attachments(&input.attachments, self.config.max_attachment_bytes)?;
-        let backend = self.db.backend();
-        let mut tx = self.db.begin().await?;
-        let conv = store::get(&mut tx, ws, conversation_id).await?;
-        let (message_id, added) = append_message(
-            &mut tx,
-            backend,
-            actor,
-            ws,
-            conversation_id,
-            conv.customer_id,
-            kind,
-            &body,
-            &files,
-        )
-        .await?;
-        let mut events = vec![added];
-        // A customer writing reopens the conversation; an agent's reply leaves the status to the agent.
-        let new_status = match kind {
-            MessageKind::Inbound => {
-                Some(conv.status.on_customer_message()).filter(|s| *s != conv.status)
-            }
-            _ => None,
-        };
-        if let Some(s) = new_status {
-            store::apply(
-                &mut tx,
+        let (actor, backend) = (actor.clone(), self.db.backend());
+        self.writes()
+            .write(
                 ws,
-                conversation_id,
-                &Changes {
-                    status: Some(s),
-                    snoozed_until: Some(None),
-                    ..Changes::default()
-                },
+                Box::new(move |c| {
+                    Box::pin(async move {
+        let conv = store::get(&mut *c, ws, conversation_id).await?;
+                    let (message_id, added) = append_message(
+                        &mut *c,
+                        backend,
+                        &actor,
+                        ws,
+                        conversation_id,
+                        conv.customer_id,
+                        kind,
+                        &body,
+                        &files,
+                    )
+                    .await?;
+                    let mut events = vec![added];
+                    // A customer writing reopens the conversation; an agent's reply leaves the status to the agent.
+                    let new_status = match kind {
+                        MessageKind::Inbound => {
+                            Some(conv.status.on_customer_message()).filter(|s| *s != conv.status)
+                        }
+                        _ => None,
+                    };
+                    if let Some(s) = new_status {
+                        store::apply(
+                            &mut *c,
+                            ws,
+                            conversation_id,
+                            &Changes {
+                                status: Some(s),
+                                snoozed_until: Some(None),
+                                ..Changes::default()
+                            },
+                        )
+                        .await?;
+                        events.push(
+                            store::insert_event(
+                                &mut *c,
+                                ws,
+                                conversation_id,
+                                EventKind::StatusChanged,
+                                None,
+                                &json!({"from": conv.status, "to": s, "reason": "customer_message"}),
+                            )
+                            .await?,
+                        );
+                    }
+                    let message = store::message_by_id(&mut *c, ws, message_id).await?;
+                    Ok((message, events))
+                    })
+                }),
             )
-            .await?;
-            events.push(
-                store::insert_event(
-                    &mut tx,
-                    ws,
-                    conversation_id,
-                    EventKind::StatusChanged,
-                    None,
-                    &json!({"from": conv.status, "to": s, "reason": "customer_message"}),
-                )
-                .await?,
-            );
-        }
-        let message = store::message_by_id(&mut tx, ws, message_id).await?;
-        self.commit(tx, ws, events).await?;
-        Ok(message)
+            .await
     }
 
     pub async fn update_conversation(
@@ -895,6 +808,147 @@ pub struct InboxCounts {
     pub snoozed: i64,
     #[schema(value_type = Vec<Object>)]
     pub by_status: Vec<(Status, i64)>,
+}
+
+/// A new conversation, validated, waiting for its transaction.
+struct PreparedConversation {
+    identities: Vec<Identity>,
+    customer_name: Option<String>,
+    attributes: Option<serde_json::Value>,
+    subject: String,
+    body: Body,
+    tags: Vec<String>,
+    custom_fields: serde_json::Value,
+    kind: MessageKind,
+    channel: Channel,
+    priority: Priority,
+    inbox_id: Option<i64>,
+    assignee_id: Option<i64>,
+    team_id: Option<i64>,
+}
+
+/// Stores a new conversation with its customer, first message, tags, assignment, search
+/// documents and events.
+async fn insert_conversation(
+    c: &mut Conn,
+    backend: citius_store::Backend,
+    actor: &Actor,
+    new: &PreparedConversation,
+) -> AppResult<(Conversation, Vec<Event>)> {
+    let ws = actor.workspace_id;
+    if let Some(inbox) = new.inbox_id {
+        directory::inbox_by_id(&mut *c, ws, inbox)
+            .await
+            .map_err(|e| not_found_as(e, "inbox_id"))?;
+    }
+    if let Some(u) = new.assignee_id {
+        directory::member(&mut *c, ws, u)
+            .await
+            .map_err(|e| not_found_as(e, "assignee_id"))?;
+    }
+    if let Some(t) = new.team_id {
+        directory::team(&mut *c, ws, t)
+            .await
+            .map_err(|e| not_found_as(e, "team_id"))?;
+    }
+    let customer_id = find_or_create_customer(
+        &mut *c,
+        backend,
+        ws,
+        &new.identities,
+        new.customer_name.as_deref(),
+        new.attributes.as_ref(),
+    )
+    .await?;
+    let id = store::insert(
+        &mut *c,
+        &NewConversation {
+            workspace_id: ws,
+            customer_id,
+            channel: new.channel,
+            inbox_id: new.inbox_id,
+            priority: new.priority,
+            subject: &new.subject,
+            custom_fields: &new.custom_fields,
+        },
+    )
+    .await?;
+    let mut events = vec![
+        store::insert_event(
+            &mut *c,
+            ws,
+            id,
+            EventKind::Created,
+            Some(actor.user_id),
+            &json!({"channel": new.channel, "customer_id": customer_id}),
+        )
+        .await?,
+    ];
+    search::put_new(
+        &mut *c,
+        backend,
+        ws,
+        DocKind::Subject,
+        id,
+        Some(id),
+        &new.subject,
+    )
+    .await?;
+    let (_, added) = append_message(
+        &mut *c,
+        backend,
+        actor,
+        ws,
+        id,
+        customer_id,
+        new.kind,
+        &new.body,
+        &[],
+    )
+    .await?;
+    events.push(added);
+    for t in &new.tags {
+        store::add_tag(&mut *c, ws, id, t).await?;
+    }
+    if !new.tags.is_empty() {
+        events.push(
+            store::insert_event(
+                &mut *c,
+                ws,
+                id,
+                EventKind::Tagged,
+                Some(actor.user_id),
+                &json!({"tags": new.tags}),
+            )
+            .await?,
+        );
+    }
+    if new.assignee_id.is_some() || new.team_id.is_some() {
+        store::apply(
+            &mut *c,
+            ws,
+            id,
+            &Changes {
+                assignee_id: new.assignee_id.map(Some),
+                team_id: new.team_id.map(Some),
+                ..Changes::default()
+            },
+        )
+        .await?;
+        events.push(
+            store::insert_event(
+                &mut *c,
+                ws,
+                id,
+                EventKind::Assigned,
+                Some(actor.user_id),
+                &json!({"assignee_id": new.assignee_id, "team_id": new.team_id}),
+            )
+            .await?,
+        );
+    }
+    let conv = store::get(&mut *c, ws, id).await?;
+    Ok((conv, events))
 }
 
 /// Stores a message in a conversation with its attachments, its search document and the

@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod customers;
 pub mod directory;
 pub mod error;
+mod group_commit;
 pub mod hub;
 pub mod worker;
 
@@ -17,6 +18,7 @@ use citius_store::Db;
 pub use citius_store::directory::Principal as Actor;
 
 pub use error::{AppError, AppResult};
+pub use group_commit::GroupCommit;
 pub use hub::{Hub, LiveEvent};
 
 /// Settings the use cases need.
@@ -51,6 +53,8 @@ pub struct App {
     /// Names this process among the nodes sharing a database.
     pub node_id: Arc<str>,
     login_limiter: Arc<access::LoginLimiter>,
+    /// Started on first use, inside the runtime that serves the writes.
+    writes: Arc<std::sync::OnceLock<GroupCommit>>,
 }
 
 impl App {
@@ -66,7 +70,25 @@ impl App {
             config: Arc::new(config),
             node_id,
             login_limiter: Arc::new(limiter),
+            writes: Arc::default(),
         }
+    }
+
+    /// The group-commit queue for the frequent writes (new conversations, messages, updates).
+    pub(crate) fn writes(&self) -> &GroupCommit {
+        self.writes.get_or_init(|| {
+            // SQLite has one writer connection; PostgreSQL gains from a few flushing in turn.
+            let writers = match self.db.backend() {
+                citius_store::Backend::Sqlite => 1,
+                citius_store::Backend::Postgres => 4,
+            };
+            GroupCommit::start(
+                self.db.clone(),
+                self.hub.clone(),
+                self.node_id.clone(),
+                writers,
+            )
+        })
     }
 
     /// Commits a change and tells listeners about its events: this node's at once, other nodes

@@ -97,6 +97,17 @@ impl From<AppError> for ApiError {
                     format!("too many attempts; try again in {retry_after_secs} s"),
                 )
             },
+            AppError::Internal(citius_store::DbError::Unavailable(why)) => {
+                tracing::error!(error = %why, "database unavailable");
+                Self {
+                    retry_after: Some(1),
+                    ..Self::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        "the database is unavailable; nothing was saved, try again",
+                    )
+                }
+            }
             AppError::Internal(cause) => {
                 tracing::error!(error = %cause, source = ?std::error::Error::source(&cause), "internal error");
                 Self::new(

@@ -207,3 +207,24 @@ pub async fn optimize(c: &mut crate::Conn, backend: Backend) -> DbResult<()> {
     }
     Ok(())
 }
+
+/// Savepoints let one change inside a shared transaction fail alone (see group commit).
+pub async fn savepoint(c: &mut crate::Conn) -> DbResult<()> {
+    sqlx::query("SAVEPOINT change").execute(c).await?;
+    Ok(())
+}
+
+/// Keeps what the change since [`savepoint`] did.
+pub async fn release_savepoint(c: &mut crate::Conn) -> DbResult<()> {
+    sqlx::query("RELEASE SAVEPOINT change").execute(c).await?;
+    Ok(())
+}
+
+/// Undoes what the change since [`savepoint`] did; the transaction goes on.
+pub async fn rollback_to_savepoint(c: &mut crate::Conn) -> DbResult<()> {
+    sqlx::query("ROLLBACK TO SAVEPOINT change")
+        .execute(&mut *c)
+        .await?;
+    sqlx::query("RELEASE SAVEPOINT change").execute(c).await?;
+    Ok(())
+}

@@ -127,7 +127,12 @@ pub struct Matches {
     pub customer_ids: Vec<i64>,
 }
 
-/// Document ids matching every term (whole words, or prefixes), newest first.
+/// How far back (in document ids, four per message) PostgreSQL looks for matches in id order
+/// before it asks the GIN index: about 20,000 messages, a few milliseconds to test.
+const RECENT_DOC_IDS: i64 = 80_000;
+
+/// Document ids matching every term (whole words, or prefixes), newest first: at most `scan`,
+/// and at least `want` where that many exist.
 async fn matching(
     c: &mut Conn,
     backend: Backend,
@@ -135,6 +140,7 @@ async fn matching(
     terms: &[String],
     prefix: bool,
     scan: i64,
+    want: usize,
 ) -> DbResult<Vec<(i64, Option<i64>)>> {
     let rows = match backend {
         Backend::Sqlite => {
@@ -161,30 +167,38 @@ async fn matching(
                 .map(|t| format!("{t}{star}"))
                 .collect::<Vec<_>>()
                 .join(" & ");
-            // A GIN index cannot return matches in id order; look in the newest documents
-            // first and widen only when they do not fill the page.
             let newest: i64 =
                 sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM search_documents")
                     .fetch_one(&mut *c)
                     .await?;
-            let mut rows = Vec::new();
-            for window in [400_000_i64, 4_000_000, i64::MAX] {
-                let floor = newest.saturating_sub(window);
-                rows = sqlx::query(
-                    "SELECT id, conversation_id FROM search_documents WHERE workspace_id = $1 AND id >= $2 \
-                     AND tsv @@ to_tsquery('simple', $3) ORDER BY id DESC LIMIT $4",
+            // A GIN index cannot return matches in id order, so newest-first takes two paths.
+            // Common words fill a page within the newest documents: read those in id order and
+            // test each (COALESCE keeps the planner off the GIN index here). Words too rare for
+            // that are few everywhere: the GIN index finds them all and sorting them is cheap
+            // (`id + 0` keeps the planner off the primary key, which would test every row).
+            let recent = sqlx::query(
+                "SELECT id, conversation_id FROM search_documents WHERE workspace_id = $1 AND id >= $2 \
+                 AND COALESCE(tsv @@ to_tsquery('simple', $3), false) ORDER BY id DESC LIMIT $4",
+            )
+            .bind(workspace_id)
+            .bind(newest.saturating_sub(RECENT_DOC_IDS))
+            .bind(&expr)
+            .bind(scan)
+            .fetch_all(&mut *c)
+            .await?;
+            if recent.len() >= want || newest <= RECENT_DOC_IDS {
+                recent
+            } else {
+                sqlx::query(
+                    "SELECT id, conversation_id FROM search_documents WHERE workspace_id = $1 \
+                     AND tsv @@ to_tsquery('simple', $2) ORDER BY id + 0 DESC LIMIT $3",
                 )
                 .bind(workspace_id)
-                .bind(floor)
                 .bind(&expr)
                 .bind(scan)
                 .fetch_all(&mut *c)
-                .await?;
-                if rows.len() as i64 >= scan || floor == 0 {
-                    break;
-                }
+                .await?
             }
-            rows
         }
     };
     rows.iter()
@@ -208,10 +222,14 @@ pub async fn query(
     // Whole words first: their index lists are read newest first and stop after a page. Only
     // when that leaves the page short do we widen to prefixes ("refun" finds "refund"), which
     // must merge the lists of every word with that prefix.
-    let mut rows = matching(c, backend, workspace_id, &terms, false, scan).await?;
-    if (rows.len() as i64) < scan {
+    // Several documents may point at one conversation: ask for some spare.
+    let want = limit * 2;
+    let mut rows = matching(c, backend, workspace_id, &terms, false, scan, want).await?;
+    let found: std::collections::HashSet<Option<i64>> =
+        rows.iter().map(|(_, conversation)| *conversation).collect();
+    if found.len() < limit {
         let seen: std::collections::HashSet<i64> = rows.iter().map(|(id, _)| *id).collect();
-        let more = matching(c, backend, workspace_id, &terms, true, scan).await?;
+        let more = matching(c, backend, workspace_id, &terms, true, scan, want).await?;
         let mut more: Vec<(i64, Option<i64>)> = more
             .into_iter()
             .filter(|(id, _)| !seen.contains(id))

@@ -666,3 +666,56 @@ async fn idempotent_retries(t: TestApp) {
     assert_eq!(items(&t.get_ok(&path, tok).await).len(), 4);
 }
 both!(idempotent_retries);
+
+/// Concurrent creates and replies share commits; a change that fails (here: an assignee from
+/// nowhere) is refused alone, and every acknowledged change is there afterwards.
+async fn concurrent_writes_fail_alone(t: TestApp) {
+    let tok = t.token.clone();
+    let tok = tok.as_str();
+    let first = t.conversation(tok, "busy@example.com", "Shared").await;
+    let first_id = id(&first);
+    let t = std::sync::Arc::new(t);
+    let mut calls = Vec::new();
+    for i in 0..48 {
+        let t = t.clone();
+        calls.push(tokio::spawn(async move {
+            let tok = t.token.as_str();
+            if i % 3 == 2 {
+                let path = format!("/api/v1/conversations/{first_id}/messages");
+                return (i, t.post(&path, tok, json!({"body": format!("reply {i}")})).await);
+            }
+            let mut body = json!({"customer": {"email": format!("c{i}@example.com")}, "subject": format!("Burst {i}"), "body": "hello"});
+            if i % 4 == 0 {
+                body["assignee_id"] = json!(987_654_321);
+            }
+            (i, t.post("/api/v1/conversations", tok, body).await)
+        }));
+    }
+    let mut created = Vec::new();
+    for call in calls {
+        let (i, (status, body)) = call.await.expect("request task");
+        if i % 3 == 2 {
+            assert_eq!(status, StatusCode::CREATED, "reply {i}: {body}");
+        } else if i % 4 == 0 {
+            crate::kit::assert_invalid(status, &body, "assignee_id", "unknown assignee");
+        } else {
+            assert_eq!(status, StatusCode::CREATED, "create {i}: {body}");
+            created.push((i, id(&body)));
+        }
+    }
+    assert_eq!(created.len(), 24);
+    for (i, cid) in created {
+        let got = t.get_ok(&format!("/api/v1/conversations/{cid}"), tok).await;
+        assert_eq!(got["subject"], format!("Burst {i}"));
+        assert_eq!(got["message_count"], 1, "{got}");
+    }
+    let replies = t
+        .get_ok(&format!("/api/v1/conversations/{first_id}/messages"), tok)
+        .await;
+    assert_eq!(
+        items(&replies).len(),
+        17,
+        "the first message and 16 replies"
+    );
+}
+both!(concurrent_writes_fail_alone);
