@@ -217,7 +217,7 @@ impl ConversationQuery {
 const MAX_ATTACHMENTS: usize = 10;
 
 /// A validated attachment ready to store.
-struct File {
+pub(crate) struct File {
     filename: String,
     content_type: String,
     sha256: String,
@@ -428,6 +428,29 @@ impl App {
                     )
                     .await?;
                     let mut events = vec![added];
+                    // A reply is the update the customer was owed.
+                    if kind == MessageKind::Reply {
+                        for f in citius_store::handoffs::complete_updates_owed(
+                            &mut *c,
+                            ws,
+                            conversation_id,
+                            actor.user_id,
+                        )
+                        .await?
+                        {
+                            events.push(
+                                store::insert_event(
+                                    &mut *c,
+                                    ws,
+                                    conversation_id,
+                                    EventKind::FollowUpDone,
+                                    Some(actor.user_id),
+                                    &json!({"follow_up_id": f.id, "kind": f.kind, "text": f.text, "by_reply": message_id}),
+                                )
+                                .await?,
+                            );
+                        }
+                    }
                     // A customer writing reopens the conversation; an agent's reply leaves the status to the agent.
                     let new_status = match kind {
                         MessageKind::Inbound => {
@@ -509,6 +532,14 @@ impl App {
         let me = Some(actor.user_id);
         if let Some(to) = input.status {
             let to = conv.status.transition(to, snooze, now)?;
+            if matches!(to, Status::Resolved | Status::Closed)
+                && to != conv.status
+                && citius_store::handoffs::open_updates_owed(&mut tx, ws, id).await? > 0
+            {
+                return Err(AppError::Conflict(
+                    "the customer is owed an update: reply or mark the follow-up done first".into(),
+                ));
+            }
             changes.status = Some(to);
             changes.snoozed_until = Some(snooze);
             if to != conv.status || snooze.is_some() {
@@ -954,7 +985,7 @@ async fn insert_conversation(
 /// Stores a message in a conversation with its attachments, its search document and the
 /// `message_added` event: the one way a message enters a timeline. Returns its id and the event.
 #[allow(clippy::too_many_arguments)]
-async fn append_message(
+pub(crate) async fn append_message(
     c: &mut Conn,
     backend: citius_store::Backend,
     actor: &Actor,

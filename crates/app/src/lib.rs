@@ -8,6 +8,7 @@ pub mod customers;
 pub mod directory;
 pub mod error;
 mod group_commit;
+pub mod handoffs;
 pub mod hub;
 pub mod worker;
 

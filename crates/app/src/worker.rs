@@ -83,6 +83,12 @@ impl App {
     async fn run_job(&self, job: &jobs::Job) -> Result<(), String> {
         match job.kind.as_str() {
             UNSNOOZE => self.unsnooze(job).await.map_err(|e| e.to_string()),
+            crate::handoffs::OFFER_TIMEOUT => {
+                self.expire_offer(job).await.map_err(|e| e.to_string())
+            }
+            crate::handoffs::FOLLOW_UP_DUE => {
+                self.follow_up_due(job).await.map_err(|e| e.to_string())
+            }
             other => Err(format!("unknown job kind '{other}'")),
         }
     }

@@ -20,5 +20,15 @@ string_enum!(
         SubjectChanged => "subject_changed",
         FieldsChanged => "fields_changed",
         CustomerMerged => "customer_merged",
+        Queued => "queued",
+        Requeued => "requeued",
+        Overflowed => "overflowed",
+        TransferOffered => "transfer_offered",
+        TransferDeclined => "transfer_declined",
+        TransferExpired => "transfer_expired",
+        TransferCancelled => "transfer_cancelled",
+        FollowUpAdded => "follow_up_added",
+        FollowUpDone => "follow_up_done",
+        FollowUpDue => "follow_up_due",
     }
 );

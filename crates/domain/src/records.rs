@@ -210,3 +210,64 @@ pub struct JobInfo {
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
+
+/// A conversation passed to another agent or team, with what the receiver needs to carry on.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Transfer {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub from_user_id: Option<i64>,
+    pub to_user_id: Option<i64>,
+    pub to_team_id: Option<i64>,
+    pub mode: crate::handoff::TransferMode,
+    pub state: crate::handoff::TransferState,
+    pub fallback: crate::handoff::Fallback,
+    pub capsule: crate::handoff::Capsule,
+    pub message_to_customer: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    /// When an unanswered warm offer falls back.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub decided_at: Option<Timestamp>,
+    pub decided_by: Option<i64>,
+    pub decline_reason: Option<String>,
+}
+
+/// A promise to a customer or an update owed before resolving.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FollowUp {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub kind: crate::handoff::FollowUpKind,
+    pub text: String,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due_at: Option<Timestamp>,
+    pub created_by: Option<i64>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub done_at: Option<Timestamp>,
+    pub done_by: Option<i64>,
+    /// Due and not done.
+    pub overdue: bool,
+}
+
+/// How handoffs went over a period.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HandoffReport {
+    pub transfers: i64,
+    pub conversations_transferred: i64,
+    pub transfers_per_conversation: f64,
+    pub accepted: i64,
+    pub declined: i64,
+    pub expired: i64,
+    /// Warm offers still waiting for an answer.
+    pub waiting: i64,
+    pub mean_secs_to_accept: Option<f64>,
+    /// Transferred conversations since resolved or closed.
+    pub resolved_after_handoff: i64,
+    /// Conversations accepted by a third (or later) holder: the ones customers feel most.
+    pub passed_three_or_more: i64,
+}

@@ -596,6 +596,33 @@ fn describe_event(e: &citius_domain::records::Event, names: &HashMap<i64, String
         K::SubjectChanged => format!("{who} renamed the conversation"),
         K::FieldsChanged => format!("{who} changed custom fields"),
         K::CustomerMerged => format!("{who} merged the customer into another"),
+        K::Queued => format!("Waiting for an agent: {}", s("reason")),
+        K::Requeued => format!("Back in the queue: {}", s("reason")),
+        K::Overflowed => {
+            let to = d["team_id"]
+                .as_i64()
+                .map(|t| format!("team {t}"))
+                .unwrap_or_default();
+            format!("Waited too long: overflowed to {to}")
+        }
+        K::TransferOffered => {
+            let to = name_of(&d["to_user_id"]).unwrap_or_else(|| "a team".into());
+            format!("{who} offered this conversation to {to}")
+        }
+        K::TransferDeclined => {
+            let why = s("reason");
+            let why = if why.is_empty() {
+                String::new()
+            } else {
+                format!(": {why}")
+            };
+            format!("{who} declined the transfer{why}")
+        }
+        K::TransferExpired => "The transfer offer expired unanswered".to_string(),
+        K::TransferCancelled => format!("{who} withdrew the transfer offer"),
+        K::FollowUpAdded => format!("{who} added a follow-up: {}", s("text")),
+        K::FollowUpDone => format!("{who} completed a follow-up: {}", s("text")),
+        K::FollowUpDue => format!("Follow-up overdue: {}", s("text")),
     }
 }
 

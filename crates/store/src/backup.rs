@@ -39,11 +39,17 @@ pub const TABLES: &[&str] = &[
     "events",
     "audit_log",
     "jobs",
+    "agent_presence",
+    "routing_policies",
+    "transfers",
+    "follow_ups",
 ];
 
 /// Tables keyed by something other than a generated id.
 const WITHOUT_SERIAL_ID: &[&str] = &[
     "memberships",
+    "agent_presence",
+    "routing_policies",
     "team_members",
     "user_skills",
     "conversation_tags",

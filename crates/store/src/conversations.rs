@@ -367,6 +367,8 @@ pub async fn delete_many(
         format!("DELETE FROM messages WHERE conversation_id IN ({list})"),
         format!("DELETE FROM conversation_tags WHERE conversation_id IN ({list})"),
         format!("DELETE FROM events WHERE conversation_id IN ({list})"),
+        format!("DELETE FROM transfers WHERE conversation_id IN ({list})"),
+        format!("DELETE FROM follow_ups WHERE conversation_id IN ({list})"),
     ];
     for sql in statements {
         sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -13,9 +13,11 @@ pub mod conversations;
 pub mod customers;
 pub mod db;
 pub mod directory;
+pub mod handoffs;
 pub mod idempotency;
 pub mod jobs;
 pub mod notify;
+pub mod routing;
 pub mod search;
 mod sql;
 

@@ -317,6 +317,13 @@ impl TestApp {
         b
     }
 
+    /// POST that must answer 200 (an action on an existing resource); returns the body.
+    pub async fn post_ok(&self, path: &str, token: &str, body: Value) -> Value {
+        let (s, b) = self.post(path, token, body).await;
+        assert_eq!(s, StatusCode::OK, "POST {path}: {b}");
+        b
+    }
+
     /// PATCH that must answer 200; returns the body.
     pub async fn patch_ok(&self, path: &str, token: &str, body: Value) -> Value {
         let (s, b) = self.patch(path, token, body).await;
@@ -473,6 +480,20 @@ impl TestApp {
             "job {job} of unknown kind {kind} is not dead"
         );
         job
+    }
+
+    /// Moves the queued jobs of a kind to now, as if their time had come; returns how many.
+    pub async fn make_due(&self, kind: &str) -> u64 {
+        let mut tx = self.app.db.begin().await.expect("begin");
+        let n = sqlx::query("UPDATE jobs SET run_at = $1 WHERE kind = $2 AND status = 'queued'")
+            .bind(citius_store::now_ms() - 1)
+            .bind(kind)
+            .execute(&mut *tx)
+            .await
+            .expect("make jobs due")
+            .rows_affected();
+        tx.commit().await.expect("commit");
+        n
     }
 
     /// A job as stored, whatever its workspace.

@@ -15,6 +15,7 @@ mod conversations;
 mod customers;
 mod deletion;
 mod events;
+mod handoffs;
 mod isolation;
 mod jobs;
 mod migrations;

@@ -5,6 +5,7 @@ pub mod conversations;
 pub mod customers;
 pub mod directory;
 pub mod events;
+pub mod handoffs;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -103,6 +104,26 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         .route("/jobs", get(d::jobs))
         .route("/jobs/{id}/retry", post(d::retry_job))
         .route("/events", get(events::stream))
+        .route(
+            "/conversations/{id}/transfers",
+            get(handoffs::transfers).post(handoffs::transfer),
+        )
+        .route(
+            "/conversations/{id}/capsule-draft",
+            get(handoffs::capsule_draft),
+        )
+        .route("/transfers/offers", get(handoffs::offers))
+        .route("/transfers/{id}", get(handoffs::get_transfer))
+        .route("/transfers/{id}/accept", post(handoffs::accept))
+        .route("/transfers/{id}/decline", post(handoffs::decline))
+        .route("/transfers/{id}/cancel", post(handoffs::cancel))
+        .route(
+            "/conversations/{id}/follow-ups",
+            get(handoffs::follow_ups).post(handoffs::add_follow_up),
+        )
+        .route("/follow-ups", get(handoffs::my_follow_ups))
+        .route("/follow-ups/{id}/done", post(handoffs::complete_follow_up))
+        .route("/reports/handoffs", get(handoffs::report))
 }
 
 #[derive(OpenApi)]
@@ -162,6 +183,19 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         directory::delete_tag,
         directory::audit,
         events::stream,
+        handoffs::transfer,
+        handoffs::transfers,
+        handoffs::capsule_draft,
+        handoffs::offers,
+        handoffs::get_transfer,
+        handoffs::accept,
+        handoffs::decline,
+        handoffs::cancel,
+        handoffs::add_follow_up,
+        handoffs::follow_ups,
+        handoffs::my_follow_ups,
+        handoffs::complete_follow_up,
+        handoffs::report,
         crate::health,
         crate::ready,
     ),

@@ -1,0 +1,64 @@
+-- Presence and capacity of agents, per workspace.
+CREATE TABLE agent_presence (
+    workspace_id BIGINT NOT NULL REFERENCES workspaces(id),
+    user_id BIGINT NOT NULL REFERENCES users(id),
+    presence TEXT NOT NULL,
+    capacity TEXT NOT NULL,
+    last_seen_at BIGINT NOT NULL,
+    last_assigned_at BIGINT NOT NULL DEFAULT 0,
+    changed_at BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, user_id)
+);
+
+-- How an inbox hands out its conversations.
+CREATE TABLE routing_policies (
+    inbox_id BIGINT PRIMARY KEY REFERENCES inboxes(id),
+    workspace_id BIGINT NOT NULL REFERENCES workspaces(id),
+    strategy TEXT NOT NULL,
+    team_id BIGINT REFERENCES teams(id),
+    skill_rules TEXT NOT NULL,
+    overflow_team_id BIGINT REFERENCES teams(id),
+    overflow_after_secs BIGINT,
+    updated_at BIGINT NOT NULL
+);
+
+-- Open work per agent and channel, counted from the index alone.
+CREATE INDEX conversations_load ON conversations(workspace_id, assignee_id, status, channel);
+
+CREATE TABLE transfers (
+    id BIGSERIAL PRIMARY KEY,
+    workspace_id BIGINT NOT NULL REFERENCES workspaces(id),
+    conversation_id BIGINT NOT NULL REFERENCES conversations(id),
+    from_user_id BIGINT REFERENCES users(id),
+    to_user_id BIGINT REFERENCES users(id),
+    to_team_id BIGINT REFERENCES teams(id),
+    mode TEXT NOT NULL,
+    state TEXT NOT NULL,
+    fallback TEXT NOT NULL,
+    capsule TEXT NOT NULL,
+    message_to_customer TEXT,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT,
+    decided_at BIGINT,
+    decided_by BIGINT REFERENCES users(id),
+    decline_reason TEXT
+);
+CREATE INDEX transfers_conversation ON transfers(conversation_id, id);
+CREATE INDEX transfers_offers ON transfers(workspace_id, state, to_user_id);
+CREATE INDEX transfers_time ON transfers(workspace_id, created_at);
+
+-- Promises to customers and updates owed before resolving.
+CREATE TABLE follow_ups (
+    id BIGSERIAL PRIMARY KEY,
+    workspace_id BIGINT NOT NULL REFERENCES workspaces(id),
+    conversation_id BIGINT NOT NULL REFERENCES conversations(id),
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    due_at BIGINT,
+    created_by BIGINT REFERENCES users(id),
+    created_at BIGINT NOT NULL,
+    done_at BIGINT,
+    done_by BIGINT REFERENCES users(id)
+);
+CREATE INDEX follow_ups_conversation ON follow_ups(conversation_id, id);
+CREATE INDEX follow_ups_open ON follow_ups(workspace_id, done_at, due_at);

@@ -1,0 +1,328 @@
+//! Agents' presence and capacity, inboxes' routing policies, the open work each agent holds and
+//! the conversations waiting for an agent.
+
+use citius_domain::conversation::{Channel, Priority};
+use sqlx::Row;
+
+use crate::{Conn, DbResult, parse_enum};
+
+/// An agent's presence as stored; capacity stays JSON until the domain parses it.
+#[derive(Debug, Clone)]
+pub struct PresenceRow {
+    pub user_id: i64,
+    pub presence: String,
+    pub capacity: serde_json::Value,
+    pub last_seen_at: i64,
+    pub last_assigned_at: i64,
+    pub changed_at: i64,
+}
+
+pub async fn presences(c: &mut Conn, workspace_id: i64) -> DbResult<Vec<PresenceRow>> {
+    let rows = sqlx::query(
+        "SELECT p.* FROM agent_presence p JOIN memberships m ON m.workspace_id = p.workspace_id AND m.user_id = p.user_id \
+         WHERE p.workspace_id = $1 ORDER BY p.user_id",
+    )
+    .bind(workspace_id)
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PresenceRow {
+                user_id: r.try_get("user_id")?,
+                presence: r.try_get("presence")?,
+                capacity: crate::parse_json(&r.try_get::<String, _>("capacity")?)?,
+                last_seen_at: r.try_get("last_seen_at")?,
+                last_assigned_at: r.try_get("last_assigned_at")?,
+                changed_at: r.try_get("changed_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Sets an agent's presence (and capacity, when given); returns the presence it had.
+pub async fn set_presence(
+    c: &mut Conn,
+    workspace_id: i64,
+    user_id: i64,
+    presence: &str,
+    capacity: Option<&serde_json::Value>,
+    default_capacity: &serde_json::Value,
+    now: i64,
+) -> DbResult<Option<String>> {
+    let before: Option<String> = sqlx::query_scalar(
+        "SELECT presence FROM agent_presence WHERE workspace_id = $1 AND user_id = $2",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .fetch_optional(&mut *c)
+    .await?;
+    let capacity = capacity.map(|v| v.to_string());
+    if before.is_some() {
+        sqlx::query(
+            "UPDATE agent_presence SET presence = $1, capacity = COALESCE($2, capacity), last_seen_at = $3, \
+             changed_at = CASE WHEN presence = $4 THEN changed_at ELSE $5 END WHERE workspace_id = $6 AND user_id = $7",
+        )
+        .bind(presence)
+        .bind(capacity)
+        .bind(now)
+        .bind(presence)
+        .bind(now)
+        .bind(workspace_id)
+        .bind(user_id)
+        .execute(c)
+        .await?;
+    } else {
+        sqlx::query(
+            "INSERT INTO agent_presence (workspace_id, user_id, presence, capacity, last_seen_at, last_assigned_at, changed_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6)",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .bind(presence)
+        .bind(capacity.unwrap_or_else(|| default_capacity.to_string()))
+        .bind(now)
+        .bind(now)
+        .execute(c)
+        .await?;
+    }
+    Ok(before)
+}
+
+/// Records that an agent is still there (the workspace screen pings while open).
+pub async fn touch(c: &mut Conn, workspace_id: i64, user_id: i64, now: i64) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE agent_presence SET last_seen_at = $1 WHERE workspace_id = $2 AND user_id = $3",
+    )
+    .bind(now)
+    .bind(workspace_id)
+    .bind(user_id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Online agents silent since `idle_before` become away; returns who.
+pub async fn auto_away(c: &mut Conn, idle_before: i64, now: i64) -> DbResult<Vec<(i64, i64)>> {
+    let rows = sqlx::query(
+        "UPDATE agent_presence SET presence = 'away', changed_at = $1 \
+         WHERE presence = 'online' AND last_seen_at < $2 RETURNING workspace_id, user_id",
+    )
+    .bind(now)
+    .bind(idle_before)
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("workspace_id")?, r.try_get("user_id")?)))
+        .collect()
+}
+
+pub async fn mark_assigned(
+    c: &mut Conn,
+    workspace_id: i64,
+    user_id: i64,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE agent_presence SET last_assigned_at = $1 WHERE workspace_id = $2 AND user_id = $3",
+    )
+    .bind(now)
+    .bind(workspace_id)
+    .bind(user_id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Open conversations held by these agents, per channel: `(user, channel, count)`.
+pub async fn open_load(
+    c: &mut Conn,
+    workspace_id: i64,
+    user_ids: &[i64],
+) -> DbResult<Vec<(i64, Channel, u32)>> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT assignee_id, channel, COUNT(*) AS n FROM conversations WHERE workspace_id = $1 \
+         AND assignee_id IN ({}) AND status = 'open' GROUP BY assignee_id, channel",
+        crate::id_list(user_ids)
+    )))
+    .bind(workspace_id)
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("assignee_id")?,
+                parse_enum(Channel::parse(&r.try_get::<String, _>("channel")?))?,
+                u32::try_from(r.try_get::<i64, _>("n")?).unwrap_or(u32::MAX),
+            ))
+        })
+        .collect()
+}
+
+/// A routing policy as stored; rules stay JSON until the domain parses them.
+#[derive(Debug, Clone)]
+pub struct PolicyRow {
+    pub inbox_id: i64,
+    pub strategy: String,
+    pub team_id: Option<i64>,
+    pub skill_rules: serde_json::Value,
+    pub overflow_team_id: Option<i64>,
+    pub overflow_after_secs: Option<i64>,
+    pub updated_at: i64,
+}
+
+fn policy_row(r: &sqlx::any::AnyRow) -> DbResult<PolicyRow> {
+    Ok(PolicyRow {
+        inbox_id: r.try_get("inbox_id")?,
+        strategy: r.try_get("strategy")?,
+        team_id: r.try_get("team_id")?,
+        skill_rules: crate::parse_json(&r.try_get::<String, _>("skill_rules")?)?,
+        overflow_team_id: r.try_get("overflow_team_id")?,
+        overflow_after_secs: r.try_get("overflow_after_secs")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub async fn policies(c: &mut Conn, workspace_id: i64) -> DbResult<Vec<PolicyRow>> {
+    let rows =
+        sqlx::query("SELECT * FROM routing_policies WHERE workspace_id = $1 ORDER BY inbox_id")
+            .bind(workspace_id)
+            .fetch_all(c)
+            .await?;
+    rows.iter().map(policy_row).collect()
+}
+
+pub async fn policy(c: &mut Conn, workspace_id: i64, inbox_id: i64) -> DbResult<Option<PolicyRow>> {
+    let row =
+        sqlx::query("SELECT * FROM routing_policies WHERE workspace_id = $1 AND inbox_id = $2")
+            .bind(workspace_id)
+            .bind(inbox_id)
+            .fetch_optional(c)
+            .await?;
+    row.as_ref().map(policy_row).transpose()
+}
+
+pub async fn put_policy(c: &mut Conn, workspace_id: i64, p: &PolicyRow) -> DbResult<()> {
+    sqlx::query("DELETE FROM routing_policies WHERE workspace_id = $1 AND inbox_id = $2")
+        .bind(workspace_id)
+        .bind(p.inbox_id)
+        .execute(&mut *c)
+        .await?;
+    sqlx::query(
+        "INSERT INTO routing_policies (inbox_id, workspace_id, strategy, team_id, skill_rules, overflow_team_id, \
+         overflow_after_secs, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(p.inbox_id)
+    .bind(workspace_id)
+    .bind(&p.strategy)
+    .bind(p.team_id)
+    .bind(p.skill_rules.to_string())
+    .bind(p.overflow_team_id)
+    .bind(p.overflow_after_secs)
+    .bind(p.updated_at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_policy(c: &mut Conn, workspace_id: i64, inbox_id: i64) -> DbResult<()> {
+    sqlx::query("DELETE FROM routing_policies WHERE workspace_id = $1 AND inbox_id = $2")
+        .bind(workspace_id)
+        .bind(inbox_id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// An open conversation with nobody assigned in an inbox that routes.
+#[derive(Debug, Clone)]
+pub struct WaitingRow {
+    pub conversation_id: i64,
+    pub inbox_id: i64,
+    pub channel: Channel,
+    pub team_id: Option<i64>,
+    pub priority: Priority,
+    pub created_at: i64,
+    pub customer_attributes: serde_json::Value,
+    pub tags: Vec<String>,
+}
+
+/// The oldest waiting conversations of a workspace, at most `limit`.
+pub async fn waiting(c: &mut Conn, workspace_id: i64, limit: i64) -> DbResult<Vec<WaitingRow>> {
+    let rows = sqlx::query(
+        "SELECT c.id, c.inbox_id, c.channel, c.team_id, c.priority, c.created_at, cu.attributes \
+         FROM conversations c JOIN routing_policies p ON p.inbox_id = c.inbox_id \
+         JOIN customers cu ON cu.id = c.customer_id \
+         WHERE c.workspace_id = $1 AND c.assignee_id IS NULL AND c.status = 'open' \
+         ORDER BY c.created_at, c.id LIMIT $2",
+    )
+    .bind(workspace_id)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    let mut list = rows
+        .iter()
+        .map(|r| {
+            Ok(WaitingRow {
+                conversation_id: r.try_get("id")?,
+                inbox_id: r.try_get("inbox_id")?,
+                channel: parse_enum(Channel::parse(&r.try_get::<String, _>("channel")?))?,
+                team_id: r.try_get("team_id")?,
+                priority: parse_enum(Priority::parse(&r.try_get::<String, _>("priority")?))?,
+                created_at: r.try_get("created_at")?,
+                customer_attributes: crate::parse_json(&r.try_get::<String, _>("attributes")?)?,
+                tags: Vec::new(),
+            })
+        })
+        .collect::<DbResult<Vec<_>>>()?;
+    if !list.is_empty() {
+        let ids = crate::id_list(&list.iter().map(|w| w.conversation_id).collect::<Vec<_>>());
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT ct.conversation_id, t.name FROM conversation_tags ct JOIN tags t ON t.id = ct.tag_id \
+             WHERE ct.conversation_id IN ({ids})"
+        )))
+        .fetch_all(c)
+        .await?;
+        for r in &rows {
+            let id: i64 = r.try_get("conversation_id")?;
+            if let Some(w) = list.iter_mut().find(|w| w.conversation_id == id) {
+                w.tags.push(r.try_get("name")?);
+            }
+        }
+    }
+    Ok(list)
+}
+
+/// Workspaces with at least one routing policy: the ones the dispatcher visits.
+pub async fn routed_workspaces(c: &mut Conn) -> DbResult<Vec<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT workspace_id FROM routing_policies ORDER BY workspace_id",
+    )
+    .fetch_all(c)
+    .await?)
+}
+
+/// Open conversations an agent holds in inboxes that route: what goes back to the queue when
+/// they leave.
+pub async fn routed_open_of(c: &mut Conn, workspace_id: i64, user_id: i64) -> DbResult<Vec<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT c.id FROM conversations c JOIN routing_policies p ON p.inbox_id = c.inbox_id \
+         WHERE c.workspace_id = $1 AND c.assignee_id = $2 AND c.status = 'open' ORDER BY c.id",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .fetch_all(c)
+    .await?)
+}
+
+/// The first message of a conversation, for language detection.
+pub async fn first_message_text(c: &mut Conn, conversation_id: i64) -> DbResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT body_text FROM messages WHERE conversation_id = $1 ORDER BY id LIMIT 1",
+    )
+    .bind(conversation_id)
+    .fetch_optional(c)
+    .await?)
+}
