@@ -6,6 +6,7 @@ pub mod conversation;
 pub mod customer;
 pub mod error;
 pub mod event;
+pub mod handoff;
 pub mod paging;
 pub mod records;
 pub mod role;
