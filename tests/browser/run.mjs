@@ -10,6 +10,9 @@
 //   CHROMIUM    path to the Chromium executable (e.g. /usr/bin/chromium)
 //   ARTIFACTS   directory for the server log and screenshots
 //
+// Arguments (optional): parts of test file names; only files whose name contains
+// one of them run, e.g. `node run.mjs 40-handoff`. Without arguments every file runs.
+//
 // A test file exports `default` an array of
 //   { name, run: async ({ browser, base, artifacts, login, newPage, bin, dataDir }) => {} }
 // (`bin` and `dataDir` let a test run a `citius` command against the served database.)
@@ -152,10 +155,11 @@ async function stopServer(server) {
   fs.rmSync(server.dataDir, { recursive: true, force: true });
 }
 
-async function loadTests() {
+async function loadTests(only = []) {
   const files = fs
     .readdirSync(TESTS_DIR)
     .filter((f) => f.endsWith('.mjs'))
+    .filter((f) => only.length === 0 || only.some((part) => f.includes(part)))
     .sort();
   const tests = [];
   for (const file of files) {
@@ -166,7 +170,10 @@ async function loadTests() {
       tests.push({ ...t, file });
     }
   }
-  if (tests.length === 0) throw new Error(`no browser tests found in ${TESTS_DIR}`);
+  if (tests.length === 0) {
+    const which = only.length ? ` matching ${only.join(', ')}` : '';
+    throw new Error(`no browser tests found in ${TESTS_DIR}${which}`);
+  }
   const names = new Set();
   for (const t of tests) {
     assert.ok(!names.has(t.name), `duplicate browser test name: ${t.name}`);
@@ -207,7 +214,7 @@ async function main() {
     if (f.startsWith('failure-') && f.endsWith('.png')) fs.rmSync(path.join(artifacts, f));
   }
 
-  const tests = await loadTests();
+  const tests = await loadTests(process.argv.slice(2));
   let server;
   let browser;
   let failed = 0;

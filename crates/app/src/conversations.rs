@@ -335,15 +335,30 @@ impl App {
             assignee_id: input.assignee_id,
             team_id: input.team_id,
         };
+        let routed = new.inbox_id.is_some() && new.assignee_id.is_none();
         let (actor, backend) = (actor.clone(), self.db.backend());
-        self.writes()
+        let conv = self
+            .writes()
             .write(
                 ws,
                 Box::new(move |c| {
                     Box::pin(async move { insert_conversation(c, backend, &actor, &new).await })
                 }),
             )
-            .await
+            .await?;
+        if routed {
+            // The conversation is stored: a routing hiccup must not turn that into an error (the
+            // worker routes it on its next round).
+            match self.dispatch(ws).await {
+                Ok(0) => {}
+                Ok(_) => {
+                    let mut c = self.db.read().await?;
+                    return Ok(store::get(&mut c, ws, conv.id).await?);
+                }
+                Err(e) => tracing::warn!(error = %e, "routing a new conversation failed"),
+            }
+        }
+        Ok(conv)
     }
 
     pub async fn conversation(&self, actor: &Actor, id: i64) -> AppResult<Conversation> {

@@ -345,6 +345,28 @@ impl App {
         Ok(handoffs::offers_for(&mut c, actor.workspace_id, actor.user_id).await?)
     }
 
+    /// The subjects of some conversations, in one lookup: lists of offers and follow-ups name
+    /// the conversation they belong to. Ids from elsewhere in the workspace are left out.
+    pub async fn subjects_of(
+        &self,
+        actor: &Actor,
+        ids: &[i64],
+    ) -> AppResult<std::collections::HashMap<i64, String>> {
+        require(actor, Permission::Read)?;
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let mut c = self.db.read().await?;
+        Ok(store::get_many(&mut c, actor.workspace_id, &ids)
+            .await?
+            .into_iter()
+            .map(|conv| (conv.id, conv.subject))
+            .collect())
+    }
+
     /// A first draft of the capsule from the timeline: the customer's latest ask, the latest
     /// steps taken, open promises and how often the customer wrote before.
     pub async fn capsule_draft(&self, actor: &Actor, conversation_id: i64) -> AppResult<Capsule> {

@@ -10,6 +10,7 @@ pub mod error;
 mod group_commit;
 pub mod handoffs;
 pub mod hub;
+pub mod routing;
 pub mod worker;
 
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub struct AppConfig {
     pub login_window_secs: u64,
     /// Largest attachment accepted, in bytes.
     pub max_attachment_bytes: usize,
+    /// Online agents whose screen has been silent this long turn away.
+    pub auto_away_secs: u64,
 }
 
 impl Default for AppConfig {
@@ -41,6 +44,7 @@ impl Default for AppConfig {
             login_attempts: 10,
             login_window_secs: 900,
             max_attachment_bytes: 10 * 1024 * 1024,
+            auto_away_secs: 600,
         }
     }
 }

@@ -159,6 +159,9 @@ impl App {
             if let Err(e) = self.run_due_jobs().await {
                 tracing::error!(error = %e, source = ?std::error::Error::source(&e), "job runner failed");
             }
+            if let Err(e) = self.route_waiting().await {
+                tracing::error!(error = %e, source = ?std::error::Error::source(&e), "routing failed");
+            }
             if last_tidy.elapsed() > Duration::from_secs(600) {
                 if let Err(e) = self.tidy().await {
                     tracing::error!(error = %e, "tidy failed");

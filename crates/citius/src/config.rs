@@ -33,8 +33,10 @@ login_window_secs = 900
 max_body_bytes = 1048576
 max_message_bytes = 26214400
 max_attachment_bytes = 10485760
-# How often the worker looks for due jobs, in milliseconds.
+# How often the worker looks for due jobs and routes waiting conversations, in milliseconds.
 worker_poll_ms = 1000
+# Online agents whose screen has been silent this long turn away (their chats go back to the queue).
+auto_away_secs = 600
 "#;
 
 /// Every setting's key, as in the file; `CITIUS_<KEY>` in the environment.
@@ -53,6 +55,7 @@ const KEYS: &[&str] = &[
     "max_message_bytes",
     "max_attachment_bytes",
     "worker_poll_ms",
+    "auto_away_secs",
 ];
 
 #[derive(Clone, Deserialize)]
@@ -72,6 +75,7 @@ pub struct Config {
     pub max_message_bytes: usize,
     pub max_attachment_bytes: usize,
     pub worker_poll_ms: u64,
+    pub auto_away_secs: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -167,6 +171,7 @@ impl Config {
             login_attempts: self.login_attempts,
             login_window_secs: self.login_window_secs,
             max_attachment_bytes: self.max_attachment_bytes,
+            auto_away_secs: self.auto_away_secs,
         }
     }
 

@@ -7,9 +7,11 @@ pub mod customer;
 pub mod error;
 pub mod event;
 pub mod handoff;
+pub mod language;
 pub mod paging;
 pub mod records;
 pub mod role;
+pub mod routing;
 pub mod workspace;
 
 pub use error::{Invalid, InvalidField};

@@ -27,7 +27,8 @@
       if (list) refresh(list, list.dataset.liveList);
       if (timeline && conv && String(data.conversation_id) === conv.dataset.conversation) refresh(timeline, timeline.dataset.liveTimeline);
     };
-    ["created", "message_added", "assigned", "transferred", "status_changed", "priority_changed", "tagged", "untagged", "subject_changed", "customer_merged"]
+    ["created", "message_added", "assigned", "transferred", "status_changed", "priority_changed", "tagged", "untagged", "subject_changed", "customer_merged",
+     "transfer_offered", "transfer_declined", "transfer_expired", "transfer_cancelled", "follow_up_added", "follow_up_done", "follow_up_due"]
       .forEach(function (k) { source.addEventListener(k, handle); });
   }
 
@@ -54,6 +55,49 @@
     row.appendChild(button);
     row.appendChild(status);
   });
+
+  // Transfer form: the message to the customer names whoever is picked, until it is edited;
+  // promises get as many rows as needed.
+  var transfer = document.getElementById("transfer-form");
+  if (transfer) {
+    var message = transfer.querySelector("#tr-message");
+    var agent = transfer.querySelector("#tr-agent");
+    var team = transfer.querySelector("#tr-team");
+    var who = function (select) { var o = select && select.selectedOptions[0]; return o ? o.dataset.who : ""; };
+    var suggest = function () {
+      if (!message || !message.hasAttribute("data-suggested")) return;
+      var name = who(agent) || who(team) || message.dataset.defaultWho;
+      message.value = message.dataset.suggest.replace("{who}", name);
+    };
+    if (message) message.addEventListener("input", function () { message.removeAttribute("data-suggested"); });
+    [agent, team].forEach(function (s) { if (s) s.addEventListener("change", suggest); });
+
+    var rows = transfer.querySelector("#promise-rows");
+    if (rows && rows.lastElementChild) {
+      var add = document.createElement("button");
+      add.type = "button";
+      add.className = "small secondary";
+      add.textContent = "Add another promise";
+      var sync = function () { add.hidden = rows.children.length >= 10; };
+      add.addEventListener("click", function () {
+        var n = rows.children.length + 1;
+        var row = rows.lastElementChild.cloneNode(true);
+        row.querySelectorAll("input").forEach(function (input) { input.value = ""; input.removeAttribute("aria-invalid"); });
+        row.querySelectorAll("label").forEach(function (label) {
+          var input = row.querySelector("#" + label.htmlFor);
+          var id = label.htmlFor.replace(/\d+$/, String(n));
+          label.htmlFor = id;
+          if (input) input.id = id;
+          if (/^Promise \d+$/.test(label.textContent)) label.textContent = "Promise " + n;
+        });
+        rows.appendChild(row);
+        sync();
+        row.querySelector("input").focus();
+      });
+      rows.parentNode.insertBefore(add, rows.nextSibling);
+      sync();
+    }
+  }
 
   // Keyboard: "/" search, "r" reply, "n" note, Ctrl/Cmd+Enter send.
   document.addEventListener("keydown", function (e) {

@@ -26,6 +26,7 @@ use crate::extract::{Path, Query};
 use crate::state::AppState;
 
 mod csv;
+mod handoffs;
 mod settings;
 
 #[derive(Embed)]
@@ -50,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .route("/search", get(search))
         .route("/assets/{*file}", get(asset))
         .merge(settings::routes())
+        .merge(handoffs::routes())
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
@@ -455,6 +457,7 @@ struct InboxPage {
     view_title: String,
     rows: Vec<RowView>,
     next_link: Option<String>,
+    strip: handoffs::InboxStrip,
 }
 
 #[derive(Template)]
@@ -468,13 +471,13 @@ async fn inbox_rows(
     s: &AppState,
     actor: &Actor,
     p: &InboxParams,
+    names: &HashMap<i64, String>,
 ) -> Result<(String, &'static str, Vec<RowView>, Option<String>), AppError> {
     let view = p.view.clone().unwrap_or_else(|| "mine".into());
     let (mut q, title) = view_query(&view);
     q.cursor = p.cursor.clone();
     let page = s.app.conversations(actor, &q).await?;
-    let names = user_names(s, actor).await;
-    let rows = page.items.iter().map(|c| row(c, &names)).collect();
+    let rows = page.items.iter().map(|c| row(c, names)).collect();
     let next = page
         .next
         .map(|c| format!("/inbox?view={view}&cursor={}", c.encode()));
@@ -487,10 +490,12 @@ async fn inbox(
     Query(p): Query<InboxParams>,
 ) -> Response {
     let actor = &caller.actor;
-    let (view, title, rows, next_link) = match inbox_rows(&s, actor, &p).await {
+    let names = user_names(&s, actor).await;
+    let (view, title, rows, next_link) = match inbox_rows(&s, actor, &p, &names).await {
         Ok(x) => x,
         Err(e) => return error_page(&s, &caller, e).await,
     };
+    let strip = handoffs::inbox_strip(&s, actor, &names).await;
     let counts = s.app.conversation_counts(actor).await.ok();
     let count = |f: fn(&citius_app::conversations::InboxCounts) -> i64| counts.as_ref().map(f);
     let views = vec![
@@ -532,6 +537,7 @@ async fn inbox(
         view_title: title.into(),
         rows,
         next_link,
+        strip,
     })
 }
 
@@ -540,7 +546,8 @@ async fn inbox_list(
     WebSession(caller): WebSession,
     Query(p): Query<InboxParams>,
 ) -> Response {
-    match inbox_rows(&s, &caller.actor, &p).await {
+    let names = user_names(&s, &caller.actor).await;
+    match inbox_rows(&s, &caller.actor, &p, &names).await {
         Ok((_, _, rows, next_link)) => page(InboxList { rows, next_link }),
         Err(e) => error_page(&s, &caller, e).await,
     }
@@ -559,6 +566,12 @@ enum TimelineView {
     },
     Event {
         text: String,
+        time: String,
+        time_iso: String,
+    },
+    /// A `transferred` event: the capsule the receiver got, as a card.
+    Handoff {
+        h: handoffs::HandoffEntry,
         time: String,
         time_iso: String,
     },
@@ -664,6 +677,13 @@ fn timeline_view(
                     .collect(),
             }),
             TimelineItem::Event(e) => {
+                if let Some(h) = handoffs::timeline_entry(&e, names) {
+                    return Some(TimelineView::Handoff {
+                        h,
+                        time: ago(e.created_at),
+                        time_iso: e.created_at.to_string(),
+                    });
+                }
                 let text = describe_event(&e, names);
                 (!text.is_empty()).then(|| TimelineView::Event {
                     text,
@@ -720,6 +740,21 @@ struct ConversationPage {
     teams: Vec<(i64, String, bool)>,
     cu: CustomerView,
     others: Vec<(i64, String, String)>,
+    h: handoffs::Panel,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    update_error: Option<String>,
+}
+
+/// What a form post adds when it shows the conversation again: a notice of what worked, an
+/// error beside the form that did not, and what was typed into it.
+#[derive(Default)]
+struct Extras {
+    notice: Option<&'static str>,
+    error: Option<String>,
+    update_error: Option<String>,
+    transfer: Option<handoffs::TransferDraft>,
+    follow_up: Option<handoffs::FollowUpDraft>,
 }
 
 #[derive(Template)]
@@ -728,12 +763,39 @@ struct TimelinePartial {
     items: Vec<TimelineView>,
 }
 
+#[derive(Deserialize, Default)]
+struct NoticeParams {
+    notice: Option<String>,
+}
+
 async fn conversation(
     State(s): State<AppState>,
     WebSession(caller): WebSession,
     Path(id): Path<i64>,
+    Query(p): Query<NoticeParams>,
+) -> Response {
+    let extras = Extras {
+        notice: handoffs::notice(p.notice.as_deref()),
+        ..Extras::default()
+    };
+    conversation_page(&s, &caller, id, extras, StatusCode::OK).await
+}
+
+async fn conversation_page(
+    s: &AppState,
+    caller: &Caller,
+    id: i64,
+    extras: Extras,
+    status: StatusCode,
 ) -> Response {
     let a = &caller.actor;
+    let Extras {
+        notice,
+        error,
+        update_error,
+        transfer,
+        follow_up,
+    } = extras;
     let loaded = async {
         let conv = s.app.conversation(a, id).await?;
         let items = s.app.timeline(a, id).await?;
@@ -751,16 +813,17 @@ async fn conversation(
                 },
             )
             .await?;
-        Ok::<_, AppError>((conv, items, users, teams, customer, others))
+        let h = handoffs::panel(s, a, &conv, &users, &teams, transfer, follow_up).await?;
+        Ok::<_, AppError>((conv, items, users, teams, customer, others, h))
     }
     .await;
-    let (conv, items, users, teams, customer, others) = match loaded {
+    let (conv, items, users, teams, customer, others, h) = match loaded {
         Ok(x) => x,
-        Err(e) => return error_page(&s, &caller, e).await,
+        Err(e) => return error_page(s, caller, e).await,
     };
     let names: HashMap<i64, String> = users.iter().map(|u| (u.id, u.name.clone())).collect();
-    page(ConversationPage {
-        nav: nav(&s, &caller, "inbox", "").await,
+    let mut res = page(ConversationPage {
+        nav: nav(s, caller, "inbox", "").await,
         items: timeline_view(items, &names, &conv.customer_name),
         statuses: Status::ALL.iter().map(|s| s.to_string()).collect(),
         priorities: Priority::ALL.iter().map(|p| p.to_string()).collect(),
@@ -780,7 +843,15 @@ async fn conversation(
             .map(|o| (o.id, o.subject.clone(), o.status.to_string()))
             .collect(),
         c: row(&conv, &names),
-    })
+        h,
+        notice,
+        error,
+        update_error,
+    });
+    if res.status().is_success() {
+        *res.status_mut() = status;
+    }
+    res
 }
 
 async fn timeline_partial(
@@ -902,10 +973,26 @@ async fn post_update(
         s.app.update_conversation(&caller.actor, id, input).await
     }
     .await;
-    match result {
-        Ok(_) => Redirect::to(&format!("/conversations/{id}")).into_response(),
-        Err(e) => error_page(&s, &caller, e).await,
-    }
+    // A refusal the person can act on (an update is owed, a bad value) is shown beside the
+    // form rather than on a page of its own.
+    let (status, message) = match result {
+        Ok(_) => return Redirect::to(&format!("/conversations/{id}")).into_response(),
+        Err(AppError::Conflict(m)) => (StatusCode::CONFLICT, sentence(&m)),
+        Err(AppError::Invalid(i)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            i.fields
+                .iter()
+                .map(|f| sentence(&format!("{} {}", f.field.replace('_', " "), f.message)))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        Err(e) => return error_page(&s, &caller, e).await,
+    };
+    let extras = Extras {
+        update_error: Some(message),
+        ..Extras::default()
+    };
+    conversation_page(&s, &caller, id, extras, status).await
 }
 
 // ---- Customers and search ----------------------------------------------------------------

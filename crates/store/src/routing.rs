@@ -101,19 +101,32 @@ pub async fn touch(c: &mut Conn, workspace_id: i64, user_id: i64, now: i64) -> D
     Ok(())
 }
 
-/// Online agents silent since `idle_before` become away; returns who.
-pub async fn auto_away(c: &mut Conn, idle_before: i64, now: i64) -> DbResult<Vec<(i64, i64)>> {
-    let rows = sqlx::query(
-        "UPDATE agent_presence SET presence = 'away', changed_at = $1 \
-         WHERE presence = 'online' AND last_seen_at < $2 RETURNING workspace_id, user_id",
+/// Workspaces where an online agent has been silent since `idle_before`.
+pub async fn workspaces_with_idle_agents(c: &mut Conn, idle_before: i64) -> DbResult<Vec<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT workspace_id FROM agent_presence WHERE presence = 'online' AND last_seen_at < $1",
     )
-    .bind(now)
     .bind(idle_before)
     .fetch_all(c)
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("workspace_id")?, r.try_get("user_id")?)))
-        .collect()
+    .await?)
+}
+
+/// Online agents of a workspace silent since `idle_before` become away; returns who.
+pub async fn auto_away(
+    c: &mut Conn,
+    workspace_id: i64,
+    idle_before: i64,
+    now: i64,
+) -> DbResult<Vec<i64>> {
+    Ok(sqlx::query_scalar(
+        "UPDATE agent_presence SET presence = 'away', changed_at = $1 \
+         WHERE workspace_id = $2 AND presence = 'online' AND last_seen_at < $3 RETURNING user_id",
+    )
+    .bind(now)
+    .bind(workspace_id)
+    .bind(idle_before)
+    .fetch_all(c)
+    .await?)
 }
 
 pub async fn mark_assigned(
@@ -325,4 +338,49 @@ pub async fn first_message_text(c: &mut Conn, conversation_id: i64) -> DbResult<
     .bind(conversation_id)
     .fetch_optional(c)
     .await?)
+}
+
+/// The first message of each of these conversations, in one query (for language detection).
+pub async fn first_messages(
+    c: &mut Conn,
+    conversation_ids: &[i64],
+) -> DbResult<Vec<(i64, String)>> {
+    if conversation_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT conversation_id, body_text FROM messages WHERE id IN \
+         (SELECT MIN(id) FROM messages WHERE conversation_id IN ({}) GROUP BY conversation_id)",
+        crate::id_list(conversation_ids)
+    )))
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("conversation_id")?, r.try_get("body_text")?)))
+        .collect()
+}
+
+/// Gives a waiting conversation to an agent, only if it is still open and unassigned: when
+/// two nodes route at once, one wins and the other moves on.
+pub async fn claim(
+    c: &mut Conn,
+    workspace_id: i64,
+    conversation_id: i64,
+    user_id: i64,
+    team_id: Option<i64>,
+    now: i64,
+) -> DbResult<bool> {
+    let n = sqlx::query(
+        "UPDATE conversations SET assignee_id = $1, team_id = $2, updated_at = $3 \
+         WHERE workspace_id = $4 AND id = $5 AND assignee_id IS NULL AND status = 'open'",
+    )
+    .bind(user_id)
+    .bind(team_id)
+    .bind(now)
+    .bind(workspace_id)
+    .bind(conversation_id)
+    .execute(c)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
 }

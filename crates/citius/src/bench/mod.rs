@@ -381,15 +381,7 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
         per_sec: 0.0,
         note: "not measured: no SMTP listener in this build".into(),
     });
-    rows.push(Row {
-        scenario: "routing decision".into(),
-        requests: 0,
-        p50_ms: 0.0,
-        p95_ms: 0.0,
-        p99_ms: 0.0,
-        per_sec: 0.0,
-        note: "not measured: no routing in this build".into(),
-    });
+    rows.push(routing_decisions(1000, 20_000));
     drop(server);
 
     print_table(&backend, &rows, idle_rss, peak_rss);
@@ -407,6 +399,80 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", opts.out.display()))?;
     println!("results written to {}", opts.out.display());
     Ok(())
+}
+
+/// Time to choose an agent for one conversation among `agents` online agents with skills, teams
+/// and loads, with the skills strategy (the most work per decision).
+fn routing_decisions(agents: usize, decisions: usize) -> Row {
+    use citius_domain::conversation::{Channel, Priority};
+    use citius_domain::routing::{
+        self, Agent, Capacity, Load, Presence, Requirement, Strategy, Work,
+    };
+    let mut rng = StdRng::seed_from_u64(7);
+    let channels = [
+        Channel::Chat,
+        Channel::Email,
+        Channel::Sms,
+        Channel::Whatsapp,
+        Channel::Voice,
+    ];
+    let mut pool: Vec<Agent> = (0..agents)
+        .map(|i| {
+            let mut load = Load::default();
+            for _ in 0..rng.random_range(0..3) {
+                load.add(channels[rng.random_range(0..channels.len())]);
+            }
+            Agent {
+                user_id: i as i64 + 1,
+                presence: Presence::Online,
+                capacity: Capacity::default(),
+                load,
+                skills: (0..rng.random_range(1..5))
+                    .map(|_| (rng.random_range(1..20_i64), rng.random_range(1..=5_u8)))
+                    .collect(),
+                teams: vec![rng.random_range(1..10_i64)],
+                last_assigned_ms: rng.random_range(0..1_000_000),
+            }
+        })
+        .collect();
+    let mut lat = Vec::with_capacity(decisions);
+    let started = Instant::now();
+    for i in 0..decisions {
+        let work = Work {
+            conversation_id: i as i64,
+            channel: channels[i % channels.len()],
+            team_id: rng.random_bool(0.3).then(|| rng.random_range(1..10)),
+            required: (0..rng.random_range(0..3))
+                .map(|_| Requirement {
+                    skill_id: rng.random_range(1..20),
+                    min_level: rng.random_range(1..=3),
+                })
+                .collect(),
+            priority: Priority::Normal,
+            vip: false,
+            waiting_since_ms: 0,
+            sla_due_ms: None,
+            exclude_user: None,
+        };
+        let t = Instant::now();
+        let chosen = routing::choose(Strategy::Skills, &work, &pool);
+        lat.push(t.elapsed());
+        // Keep loads moving as real assignments would, then free them again.
+        if let Ok(d) = chosen
+            && let Some(a) = pool.iter_mut().find(|a| a.user_id == d.user_id)
+        {
+            if a.load.total() > 4 {
+                a.load = Load::default();
+            }
+            a.load.add(work.channel);
+        }
+    }
+    row(
+        "routing decision",
+        lat,
+        started.elapsed(),
+        format!("{agents} agents online, skills strategy"),
+    )
 }
 
 async fn fan_out(

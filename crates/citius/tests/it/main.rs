@@ -21,5 +21,6 @@ mod jobs;
 mod migrations;
 mod nodes;
 mod roles;
+mod routing;
 mod search;
 mod validation;

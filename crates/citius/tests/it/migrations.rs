@@ -122,6 +122,37 @@ async fn fill(t: &TestApp) {
         json!({"body": "Good customer"}),
     )
     .await;
+    // Routing, presence, transfers and follow-ups.
+    let (s, b) = t
+        .put(
+            &format!("/api/v1/inboxes/{}/routing", id(&inbox)),
+            owner,
+            json!({"strategy": "skills", "team_id": id(&team),
+                   "skill_rules": [{"when": {"field": "language", "equals": "de"}, "skill_id": id(&skill), "min_level": 2}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "routing policy: {b}");
+    let (s, b) = t
+        .put(
+            "/api/v1/presence",
+            &agent.token,
+            json!({"presence": "busy"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "presence: {b}");
+    t.post_created(
+        &format!("/api/v1/conversations/{cid}/transfers"),
+        &agent.token,
+        json!({"to_team_id": id(&team), "mode": "cold",
+               "capsule": {"customer_wants": "Everything", "next_step": "Reply"}}),
+    )
+    .await;
+    t.post_created(
+        &format!("/api/v1/conversations/{cid}/follow-ups"),
+        owner,
+        json!({"kind": "promise", "text": "Call back", "due_at": rfc3339_in(86_400_000)}),
+    )
+    .await;
     t.patch_ok(
         &format!("/api/v1/conversations/{cid}"),
         owner,

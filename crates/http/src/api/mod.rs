@@ -6,6 +6,7 @@ pub mod customers;
 pub mod directory;
 pub mod events;
 pub mod handoffs;
+pub mod routing;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -124,6 +125,15 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         .route("/follow-ups", get(handoffs::my_follow_ups))
         .route("/follow-ups/{id}/done", post(handoffs::complete_follow_up))
         .route("/reports/handoffs", get(handoffs::report))
+        .route("/presence", put(routing::set_presence))
+        .route("/presence/heartbeat", post(routing::heartbeat))
+        .route("/agents", get(routing::agents))
+        .route("/routing/policies", get(routing::policies))
+        .route(
+            "/inboxes/{id}/routing",
+            put(routing::set_policy).delete(routing::delete_policy),
+        )
+        .route("/conversations/{id}/queue", get(routing::queue))
 }
 
 #[derive(OpenApi)]
@@ -196,6 +206,13 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         handoffs::my_follow_ups,
         handoffs::complete_follow_up,
         handoffs::report,
+        routing::set_presence,
+        routing::heartbeat,
+        routing::agents,
+        routing::policies,
+        routing::set_policy,
+        routing::delete_policy,
+        routing::queue,
         crate::health,
         crate::ready,
     ),
