@@ -3,6 +3,7 @@
 //! tells live listeners. Nothing here knows about HTTP.
 
 pub mod access;
+pub mod activity;
 pub mod conversations;
 pub mod customers;
 pub mod directory;

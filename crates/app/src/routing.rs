@@ -156,6 +156,17 @@ impl App {
         Ok(())
     }
 
+    /// The caller's own presence, for the screens' top bar: one read by primary key. Offline
+    /// until they first set one.
+    pub async fn my_presence(&self, actor: &Actor) -> AppResult<Presence> {
+        require(actor, Permission::Read)?;
+        let mut c = self.db.read().await?;
+        Ok(rs::presence_of(&mut c, actor.workspace_id, actor.user_id)
+            .await?
+            .and_then(|p| Presence::parse(&p).ok())
+            .unwrap_or(Presence::Offline))
+    }
+
     /// Every member with their presence, capacity and open work.
     pub async fn agents(&self, actor: &Actor) -> AppResult<Vec<AgentStatus>> {
         require(actor, Permission::Read)?;

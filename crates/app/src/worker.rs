@@ -147,6 +147,7 @@ impl App {
         idempotency::purge(&mut tx, now - 24 * 3_600_000).await?;
         jobs::purge_done(&mut tx, now - 7 * 24 * 3_600_000).await?;
         conversations::purge_orphan_blobs(&mut tx).await?;
+        citius_store::activity::purge(&mut tx, now).await?;
         citius_store::db::optimize(&mut tx, self.db.backend()).await?;
         tx.commit().await?;
         Ok(())

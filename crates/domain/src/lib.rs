@@ -1,6 +1,7 @@
 //! The Citius domain: the vocabulary every channel, store and screen shares.
 //! Nothing here performs IO; values exist only once parsed.
 
+pub mod activity;
 pub mod content;
 pub mod conversation;
 pub mod customer;

@@ -116,3 +116,75 @@
     }
   });
 })();
+
+// Presence: the status menu returns to this page, closes with Escape or a click elsewhere, and
+// while the user is online the page tells the server every minute that they are still here.
+(function () {
+  "use strict";
+  var menu = document.getElementById("presence-menu");
+  if (!menu) return;
+  var back = menu.querySelector("input[name=back]");
+  if (back) back.value = location.pathname + location.search;
+  var summary = menu.querySelector("summary");
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && menu.open) { menu.open = false; if (summary) summary.focus(); }
+  });
+  document.addEventListener("click", function (e) {
+    if (menu.open && !menu.contains(e.target)) menu.open = false;
+  });
+
+  if (menu.dataset.presence !== "online" || !window.fetch) return;
+  var meta = document.querySelector("meta[name=csrf-token]");
+  var token = meta ? meta.getAttribute("content") : "";
+  var EVERY = 60000, KEY = "citius.heartbeat";
+  // Tabs share the last beat, so several open pages (or quick page changes) send one a minute.
+  var last = function () { try { return Number(localStorage.getItem(KEY)) || 0; } catch (e) { return 0; } };
+  var timer;
+  var beat = function () {
+    if (Date.now() - last() < EVERY - 5000) return;
+    try { localStorage.setItem(KEY, String(Date.now())); } catch (e) { /* private mode: beat anyway */ }
+    fetch("/api/v1/presence/heartbeat", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": token } })
+      .then(function (r) { if (r.status === 401 || r.status === 403) clearInterval(timer); })
+      .catch(function () {});
+  };
+  beat();
+  timer = setInterval(beat, EVERY);
+})();
+
+// Routing policy form: skill rules get as many rows as needed.
+(function () {
+  "use strict";
+  var rows = document.getElementById("rule-rows");
+  if (!rows || !rows.lastElementChild) return;
+  var max = Number(rows.dataset.max) || 50;
+  var add = document.createElement("button");
+  add.type = "button";
+  add.className = "small secondary";
+  add.textContent = "Add another rule";
+  var sync = function () { add.hidden = rows.children.length >= max; };
+  add.addEventListener("click", function () {
+    var n = rows.children.length + 1;
+    var row = rows.lastElementChild.cloneNode(true);
+    var renumber = function (v) { return v.replace(/^(rule[-_])\d+(?=[-_])/, "$1" + n); };
+    row.querySelectorAll(".field-error, .rule-remove").forEach(function (el) { el.remove(); });
+    row.querySelectorAll("input, select").forEach(function (el) {
+      el.id = renumber(el.id);
+      el.name = renumber(el.name);
+      el.removeAttribute("aria-invalid");
+      el.removeAttribute("autofocus");
+      var described = (el.getAttribute("aria-describedby") || "").split(" ").filter(function (id) { return id && !/^rule-\d+-error$/.test(id); });
+      if (described.length) el.setAttribute("aria-describedby", described.join(" ")); else el.removeAttribute("aria-describedby");
+      if (el.tagName === "SELECT") el.selectedIndex = 0; else el.value = "";
+    });
+    row.querySelectorAll("label[for]").forEach(function (label) { label.htmlFor = renumber(label.htmlFor); });
+    var legend = row.querySelector("legend");
+    if (legend) legend.textContent = "Rule " + n;
+    rows.appendChild(row);
+    sync();
+    row.querySelector("select, input").focus();
+  });
+  rows.parentNode.insertBefore(add, rows.nextSibling);
+  var hint = document.getElementById("rule-rows-hint");
+  if (hint) hint.textContent = "Rows left empty are ignored.";
+  sync();
+})();

@@ -27,6 +27,7 @@ use crate::state::AppState;
 
 mod csv;
 mod handoffs;
+mod routing;
 mod settings;
 
 #[derive(Embed)]
@@ -52,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         .route("/assets/{*file}", get(asset))
         .merge(settings::routes())
         .merge(handoffs::routes())
+        .merge(routing::routes())
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
@@ -105,6 +107,8 @@ struct Nav {
     workspace: String,
     /// Every workspace the user belongs to, for the switcher: (slug, name, current).
     workspaces: Vec<(String, String, bool)>,
+    /// The user's own presence, for members who work conversations.
+    presence: Option<routing::TopPresence>,
 }
 
 async fn nav(s: &AppState, caller: &Caller, section: &'static str, query: &str) -> Nav {
@@ -133,6 +137,7 @@ async fn nav(s: &AppState, caller: &Caller, section: &'static str, query: &str) 
         email: caller.actor.email.clone(),
         workspace,
         workspaces,
+        presence: routing::top_presence(s, &caller.actor).await,
     }
 }
 
@@ -589,6 +594,11 @@ fn describe_event(e: &citius_domain::records::Event, names: &HashMap<i64, String
     match e.kind {
         K::Created => format!("{who} opened this conversation"),
         K::MessageAdded => String::new(),
+        K::Assigned if d.pointer("/routing/summary").is_some_and(|v| v.is_string()) => {
+            let to = name_of(&d["assignee_id"]).unwrap_or_else(|| "an agent".into());
+            let why = d.pointer("/routing/summary").and_then(|v| v.as_str());
+            format!("Routed to {to}: {}", why.unwrap_or_default())
+        }
         K::Assigned | K::Transferred => {
             let to = name_of(&d["assignee_id"]).unwrap_or_else(|| "nobody".into());
             let verb = if e.kind == K::Transferred {
@@ -741,6 +751,8 @@ struct ConversationPage {
     cu: CustomerView,
     others: Vec<(i64, String, String)>,
     h: handoffs::Panel,
+    /// Where the conversation waits in its inbox's queue, when it does.
+    queue: Option<String>,
     notice: Option<&'static str>,
     error: Option<String>,
     update_error: Option<String>,
@@ -822,6 +834,7 @@ async fn conversation_page(
         Err(e) => return error_page(s, caller, e).await,
     };
     let names: HashMap<i64, String> = users.iter().map(|u| (u.id, u.name.clone())).collect();
+    let queue = routing::queue_line(s, a, &conv).await;
     let mut res = page(ConversationPage {
         nav: nav(s, caller, "inbox", "").await,
         items: timeline_view(items, &names, &conv.customer_name),
@@ -844,6 +857,7 @@ async fn conversation_page(
             .collect(),
         c: row(&conv, &names),
         h,
+        queue,
         notice,
         error,
         update_error,

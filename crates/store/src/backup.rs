@@ -15,8 +15,8 @@ use crate::{Backend, Db, DbError, DbResult};
 
 pub const FORMAT_VERSION: i64 = 1;
 
-/// Tables in an order that satisfies foreign keys on restore. Sessions and idempotency keys are
-/// short-lived and left out: after a restore everyone signs in again.
+/// Tables in an order that satisfies foreign keys on restore. Sessions, idempotency keys and who is
+/// viewing a conversation are short-lived and left out: after a restore everyone signs in again.
 pub const TABLES: &[&str] = &[
     "workspaces",
     "users",

@@ -369,6 +369,7 @@ pub async fn delete_many(
         format!("DELETE FROM events WHERE conversation_id IN ({list})"),
         format!("DELETE FROM transfers WHERE conversation_id IN ({list})"),
         format!("DELETE FROM follow_ups WHERE conversation_id IN ({list})"),
+        format!("DELETE FROM conversation_activity WHERE conversation_id IN ({list})"),
     ];
     for sql in statements {
         sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -6,6 +6,7 @@
 //! [`Backend`] in one spot each. Functions take a `&mut AnyConnection`, so use cases compose them
 //! inside one transaction: a change, its events, its search entry and its jobs commit together.
 
+pub mod activity;
 pub mod audit;
 pub mod backup;
 pub mod bulk;

@@ -39,6 +39,21 @@ pub async fn presences(c: &mut Conn, workspace_id: i64) -> DbResult<Vec<Presence
         .collect()
 }
 
+/// One agent's presence as stored, if they ever set one: a lookup by primary key.
+pub async fn presence_of(
+    c: &mut Conn,
+    workspace_id: i64,
+    user_id: i64,
+) -> DbResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT presence FROM agent_presence WHERE workspace_id = $1 AND user_id = $2",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .fetch_optional(c)
+    .await?)
+}
+
 /// Sets an agent's presence (and capacity, when given); returns the presence it had.
 pub async fn set_presence(
     c: &mut Conn,

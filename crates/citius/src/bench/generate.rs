@@ -416,6 +416,7 @@ pub async fn ensure(app: &App, target: i64) -> anyhow::Result<Generated> {
     while done < todo {
         let n = CHUNK.min(todo - done);
         let mut tx = db.begin().await?;
+        bulk::prepare_large_load(&mut tx, db.backend()).await?;
         let mut next_customer = bulk::next_id(&mut tx, "customers").await?;
         let customers_now: i64 = next_customer - 1;
         let mut next_conv = bulk::next_id(&mut tx, "conversations").await?;

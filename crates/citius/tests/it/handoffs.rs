@@ -358,3 +358,51 @@ async fn follow_ups_gate_resolving(t: TestApp) {
     .await;
 }
 both!(follow_ups_gate_resolving);
+
+/// Collision detection: who else is viewing or typing, fading when they leave or go quiet.
+async fn who_else_is_here(t: TestApp) {
+    let tok = t.token.as_str();
+    let bea = t.new_user("agent").await;
+    let conv = t.conversation(tok, "eve@example.com", "Two agents").await;
+    let path = format!("/api/v1/conversations/{}/activity", id(&conv));
+
+    let alone = t.post_ok(&path, tok, json!({"activity": "viewing"})).await;
+    assert_eq!(alone["others"], json!([]), "nobody else yet");
+    let seen = t
+        .post_ok(&path, &bea.token, json!({"activity": "typing"}))
+        .await;
+    assert_eq!(seen["others"][0]["activity"], "viewing", "{seen}");
+    let mine = t.get_ok(&path, tok).await;
+    assert_eq!(mine["others"].as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine["others"][0]["user_id"], bea.id);
+    assert_eq!(mine["others"][0]["activity"], "typing");
+    assert_eq!(mine["others"][0]["name"], "agent user");
+
+    let (s, b) = t.post(&path, tok, json!({"activity": "dancing"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+
+    // Bea leaves: gone at once.
+    let (s, _) = t
+        .call(reqwest::Method::DELETE, &path, &bea.token, None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(t.get_ok(&path, tok).await["others"], json!([]));
+
+    // Bea comes back and goes quiet: her report expires.
+    t.post_ok(&path, &bea.token, json!({"activity": "viewing"}))
+        .await;
+    let mut tx = t.app.db.begin().await.expect("begin");
+    sqlx::query("UPDATE conversation_activity SET expires_at = $1 WHERE user_id = $2")
+        .bind(citius_store::now_ms() - 1)
+        .bind(bea.id)
+        .execute(&mut *tx)
+        .await
+        .expect("expire");
+    tx.commit().await.expect("commit");
+    assert_eq!(t.get_ok(&path, tok).await["others"], json!([]));
+
+    let other = t.second_workspace().await;
+    let (s, _) = t.post(&path, &other, json!({"activity": "viewing"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+both!(who_else_is_here);

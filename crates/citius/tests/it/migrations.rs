@@ -147,6 +147,14 @@ async fn fill(t: &TestApp) {
                "capsule": {"customer_wants": "Everything", "next_step": "Reply"}}),
     )
     .await;
+    let (s, b) = t
+        .post(
+            &format!("/api/v1/conversations/{cid}/activity"),
+            owner,
+            json!({"activity": "viewing"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "activity: {b}");
     t.post_created(
         &format!("/api/v1/conversations/{cid}/follow-ups"),
         owner,

@@ -1,6 +1,7 @@
 //! The JSON API under /api/v1, described by the OpenAPI document at /api/v1/openapi.json.
 
 pub mod access;
+pub mod activity;
 pub mod conversations;
 pub mod customers;
 pub mod directory;
@@ -134,6 +135,12 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
             put(routing::set_policy).delete(routing::delete_policy),
         )
         .route("/conversations/{id}/queue", get(routing::queue))
+        .route(
+            "/conversations/{id}/activity",
+            get(activity::others)
+                .post(activity::report)
+                .delete(activity::leave),
+        )
 }
 
 #[derive(OpenApi)]
@@ -213,6 +220,9 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         routing::set_policy,
         routing::delete_policy,
         routing::queue,
+        activity::report,
+        activity::others,
+        activity::leave,
         crate::health,
         crate::ready,
     ),
