@@ -116,6 +116,62 @@ pub struct UpdateConversationInput {
     pub custom_fields: Option<serde_json::Value>,
 }
 
+/// A validated partial update, whoever asks for it.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ConversationChange {
+    pub status: Option<Status>,
+    /// When a snoozed conversation wakes up (ms since the epoch).
+    pub snooze: Option<i64>,
+    pub priority: Option<Priority>,
+    pub assignee_id: Option<Option<i64>>,
+    pub team_id: Option<Option<i64>>,
+    pub subject: Option<String>,
+    pub add_tags: Vec<String>,
+    pub remove_tags: Vec<String>,
+    pub custom_fields: Option<serde_json::Value>,
+}
+
+impl UpdateConversationInput {
+    pub(crate) fn parse(self) -> Result<ConversationChange, Invalid> {
+        let snooze = self
+            .snoozed_until
+            .as_deref()
+            .map(|v| parse_instant("snoozed_until", v))
+            .transpose()?;
+        let subject = self
+            .subject
+            .as_deref()
+            .map(|s| required_text("subject", s, conversation::MAX_SUBJECT))
+            .transpose()?;
+        let add_tags = self
+            .add_tags
+            .as_deref()
+            .map(parse_tags)
+            .transpose()?
+            .unwrap_or_default();
+        let remove_tags = self
+            .remove_tags
+            .as_deref()
+            .map(parse_tags)
+            .transpose()?
+            .unwrap_or_default();
+        if let Some(f) = &self.custom_fields {
+            check_custom_fields(f)?;
+        }
+        Ok(ConversationChange {
+            status: self.status,
+            snooze,
+            priority: self.priority,
+            assignee_id: self.assignee_id,
+            team_id: self.team_id,
+            subject,
+            add_tags,
+            remove_tags,
+            custom_fields: self.custom_fields,
+        })
+    }
+}
+
 /// Tells "absent" from "null" for fields that can be cleared.
 mod double_option {
     use serde::{Deserialize, Deserializer};
@@ -433,7 +489,7 @@ impl App {
                     let (message_id, added) = append_message(
                         &mut *c,
                         backend,
-                        &actor,
+                        By::Agent(&actor),
                         ws,
                         conversation_id,
                         conv.customer_id,
@@ -513,43 +569,38 @@ impl App {
     ) -> AppResult<Conversation> {
         require(actor, Permission::Work)?;
         let ws = actor.workspace_id;
-        let now = now_ms();
-        let snooze = input
-            .snoozed_until
-            .as_deref()
-            .map(|v| parse_instant("snoozed_until", v))
-            .transpose()?;
-        let subject = input
-            .subject
-            .as_deref()
-            .map(|s| required_text("subject", s, conversation::MAX_SUBJECT))
-            .transpose()?;
-        let add_tags = input
-            .add_tags
-            .as_deref()
-            .map(parse_tags)
-            .transpose()?
-            .unwrap_or_default();
-        let remove_tags = input
-            .remove_tags
-            .as_deref()
-            .map(parse_tags)
-            .transpose()?
-            .unwrap_or_default();
-        if let Some(f) = &input.custom_fields {
-            check_custom_fields(f)?;
-        }
-        let backend = self.db.backend();
+        let change = input.parse()?;
         let mut tx = self.db.begin().await?;
+        let events = self
+            .change_conversation(&mut tx, By::Agent(actor), ws, id, &change)
+            .await?;
         let conv = store::get(&mut tx, ws, id).await?;
+        self.commit(tx, ws, events).await?;
+        Ok(conv)
+    }
+
+    /// Applies a validated change inside the caller's transaction; returns the events it
+    /// recorded. One place for what a change means, whoever makes it.
+    pub(crate) async fn change_conversation(
+        &self,
+        tx: &mut Conn,
+        by: By<'_>,
+        ws: i64,
+        id: i64,
+        input: &ConversationChange,
+    ) -> AppResult<Vec<Event>> {
+        let now = now_ms();
+        let snooze = input.snooze;
+        let backend = self.db.backend();
+        let conv = store::get(&mut *tx, ws, id).await?;
         let mut changes = Changes::default();
         let mut events: Vec<Event> = Vec::new();
-        let me = Some(actor.user_id);
+        let me = by.user_id();
         if let Some(to) = input.status {
             let to = conv.status.transition(to, snooze, now)?;
             if matches!(to, Status::Resolved | Status::Closed)
                 && to != conv.status
-                && citius_store::handoffs::open_updates_owed(&mut tx, ws, id).await? > 0
+                && citius_store::handoffs::open_updates_owed(&mut *tx, ws, id).await? > 0
             {
                 return Err(AppError::Conflict(
                     "the customer is owed an update: reply or mark the follow-up done first".into(),
@@ -560,19 +611,19 @@ impl App {
             if to != conv.status || snooze.is_some() {
                 events.push(
                     store::insert_event(
-                        &mut tx,
+                        &mut *tx,
                         ws,
                         id,
                         EventKind::StatusChanged,
                         me,
-                        &json!({"from": conv.status, "to": to, "snoozed_until": snooze}),
+                        &by.stamp(json!({"from": conv.status, "to": to, "snoozed_until": snooze})),
                     )
                     .await?,
                 );
             }
             if let Some(until) = snooze {
                 jobs::enqueue(
-                    &mut tx,
+                    &mut *tx,
                     &jobs::NewJob {
                         workspace_id: Some(ws),
                         kind: crate::worker::UNSNOOZE,
@@ -593,12 +644,12 @@ impl App {
             changes.priority = Some(p);
             events.push(
                 store::insert_event(
-                    &mut tx,
+                    &mut *tx,
                     ws,
                     id,
                     EventKind::PriorityChanged,
                     me,
-                    &json!({"from": conv.priority, "to": p}),
+                    &by.stamp(json!({"from": conv.priority, "to": p})),
                 )
                 .await?,
             );
@@ -606,12 +657,12 @@ impl App {
         let assignee_changed = input.assignee_id.is_some_and(|a| a != conv.assignee_id);
         let team_changed = input.team_id.is_some_and(|t| t != conv.team_id);
         if let Some(Some(u)) = input.assignee_id {
-            directory::member(&mut tx, ws, u)
+            directory::member(&mut *tx, ws, u)
                 .await
                 .map_err(|e| not_found_as(e, "assignee_id"))?;
         }
         if let Some(Some(t)) = input.team_id {
-            directory::team(&mut tx, ws, t)
+            directory::team(&mut *tx, ws, t)
                 .await
                 .map_err(|e| not_found_as(e, "team_id"))?;
         }
@@ -625,52 +676,56 @@ impl App {
             };
             events.push(
                 store::insert_event(
-                    &mut tx,
+                    &mut *tx,
                     ws,
                     id,
                     kind,
                     me,
-                    &json!({
+                    &by.stamp(json!({
                         "from": {"assignee_id": conv.assignee_id, "team_id": conv.team_id},
                         "assignee_id": input.assignee_id.unwrap_or(conv.assignee_id),
                         "team_id": input.team_id.unwrap_or(conv.team_id),
-                    }),
+                    })),
                 )
                 .await?,
             );
         }
-        if let Some(s) = subject.filter(|s| *s != conv.subject) {
-            search::put(&mut tx, backend, ws, DocKind::Subject, id, Some(id), &s).await?;
+        if let Some(s) = input.subject.clone().filter(|s| *s != conv.subject) {
+            search::put(&mut *tx, backend, ws, DocKind::Subject, id, Some(id), &s).await?;
             events.push(
                 store::insert_event(
-                    &mut tx,
+                    &mut *tx,
                     ws,
                     id,
                     EventKind::SubjectChanged,
                     me,
-                    &json!({"from": conv.subject, "to": s}),
+                    &by.stamp(json!({"from": conv.subject, "to": s})),
                 )
                 .await?,
             );
             changes.subject = Some(s);
         }
-        if let Some(f) = input.custom_fields.filter(|f| *f != conv.custom_fields) {
+        if let Some(f) = input
+            .custom_fields
+            .clone()
+            .filter(|f| *f != conv.custom_fields)
+        {
             events.push(
                 store::insert_event(
-                    &mut tx,
+                    &mut *tx,
                     ws,
                     id,
                     EventKind::FieldsChanged,
                     me,
-                    &json!({"from": conv.custom_fields, "to": f}),
+                    &by.stamp(json!({"from": conv.custom_fields, "to": f})),
                 )
                 .await?,
             );
             changes.custom_fields = Some(f);
         }
         let mut added = Vec::new();
-        for t in &add_tags {
-            if store::add_tag(&mut tx, ws, id, t).await? {
+        for t in &input.add_tags {
+            if store::add_tag(&mut *tx, ws, id, t).await? {
                 added.push(t.clone());
             }
         }
@@ -680,39 +735,37 @@ impl App {
         if !added.is_empty() {
             events.push(
                 store::insert_event(
-                    &mut tx,
+                    &mut *tx,
                     ws,
                     id,
                     EventKind::Tagged,
                     me,
-                    &json!({"tags": added}),
+                    &by.stamp(json!({"tags": added})),
                 )
                 .await?,
             );
         }
         let mut removed = Vec::new();
-        for t in &remove_tags {
-            if store::remove_tag(&mut tx, ws, id, t).await? {
+        for t in &input.remove_tags {
+            if store::remove_tag(&mut *tx, ws, id, t).await? {
                 removed.push(t.clone());
             }
         }
         if !removed.is_empty() {
             events.push(
                 store::insert_event(
-                    &mut tx,
+                    &mut *tx,
                     ws,
                     id,
                     EventKind::Untagged,
                     me,
-                    &json!({"tags": removed}),
+                    &by.stamp(json!({"tags": removed})),
                 )
                 .await?,
             );
         }
-        store::apply(&mut tx, ws, id, &changes).await?;
-        let conv = store::get(&mut tx, ws, id).await?;
-        self.commit(tx, ws, events).await?;
-        Ok(conv)
+        store::apply(&mut *tx, ws, id, &changes).await?;
+        Ok(events)
     }
 
     /// Deletes a conversation with its messages and history. Audited.
@@ -943,7 +996,7 @@ async fn insert_conversation(
     let (_, added) = append_message(
         &mut *c,
         backend,
-        actor,
+        By::Agent(actor),
         ws,
         id,
         customer_id,
@@ -1003,7 +1056,7 @@ async fn insert_conversation(
 pub(crate) async fn append_message(
     c: &mut Conn,
     backend: citius_store::Backend,
-    actor: &Actor,
+    by: By<'_>,
     ws: i64,
     conversation_id: i64,
     customer_id: i64,
@@ -1014,7 +1067,7 @@ pub(crate) async fn append_message(
     // Inbound messages are the customer's words; everything else is the acting agent's.
     let (author_user, author_customer) = match kind {
         MessageKind::Inbound => (None, Some(customer_id)),
-        _ => (Some(actor.user_id), None),
+        _ => (by.user_id(), None),
     };
     let message_id = store::insert_message(
         c,
@@ -1056,11 +1109,47 @@ pub(crate) async fn append_message(
         ws,
         conversation_id,
         EventKind::MessageAdded,
-        Some(actor.user_id),
-        &json!({"message_id": message_id, "kind": kind}),
+        by.user_id(),
+        &by.stamp(json!({"message_id": message_id, "kind": kind})),
     )
     .await?;
     Ok((message_id, event))
+}
+
+/// Who makes a change: a person (or their API token), or an automation rule acting on its own.
+#[derive(Debug, Clone, Copy)]
+#[allow(dead_code)] // Rules act through `Rule` once automation runs in the outbox.
+pub(crate) enum By<'a> {
+    Agent(&'a Actor),
+    Rule(&'a RuleOrigin),
+}
+
+/// The rule behind a change, recorded on its events so the timeline says why and so chains of
+/// rules can be stopped.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RuleOrigin {
+    pub rule_id: i64,
+    pub rule_name: String,
+    /// Rules that fired before this one in the same chain, first to last.
+    #[serde(default)]
+    pub chain: Vec<i64>,
+}
+
+impl By<'_> {
+    pub(crate) fn user_id(&self) -> Option<i64> {
+        match self {
+            By::Agent(a) => Some(a.user_id),
+            By::Rule(_) => None,
+        }
+    }
+
+    /// Event data with the rule behind it, when there is one.
+    pub(crate) fn stamp(&self, mut data: serde_json::Value) -> serde_json::Value {
+        if let (By::Rule(origin), Some(map)) = (self, data.as_object_mut()) {
+            map.insert("rule".into(), json!(origin));
+        }
+        data
+    }
 }
 
 /// A referenced id that does not exist in this workspace is bad input, not a missing resource.

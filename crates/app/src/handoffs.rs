@@ -621,7 +621,7 @@ async fn hand_over(
         let (_, added) = crate::conversations::append_message(
             c,
             app.db.backend(),
-            actor,
+            crate::conversations::By::Agent(actor),
             ws,
             conv.id,
             conv.customer_id,

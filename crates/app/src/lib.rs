@@ -11,7 +11,9 @@ pub mod error;
 mod group_commit;
 pub mod handoffs;
 pub mod hub;
+mod outbox;
 pub mod routing;
+pub mod webhooks;
 pub mod worker;
 
 use std::sync::Arc;
@@ -36,6 +38,8 @@ pub struct AppConfig {
     pub max_attachment_bytes: usize,
     /// Online agents whose screen has been silent this long turn away.
     pub auto_away_secs: u64,
+    /// Outbound webhooks may reach private, loopback and link-local addresses.
+    pub webhook_allow_private: bool,
 }
 
 impl Default for AppConfig {
@@ -46,6 +50,7 @@ impl Default for AppConfig {
             login_window_secs: 900,
             max_attachment_bytes: 10 * 1024 * 1024,
             auto_away_secs: 600,
+            webhook_allow_private: false,
         }
     }
 }

@@ -51,11 +51,13 @@ impl App {
         Ok(())
     }
 
-    /// Runs due jobs until none is left; returns how many ran. Tests call this to drive work
-    /// deterministically; the worker loop calls it on every tick.
+    /// Reacts to new events and runs due jobs until neither is left; returns how many jobs
+    /// ran. Tests call this to drive work deterministically; the worker loop calls it on
+    /// every tick.
     pub async fn run_due_jobs(&self) -> AppResult<usize> {
         let mut total = 0;
         loop {
+            self.drain_outbox().await?;
             let mut tx = self.db.begin().await?;
             let batch = jobs::claim(&mut tx, self.db.backend(), BATCH, LEASE_MS).await?;
             tx.commit().await?;
@@ -89,6 +91,7 @@ impl App {
             crate::handoffs::FOLLOW_UP_DUE => {
                 self.follow_up_due(job).await.map_err(|e| e.to_string())
             }
+            crate::webhooks::DELIVER => self.deliver_webhook(job).await.map_err(|e| e.to_string()),
             other => Err(format!("unknown job kind '{other}'")),
         }
     }

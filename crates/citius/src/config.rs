@@ -37,6 +37,9 @@ max_attachment_bytes = 10485760
 worker_poll_ms = 1000
 # Online agents whose screen has been silent this long turn away (their chats go back to the queue).
 auto_away_secs = 600
+# Let outbound webhooks reach private, loopback and link-local addresses (refused by default
+# so a webhook cannot probe the internal network).
+webhook_allow_private = false
 "#;
 
 /// Every setting's key, as in the file; `CITIUS_<KEY>` in the environment.
@@ -56,6 +59,7 @@ const KEYS: &[&str] = &[
     "max_attachment_bytes",
     "worker_poll_ms",
     "auto_away_secs",
+    "webhook_allow_private",
 ];
 
 #[derive(Clone, Deserialize)]
@@ -76,6 +80,7 @@ pub struct Config {
     pub max_attachment_bytes: usize,
     pub worker_poll_ms: u64,
     pub auto_away_secs: u64,
+    pub webhook_allow_private: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -172,6 +177,7 @@ impl Config {
             login_window_secs: self.login_window_secs,
             max_attachment_bytes: self.max_attachment_bytes,
             auto_away_secs: self.auto_away_secs,
+            webhook_allow_private: self.webhook_allow_private,
         }
     }
 

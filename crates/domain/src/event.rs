@@ -30,5 +30,9 @@ string_enum!(
         FollowUpAdded => "follow_up_added",
         FollowUpDone => "follow_up_done",
         FollowUpDue => "follow_up_due",
+        SlaApplied => "sla_applied",
+        SlaWarning => "sla_warning",
+        SlaBreached => "sla_breached",
+        RuleStopped => "rule_stopped",
     }
 );

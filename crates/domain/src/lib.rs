@@ -13,6 +13,7 @@ pub mod paging;
 pub mod records;
 pub mod role;
 pub mod routing;
+pub mod webhook;
 pub mod workspace;
 
 pub use error::{Invalid, InvalidField};

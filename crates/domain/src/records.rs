@@ -271,3 +271,53 @@ pub struct HandoffReport {
     /// Conversations accepted by a third (or later) holder: the ones customers feel most.
     pub passed_three_or_more: i64,
 }
+
+/// Where outbound webhooks of a workspace go. The signing secret is shown once, when created.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookEndpointInfo {
+    pub id: i64,
+    pub url: String,
+    pub description: String,
+    /// Event types delivered; `*` means all.
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    /// Why the endpoint was turned off automatically, if it was.
+    pub disabled_reason: Option<String>,
+    /// Since when every delivery has failed, if the latest ones did.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub failing_since: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+/// One event sent (or being sent) to one endpoint.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookMessageInfo {
+    pub id: i64,
+    pub endpoint_id: i64,
+    /// The `webhook-id` header: receivers de-duplicate on it; replays keep it.
+    pub msg_id: String,
+    pub event_type: String,
+    /// pending, delivered or failed (gave up after its last attempt).
+    pub status: String,
+    pub attempts: i64,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub next_attempt_at: Option<Timestamp>,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+/// One try at delivering a webhook message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookAttemptInfo {
+    pub attempt: i64,
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}

@@ -28,7 +28,8 @@
       if (timeline && conv && String(data.conversation_id) === conv.dataset.conversation) refresh(timeline, timeline.dataset.liveTimeline);
     };
     ["created", "message_added", "assigned", "transferred", "status_changed", "priority_changed", "tagged", "untagged", "subject_changed", "customer_merged",
-     "transfer_offered", "transfer_declined", "transfer_expired", "transfer_cancelled", "follow_up_added", "follow_up_done", "follow_up_due"]
+     "transfer_offered", "transfer_declined", "transfer_expired", "transfer_cancelled", "follow_up_added", "follow_up_done", "follow_up_due",
+     "queued", "requeued", "overflowed", "sla_applied", "sla_warning", "sla_breached"]
       .forEach(function (k) { source.addEventListener(k, handle); });
   }
 

@@ -584,9 +584,11 @@ enum TimelineView {
 
 fn describe_event(e: &citius_domain::records::Event, names: &HashMap<i64, String>) -> String {
     use citius_domain::event::EventKind as K;
+    let rule = e.data.pointer("/rule/rule_name").and_then(|v| v.as_str());
     let who = e
         .actor_user_id
         .and_then(|id| names.get(&id).cloned())
+        .or_else(|| rule.map(|r| format!("Rule \u{201c}{r}\u{201d}")))
         .unwrap_or_else(|| "Citius".into());
     let name_of = |v: &serde_json::Value| v.as_i64().and_then(|id| names.get(&id).cloned());
     let d = &e.data;
@@ -646,6 +648,28 @@ fn describe_event(e: &citius_domain::records::Event, names: &HashMap<i64, String
         K::FollowUpAdded => format!("{who} added a follow-up: {}", s("text")),
         K::FollowUpDone => format!("{who} completed a follow-up: {}", s("text")),
         K::FollowUpDue => format!("Follow-up overdue: {}", s("text")),
+        K::SlaApplied => format!("SLA policy \u{201c}{}\u{201d} applies", s("policy_name")),
+        K::SlaWarning => format!(
+            "{} due soon (SLA \u{201c}{}\u{201d})",
+            metric_label(&s("metric")),
+            s("policy_name")
+        ),
+        K::SlaBreached => format!(
+            "{} target missed (SLA \u{201c}{}\u{201d})",
+            metric_label(&s("metric")),
+            s("policy_name")
+        ),
+        K::RuleStopped => format!("Automation stopped: {}", s("reason")),
+    }
+}
+
+/// How people name an SLA metric.
+pub(crate) fn metric_label(metric: &str) -> &'static str {
+    match metric {
+        "first_response" => "First response",
+        "next_response" => "Next response",
+        "resolution" => "Resolution",
+        _ => "SLA",
     }
 }
 

@@ -43,6 +43,9 @@ pub const TABLES: &[&str] = &[
     "routing_policies",
     "transfers",
     "follow_ups",
+    "webhook_endpoints",
+    "webhook_messages",
+    "webhook_attempts",
 ];
 
 /// Tables keyed by something other than a generated id.

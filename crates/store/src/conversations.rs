@@ -689,8 +689,9 @@ pub async fn insert_event(
     .bind(actor_user_id)
     .bind(data.to_string())
     .bind(now)
-    .fetch_one(c)
+    .fetch_one(&mut *c)
     .await?;
+    crate::outbox::push(c, workspace_id, id).await?;
     Ok(Event {
         id,
         conversation_id,
@@ -701,7 +702,7 @@ pub async fn insert_event(
     })
 }
 
-fn event(r: &AnyRow) -> DbResult<Event> {
+pub(crate) fn event_row(r: &AnyRow) -> DbResult<Event> {
     Ok(Event {
         id: r.try_get("id")?,
         conversation_id: r.try_get("conversation_id")?,
@@ -724,7 +725,7 @@ pub async fn events(
         .bind(limit)
         .fetch_all(c)
         .await?;
-    rows.iter().map(event).collect()
+    rows.iter().map(event_row).collect()
 }
 
 /// A workspace's events after `after_id`, oldest first: the catch-up for live streams.
@@ -742,7 +743,7 @@ pub async fn events_since(
     .bind(limit)
     .fetch_all(c)
     .await?;
-    rows.iter().map(event).collect()
+    rows.iter().map(event_row).collect()
 }
 
 /// Events of a workspace by id (those another node announced).
@@ -757,7 +758,7 @@ pub async fn events_by_ids(c: &mut Conn, workspace_id: i64, ids: &[i64]) -> DbRe
     .bind(workspace_id)
     .fetch_all(c)
     .await?;
-    rows.iter().map(event).collect()
+    rows.iter().map(event_row).collect()
 }
 
 /// Events of a workspace with ids in `first..=last`.
@@ -773,7 +774,7 @@ pub async fn events_between(
         .bind(last)
         .fetch_all(c)
         .await?;
-    rows.iter().map(event).collect()
+    rows.iter().map(event_row).collect()
 }
 
 /// Events of every workspace after `after_id` (a node catching up after losing its listener).
@@ -788,7 +789,7 @@ pub async fn all_events_since(
         .fetch_all(c)
         .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get("workspace_id")?, event(r)?)))
+        .map(|r| Ok((r.try_get("workspace_id")?, event_row(r)?)))
         .collect()
 }
 

@@ -18,9 +18,11 @@ pub mod handoffs;
 pub mod idempotency;
 pub mod jobs;
 pub mod notify;
+pub mod outbox;
 pub mod routing;
 pub mod search;
 mod sql;
+pub mod webhooks;
 
 pub use db::{Backend, Db, DbConfig};
 pub use sqlx::AnyConnection as Conn;

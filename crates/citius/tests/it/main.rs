@@ -24,3 +24,4 @@ mod roles;
 mod routing;
 mod search;
 mod validation;
+mod webhooks;

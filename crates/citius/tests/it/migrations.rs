@@ -155,6 +155,15 @@ async fn fill(t: &TestApp) {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "activity: {b}");
+    // A webhook endpoint whose host never resolves (.invalid): the events so far become
+    // messages with one failed attempt each; later events wait in the outbox.
+    t.post_created(
+        "/api/v1/webhooks",
+        owner,
+        json!({"url": "https://hooks.example.invalid/in", "event_types": ["*"]}),
+    )
+    .await;
+    t.app.run_due_jobs().await.expect("run jobs");
     t.post_created(
         &format!("/api/v1/conversations/{cid}/follow-ups"),
         owner,

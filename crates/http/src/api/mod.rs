@@ -8,6 +8,7 @@ pub mod directory;
 pub mod events;
 pub mod handoffs;
 pub mod routing;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -141,6 +142,16 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
                 .post(activity::report)
                 .delete(activity::leave),
         )
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route(
+            "/webhooks/{id}",
+            get(webhooks::get)
+                .put(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route("/webhooks/{id}/messages", get(webhooks::messages))
+        .route("/webhook-messages/{id}", get(webhooks::message))
+        .route("/webhook-messages/{id}/replay", post(webhooks::replay))
 }
 
 #[derive(OpenApi)]
@@ -223,6 +234,14 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         activity::report,
         activity::others,
         activity::leave,
+        webhooks::list,
+        webhooks::create,
+        webhooks::get,
+        webhooks::update,
+        webhooks::delete,
+        webhooks::messages,
+        webhooks::message,
+        webhooks::replay,
         crate::health,
         crate::ready,
     ),

@@ -1,0 +1,104 @@
+//! The event outbox: every event is written here in the same transaction as the event itself,
+//! and one node at a time (holding the `outbox` lease) hands them, in order, to SLA clocks,
+//! automation rules and webhooks. Nothing committed is skipped, even when ids commit out of
+//! order on PostgreSQL, because rows are removed only once handled.
+
+use citius_domain::records::Event;
+use sqlx::Row;
+
+use crate::{Conn, DbResult, now_ms};
+
+/// Queues an event for the outbox consumer.
+pub async fn push(c: &mut Conn, workspace_id: i64, event_id: i64) -> DbResult<()> {
+    sqlx::query("INSERT INTO event_outbox (event_id, workspace_id) VALUES ($1, $2)")
+        .bind(event_id)
+        .bind(workspace_id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// An event waiting in the outbox, with its workspace.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub workspace_id: i64,
+    pub event: Event,
+}
+
+/// The oldest waiting events, at most `limit`. Outbox rows whose event is gone (its
+/// conversation was deleted) are dropped on the way.
+pub async fn oldest(c: &mut Conn, limit: i64) -> DbResult<Vec<Pending>> {
+    let rows = sqlx::query(
+        "SELECT o.event_id AS outbox_id, o.workspace_id AS outbox_workspace, e.* FROM event_outbox o \
+         LEFT JOIN events e ON e.id = o.event_id ORDER BY o.event_id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut orphans = Vec::new();
+    for r in &rows {
+        let id: Option<i64> = r.try_get("id")?;
+        if id.is_none() {
+            orphans.push(r.try_get::<i64, _>("outbox_id")?);
+            continue;
+        }
+        out.push(Pending {
+            workspace_id: r.try_get("outbox_workspace")?,
+            event: crate::conversations::event_row(r)?,
+        });
+    }
+    if !orphans.is_empty() {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM event_outbox WHERE event_id IN ({})",
+            crate::id_list(&orphans)
+        )))
+        .execute(c)
+        .await?;
+    }
+    Ok(out)
+}
+
+/// Marks an event handled.
+pub async fn done(c: &mut Conn, event_id: i64) -> DbResult<()> {
+    sqlx::query("DELETE FROM event_outbox WHERE event_id = $1")
+        .bind(event_id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// How many events wait, for metrics.
+pub async fn backlog(c: &mut Conn) -> DbResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM event_outbox")
+        .fetch_one(c)
+        .await?)
+}
+
+/// Takes or renews the lease `name` for `holder` until `ms` from now. True when `holder` has it:
+/// nobody held it, the previous holder's time ran out, or `holder` already had it.
+pub async fn take_lease(c: &mut Conn, name: &str, holder: &str, ms: i64) -> DbResult<bool> {
+    let now = now_ms();
+    let got: Option<String> = sqlx::query_scalar(
+        "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+         WHERE leases.holder = excluded.holder OR leases.expires_at < $4 RETURNING holder",
+    )
+    .bind(name)
+    .bind(holder)
+    .bind(now + ms)
+    .bind(now)
+    .fetch_optional(c)
+    .await?;
+    Ok(got.is_some())
+}
+
+/// Gives a lease back, e.g. on shutdown, so another node takes over at once.
+pub async fn release_lease(c: &mut Conn, name: &str, holder: &str) -> DbResult<()> {
+    sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+        .bind(name)
+        .bind(holder)
+        .execute(c)
+        .await?;
+    Ok(())
+}
