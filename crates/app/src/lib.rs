@@ -13,6 +13,7 @@ pub mod handoffs;
 pub mod hub;
 mod outbox;
 pub mod routing;
+pub mod sla;
 pub mod webhooks;
 pub mod worker;
 

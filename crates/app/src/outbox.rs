@@ -20,6 +20,7 @@ const BATCH: i64 = 200;
 /// What reacting needs of a workspace, loaded once per batch.
 pub(crate) struct WorkspaceSetup {
     pub endpoints: Vec<webhooks::Endpoint>,
+    pub sla: crate::sla::SlaSetup,
 }
 
 impl App {
@@ -83,6 +84,7 @@ impl App {
     async fn workspace_setup(&self, c: &mut Conn, workspace_id: i64) -> AppResult<WorkspaceSetup> {
         Ok(WorkspaceSetup {
             endpoints: webhooks::endpoints(c, workspace_id).await?,
+            sla: crate::sla::SlaSetup::load(c, workspace_id).await?,
         })
     }
 
@@ -99,7 +101,9 @@ impl App {
             Err(DbError::NotFound) => return Ok(Vec::new()),
             Err(e) => return Err(e.into()),
         };
-        let produced = Vec::new();
+        let produced = self
+            .run_sla_clocks(tx, &setup.sla, ws, &conv, &p.event)
+            .await?;
         self.fan_out_webhooks(tx, &setup.endpoints, ws, &p.event, &conv)
             .await?;
         Ok(produced)

@@ -91,6 +91,7 @@ impl App {
             crate::handoffs::FOLLOW_UP_DUE => {
                 self.follow_up_due(job).await.map_err(|e| e.to_string())
             }
+            crate::sla::TIMER => self.sla_timer(job).await.map_err(|e| e.to_string()),
             crate::webhooks::DELIVER => self.deliver_webhook(job).await.map_err(|e| e.to_string()),
             other => Err(format!("unknown job kind '{other}'")),
         }

@@ -2,6 +2,7 @@
 //! Nothing here performs IO; values exist only once parsed.
 
 pub mod activity;
+pub mod calendar;
 pub mod content;
 pub mod conversation;
 pub mod customer;
@@ -13,6 +14,7 @@ pub mod paging;
 pub mod records;
 pub mod role;
 pub mod routing;
+pub mod sla;
 pub mod webhook;
 pub mod workspace;
 

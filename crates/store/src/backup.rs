@@ -46,10 +46,14 @@ pub const TABLES: &[&str] = &[
     "webhook_endpoints",
     "webhook_messages",
     "webhook_attempts",
+    "calendars",
+    "sla_policies",
+    "sla_clocks",
 ];
 
 /// Tables keyed by something other than a generated id.
 const WITHOUT_SERIAL_ID: &[&str] = &[
+    "sla_clocks",
     "memberships",
     "agent_presence",
     "routing_policies",

@@ -370,6 +370,7 @@ pub async fn delete_many(
         format!("DELETE FROM transfers WHERE conversation_id IN ({list})"),
         format!("DELETE FROM follow_ups WHERE conversation_id IN ({list})"),
         format!("DELETE FROM conversation_activity WHERE conversation_id IN ({list})"),
+        format!("DELETE FROM sla_clocks WHERE conversation_id IN ({list})"),
     ];
     for sql in statements {
         sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -21,6 +21,8 @@ pub mod notify;
 pub mod outbox;
 pub mod routing;
 pub mod search;
+pub mod settings;
+pub mod sla;
 mod sql;
 pub mod webhooks;
 

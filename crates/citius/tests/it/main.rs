@@ -23,5 +23,6 @@ mod nodes;
 mod roles;
 mod routing;
 mod search;
+mod sla;
 mod validation;
 mod webhooks;

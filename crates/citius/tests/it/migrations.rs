@@ -69,6 +69,21 @@ async fn row_count(t: &TestApp, table: &str) -> i64 {
 async fn fill(t: &TestApp) {
     let owner = t.token.as_str();
     let agent = t.new_user("agent").await; // users, memberships, sessions, api_tokens
+    let calendar = t
+        .post_created(
+            "/api/v1/calendars",
+            owner,
+            json!({"name": "Office", "time_zone": "Europe/Berlin",
+                   "hours": [{"day": "monday", "open": "09:00", "close": "17:00"}]}),
+        )
+        .await;
+    t.post_created(
+        "/api/v1/sla/policies",
+        owner,
+        json!({"name": "Standard", "calendar_id": id(&calendar),
+               "targets": {"first_response_secs": 3600, "resolution_secs": 86400}}),
+    )
+    .await;
     let team = t
         .post_created(
             "/api/v1/teams",

@@ -259,3 +259,67 @@ async fn killing_a_node_loses_nothing_acknowledged() {
     })
     .await;
 }
+
+/// SLA timers with two workers polling one database: every warning and breach is recorded
+/// exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_timers_fire_once_on_two_nodes() {
+    kit::within_limit(async {
+        let (url, token) = cluster_database().await;
+        let a = Node::start(&url).await;
+        let b = Node::start(&url).await;
+        let db = citius_store::Db::connect(&citius_store::DbConfig::Url(url.clone()), 2).await.unwrap();
+        let client = reqwest::Client::new();
+        let (s, p) = post(&client, format!("{}/api/v1/sla/policies", a.base), &token,
+            json!({"name": "Fast", "targets": {"first_response_secs": 600}, "warn_before_secs": 300})).await.unwrap();
+        assert_eq!(s, 201, "{p}");
+        let mut ids = Vec::new();
+        for n in 0..8 {
+            let base = if n % 2 == 0 { &a.base } else { &b.base };
+            let (s, c) = post(&client, format!("{base}/api/v1/conversations"), &token,
+                json!({"customer": {"email": format!("sla{n}@example.com")}, "subject": format!("SLA {n}"), "body": "help"})).await.unwrap();
+            assert_eq!(s, 201, "{c}");
+            ids.push(c["id"].as_i64().unwrap());
+        }
+        let get = |path: String| {
+            let client = client.clone();
+            let token = token.clone();
+            async move { client.get(path).bearer_auth(&token).send().await.unwrap().json::<Value>().await.unwrap() }
+        };
+        // The clocks start on whichever node drains the outbox.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for id in &ids {
+            while get(format!("{}/api/v1/conversations/{id}/sla", b.base)).await["policy_name"] != "Fast" {
+                assert!(Instant::now() < deadline, "no SLA on conversation {id}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        // Eleven minutes pass: both the warning and the breach are due on both nodes.
+        for id in &ids {
+            crate::sla::age_clocks(&db, *id, 660).await;
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for id in &ids {
+            loop {
+                let tl = get(format!("{}/api/v1/conversations/{id}/timeline", a.base)).await;
+                if crate::sla::count_events(&tl, "sla_breached") > 0 {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "conversation {id} never breached: {tl}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        // Make every timer due again and give both nodes time to run them twice.
+        for id in &ids {
+            crate::sla::age_clocks(&db, *id, 0).await;
+        }
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        for id in &ids {
+            let tl = get(format!("{}/api/v1/conversations/{id}/timeline", b.base)).await;
+            assert_eq!(crate::sla::count_events(&tl, "sla_breached"), 1, "conversation {id}: {tl}");
+            assert_eq!(crate::sla::count_events(&tl, "sla_warning"), 1, "conversation {id}: {tl}");
+        }
+        db.close().await;
+    })
+    .await;
+}

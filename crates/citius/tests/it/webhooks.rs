@@ -15,8 +15,11 @@ use crate::kit::{self, Backend, TestApp, assert_invalid, id};
 /// keeping each request's headers and body.
 #[derive(Clone, Default)]
 struct Receiver {
-    seen: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>,
+    seen: Arc<Mutex<Vec<Request>>>,
 }
+
+/// What the receiver got: headers and body.
+type Request = (HeaderMap, Vec<u8>);
 
 impl Receiver {
     async fn start(statuses: Vec<u16>) -> (Receiver, String) {

@@ -8,6 +8,7 @@ pub mod directory;
 pub mod events;
 pub mod handoffs;
 pub mod routing;
+pub mod sla;
 pub mod webhooks;
 
 use axum::Router;
@@ -142,6 +143,19 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
                 .post(activity::report)
                 .delete(activity::leave),
         )
+        .route("/calendars", get(sla::calendars).post(sla::create_calendar))
+        .route(
+            "/calendars/{id}",
+            put(sla::update_calendar).delete(sla::delete_calendar),
+        )
+        .route("/sla/policies", get(sla::policies).post(sla::create_policy))
+        .route("/sla/policies/order", put(sla::order_policies))
+        .route(
+            "/sla/policies/{id}",
+            put(sla::update_policy).delete(sla::delete_policy),
+        )
+        .route("/conversations/{id}/sla", get(sla::conversation))
+        .route("/reports/sla", get(sla::summary))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route(
             "/webhooks/{id}",
@@ -234,6 +248,17 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         activity::report,
         activity::others,
         activity::leave,
+        sla::calendars,
+        sla::create_calendar,
+        sla::update_calendar,
+        sla::delete_calendar,
+        sla::policies,
+        sla::create_policy,
+        sla::update_policy,
+        sla::delete_policy,
+        sla::order_policies,
+        sla::conversation,
+        sla::summary,
         webhooks::list,
         webhooks::create,
         webhooks::get,
