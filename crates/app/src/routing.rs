@@ -51,6 +51,18 @@ pub struct AgentStatus {
     pub last_seen_at: Option<Timestamp>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub changed_at: Option<Timestamp>,
+    /// The calendar of the agent's working hours; none means any time.
+    pub schedule_calendar_id: Option<i64>,
+    /// Within working hours now: routing only gives work to agents on shift.
+    pub on_shift: bool,
+}
+
+/// An agent's working hours.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleInput {
+    /// A business calendar, or null for no schedule (routed whenever online).
+    pub calendar_id: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -179,6 +191,7 @@ impl App {
             .map(|p| (p.user_id, p))
             .collect();
         let ids: Vec<i64> = members.iter().map(|m| m.id).collect();
+        let shifts = on_shift(&mut c, ws, presences.values()).await?;
         let mut loads: HashMap<i64, BTreeMap<String, u32>> = HashMap::new();
         for (user, channel, n) in rs::open_load(&mut c, ws, &ids).await? {
             loads
@@ -202,9 +215,41 @@ impl App {
                     load: loads.remove(&m.id).unwrap_or_default(),
                     last_seen_at: p.map(|p| citius_store::from_ms(p.last_seen_at)),
                     changed_at: p.map(|p| citius_store::from_ms(p.changed_at)),
+                    schedule_calendar_id: p.and_then(|p| p.schedule_calendar_id),
+                    on_shift: shifts.get(&m.id).copied().unwrap_or(true),
                 }
             })
             .collect())
+    }
+
+    /// Gives an agent working hours, or none. Audited.
+    pub async fn set_schedule(
+        &self,
+        actor: &Actor,
+        user_id: i64,
+        input: ScheduleInput,
+    ) -> AppResult<AgentStatus> {
+        require(actor, Permission::Administer)?;
+        let ws = actor.workspace_id;
+        let mut tx = self.db.begin().await?;
+        directory::member(&mut tx, ws, user_id).await?;
+        if let Some(cal) = input.calendar_id {
+            citius_store::settings::get(&mut tx, citius_store::settings::Kind::Calendar, ws, cal)
+                .await
+                .map_err(|e| crate::conversations::not_found_as(e, "calendar_id"))?;
+        }
+        rs::set_schedule(&mut tx, ws, user_id, input.calendar_id, &default_capacity()).await?;
+        crate::directory::audit(
+            &mut tx,
+            actor,
+            "agent.schedule_set",
+            "user",
+            Some(user_id),
+            serde_json::json!({"calendar_id": input.calendar_id}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.agent_status(actor, user_id).await
     }
 
     async fn agent_status(&self, actor: &Actor, user_id: i64) -> AppResult<AgentStatus> {
@@ -507,9 +552,31 @@ impl App {
     }
 }
 
-/// The agents of a workspace as routing needs them.
+/// Whether each scheduled agent is within working hours now.
+async fn on_shift<'a>(
+    c: &mut Conn,
+    ws: i64,
+    presences: impl Iterator<Item = &'a rs::PresenceRow>,
+) -> AppResult<HashMap<i64, bool>> {
+    let scheduled: Vec<(i64, i64)> = presences
+        .filter_map(|p| p.schedule_calendar_id.map(|cal| (p.user_id, cal)))
+        .collect();
+    if scheduled.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let calendars = crate::sla::load_calendars(c, ws).await?;
+    let now = Timestamp::now();
+    Ok(scheduled
+        .into_iter()
+        .map(|(user, cal)| (user, calendars.get(&cal).is_none_or(|c| c.is_open(now))))
+        .collect())
+}
+
+/// The agents of a workspace as routing needs them. Agents outside their working hours
+/// count as away: they keep what they hold but get nothing new.
 async fn load_agents(c: &mut Conn, ws: i64) -> AppResult<Vec<Agent>> {
     let presences = rs::presences(&mut *c, ws).await?;
+    let shifts = on_shift(&mut *c, ws, presences.iter()).await?;
     let ids: Vec<i64> = presences.iter().map(|p| p.user_id).collect();
     let mut loads: HashMap<i64, Load> = HashMap::new();
     for (user, channel, n) in rs::open_load(&mut *c, ws, &ids).await? {
@@ -535,7 +602,12 @@ async fn load_agents(c: &mut Conn, ws: i64) -> AppResult<Vec<Agent>> {
         .into_iter()
         .map(|p| Agent {
             user_id: p.user_id,
-            presence: Presence::parse(&p.presence).unwrap_or(Presence::Offline),
+            presence: match Presence::parse(&p.presence).unwrap_or(Presence::Offline) {
+                Presence::Online if !shifts.get(&p.user_id).copied().unwrap_or(true) => {
+                    Presence::Away
+                }
+                other => other,
+            },
             capacity: Capacity::parse(&p.capacity).unwrap_or_default(),
             load: loads.remove(&p.user_id).unwrap_or_default(),
             skills: skills.remove(&p.user_id).unwrap_or_default(),

@@ -141,6 +141,21 @@ impl SlaSetup {
     }
 }
 
+/// The business calendars of a workspace, by id.
+pub(crate) async fn load_calendars(
+    c: &mut Conn,
+    workspace_id: i64,
+) -> AppResult<HashMap<i64, BusinessCalendar>> {
+    let mut calendars = HashMap::new();
+    for s in settings::list(c, Kind::Calendar, workspace_id).await? {
+        let (_, cal) = parse_calendar(&s)?
+            .validate()
+            .map_err(|e| corrupt("calendar", e))?;
+        calendars.insert(s.id, cal);
+    }
+    Ok(calendars)
+}
+
 /// What an event means for SLA clocks, if anything.
 fn sla_event(e: &Event) -> Option<SlaEvent> {
     match e.kind {

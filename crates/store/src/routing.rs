@@ -15,6 +15,33 @@ pub struct PresenceRow {
     pub last_seen_at: i64,
     pub last_assigned_at: i64,
     pub changed_at: i64,
+    /// The calendar of the agent's working hours, if they have one.
+    pub schedule_calendar_id: Option<i64>,
+}
+
+/// Gives an agent working hours (or takes them away). Agents without a presence yet get one,
+/// offline with `capacity`.
+pub async fn set_schedule(
+    c: &mut Conn,
+    workspace_id: i64,
+    user_id: i64,
+    calendar_id: Option<i64>,
+    capacity: &serde_json::Value,
+) -> DbResult<()> {
+    let now = crate::now_ms();
+    sqlx::query(
+        "INSERT INTO agent_presence (workspace_id, user_id, presence, capacity, last_seen_at, changed_at, schedule_calendar_id) \
+         VALUES ($1, $2, 'offline', $3, $4, $4, $5) \
+         ON CONFLICT (workspace_id, user_id) DO UPDATE SET schedule_calendar_id = excluded.schedule_calendar_id",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .bind(capacity.to_string())
+    .bind(now)
+    .bind(calendar_id)
+    .execute(c)
+    .await?;
+    Ok(())
 }
 
 pub async fn presences(c: &mut Conn, workspace_id: i64) -> DbResult<Vec<PresenceRow>> {
@@ -34,6 +61,7 @@ pub async fn presences(c: &mut Conn, workspace_id: i64) -> DbResult<Vec<Presence
                 last_seen_at: r.try_get("last_seen_at")?,
                 last_assigned_at: r.try_get("last_assigned_at")?,
                 changed_at: r.try_get("changed_at")?,
+                schedule_calendar_id: r.try_get("schedule_calendar_id")?,
             })
         })
         .collect()

@@ -276,6 +276,18 @@ pub async fn delete(c: &mut Conn, kind: Kind, workspace_id: i64, id: i64) -> DbR
                 "the calendar is used by an SLA policy".into(),
             ));
         }
+        let scheduled: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM agent_presence WHERE schedule_calendar_id = $1 AND workspace_id = $2",
+        )
+        .bind(id)
+        .bind(workspace_id)
+        .fetch_one(&mut *c)
+        .await?;
+        if scheduled > 0 {
+            return Err(DbError::Conflict(
+                "the calendar is an agent's working schedule".into(),
+            ));
+        }
     }
     let sql = format!(
         "DELETE FROM {} WHERE id = $1 AND workspace_id = $2",

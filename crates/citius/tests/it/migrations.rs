@@ -155,6 +155,14 @@ async fn fill(t: &TestApp) {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "presence: {b}");
+    let (s, b) = t
+        .put(
+            &format!("/api/v1/users/{}/schedule", agent.id),
+            owner,
+            json!({"calendar_id": id(&calendar)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "schedule: {b}");
     t.post_created(
         &format!("/api/v1/conversations/{cid}/transfers"),
         &agent.token,

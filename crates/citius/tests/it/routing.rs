@@ -256,3 +256,115 @@ async fn silence(t: &TestApp, user_id: i64, by_ms: i64) {
         .expect("silence");
     tx.commit().await.expect("commit");
 }
+
+/// A calendar open all day on the given weekdays (0 = Monday), in UTC.
+async fn calendar(t: &TestApp, name: &str, days: &[usize]) -> i64 {
+    const DAYS: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let hours: Vec<Value> = days
+        .iter()
+        .map(|d| json!({"day": DAYS[*d], "open": "00:00", "close": "24:00"}))
+        .collect();
+    id(&t
+        .post_created(
+            "/api/v1/calendars",
+            &t.token,
+            json!({"name": name, "time_zone": "UTC", "hours": hours}),
+        )
+        .await)
+}
+
+async fn working_schedules(t: TestApp) {
+    let tok = t.token.as_str();
+    let today = usize::try_from(
+        jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .weekday()
+            .to_monday_zero_offset(),
+    )
+    .unwrap();
+    let off_today = calendar(&t, "Not today", &[(today + 3) % 7]).await;
+    let every_day = calendar(&t, "Every day", &[0, 1, 2, 3, 4, 5, 6]).await;
+    let inbox = id(&t
+        .post_created(
+            "/api/v1/inboxes",
+            tok,
+            json!({"name": "Chat", "channel": "chat"}),
+        )
+        .await);
+    let (s, b) = put(
+        &t,
+        &format!("/api/v1/inboxes/{inbox}/routing"),
+        tok,
+        json!({"strategy": "least_loaded"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let anna = t.new_user("agent").await;
+    online(&t, &anna, json!({"chat": 3})).await;
+
+    let schedule = format!("/api/v1/users/{}/schedule", anna.id);
+    let (s, b) = put(
+        &t,
+        &schedule,
+        &anna.token,
+        json!({"calendar_id": every_day}),
+    )
+    .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "agents do not set schedules",
+    );
+    let (s, b) = put(&t, &schedule, tok, json!({"calendar_id": 424242})).await;
+    assert_invalid(s, &b, "calendar_id", "unknown calendar");
+    let (s, b) = put(&t, &schedule, tok, json!({"calendar_id": off_today})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["on_shift"], false, "{b}");
+    assert_eq!(
+        b["presence"], "online",
+        "presence is the agent's; the shift only stops routing"
+    );
+
+    // Off shift: online but given nothing.
+    let c = chat(&t, inbox, "early@example.com", ENGLISH).await;
+    assert_eq!(c["assignee_id"], Value::Null, "{c}");
+
+    // On shift: the waiting chat goes to Anna.
+    let (s, b) = put(&t, &schedule, tok, json!({"calendar_id": every_day})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["on_shift"], true, "{b}");
+    t.app.route_waiting().await.expect("route");
+    let c = t
+        .get_ok(&format!("/api/v1/conversations/{}", id(&c)), tok)
+        .await;
+    assert_eq!(c["assignee_id"], anna.id, "{c}");
+
+    let (s, b) = t
+        .delete(&format!("/api/v1/calendars/{every_day}"), tok)
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::CONFLICT,
+        "conflict",
+        "a schedule's calendar stays",
+    );
+    let (s, _) = put(&t, &schedule, tok, json!({"calendar_id": null})).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = t
+        .delete(&format!("/api/v1/calendars/{every_day}"), tok)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+}
+
+both!(working_schedules);

@@ -131,6 +131,7 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         .route("/presence", put(routing::set_presence))
         .route("/presence/heartbeat", post(routing::heartbeat))
         .route("/agents", get(routing::agents))
+        .route("/users/{id}/schedule", put(routing::set_schedule))
         .route("/routing/policies", get(routing::policies))
         .route(
             "/inboxes/{id}/routing",
@@ -241,6 +242,7 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         routing::set_presence,
         routing::heartbeat,
         routing::agents,
+        routing::set_schedule,
         routing::policies,
         routing::set_policy,
         routing::delete_policy,

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use citius_app::routing::{
-    AgentStatus, PresenceInput, QueueInfo, RoutingPolicy, RoutingPolicyInput,
+    AgentStatus, PresenceInput, QueueInfo, RoutingPolicy, RoutingPolicyInput, ScheduleInput,
 };
 
 use super::Items;
@@ -82,4 +82,16 @@ pub async fn queue(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<QueueInfo>> {
     Ok(Json(s.app.queue_info(&a, id).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/users/{id}/schedule", tag = "routing", request_body = ScheduleInput,
+    responses((status = 200, body = AgentStatus, description = "outside the calendar's hours the agent gets no routed work"),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_schedule(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+    Json(input): Json<ScheduleInput>,
+) -> ApiResult<Json<AgentStatus>> {
+    Ok(Json(s.app.set_schedule(&a, id, input).await?))
 }

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use citius_app::routing::{
-    AgentStatus, PresenceInput, QueueInfo, RoutingPolicy, RoutingPolicyInput,
+    AgentStatus, PresenceInput, QueueInfo, RoutingPolicy, RoutingPolicyInput, ScheduleInput,
 };
 use citius_app::{Actor, AppError, require};
 use citius_domain::Invalid;
@@ -34,6 +34,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/presence", post(set_presence))
         .route("/agents", get(agents))
         .route("/agents/me", post(save_mine))
+        .route("/agents/{id}/schedule", post(save_schedule))
         .route("/settings/routing", get(policies))
         .route(
             "/settings/routing/{inbox_id}",
@@ -134,6 +135,9 @@ fn notice(key: Option<&str>) -> Option<&'static str> {
         "routing-saved" => "Routing saved. Waiting conversations are routed with it right away.",
         "routing-stopped" => "Routing stopped: the inbox's conversations stay where they are.",
         "status-saved" => "Your status and capacity are saved.",
+        "schedule-saved" => {
+            "Working hours saved: outside them the agent gets no new conversations."
+        }
         _ => return None,
     })
 }
@@ -324,12 +328,22 @@ struct LoadCell {
 }
 
 struct AgentRow {
+    user_id: i64,
     name: String,
+    /// Within working hours (always, without a schedule).
+    on_shift: bool,
+    schedule_calendar_id: Option<i64>,
     you: bool,
     presence: &'static str,
     presence_label: &'static str,
     cells: Vec<LoadCell>,
     last_seen: Option<(String, String)>,
+}
+
+impl AgentRow {
+    fn scheduled(&self, calendar_id: &i64) -> bool {
+        self.schedule_calendar_id == Some(*calendar_id)
+    }
 }
 
 struct CapacityField {
@@ -444,10 +458,25 @@ struct AgentsPage {
     channels: Vec<&'static str>,
     max_capacity: u32,
     notice: Option<&'static str>,
+    /// Administrators set working hours, from these calendars.
+    admin: bool,
+    calendars: Vec<(i64, String)>,
+}
+
+impl AgentsPage {
+    fn calendar_name(&self, id: &i64) -> &str {
+        self.calendars
+            .iter()
+            .find(|(c, _)| c == id)
+            .map_or("a deleted calendar", |(_, n)| n.as_str())
+    }
 }
 
 fn agent_row(a: AgentStatus, me: i64) -> AgentRow {
     AgentRow {
+        user_id: a.user_id,
+        on_shift: a.on_shift,
+        schedule_calendar_id: a.schedule_calendar_id,
         you: a.user_id == me,
         presence: a.presence.as_str(),
         presence_label: presence_label(a.presence),
@@ -490,7 +519,13 @@ async fn agents_view(
             .map(MineDraft::of),
         None => None,
     };
+    let calendars = match s.app.calendars(a).await {
+        Ok(l) => l.into_iter().map(|c| (c.id, c.calendar.name)).collect(),
+        Err(e) => return error_page(s, caller, e).await,
+    };
     let res = page(AgentsPage {
+        admin: a.role.allows(Permission::Administer),
+        calendars,
         nav: nav(s, caller, "agents", "").await,
         online: list
             .iter()
@@ -542,6 +577,7 @@ fn agents_csv(list: Vec<AgentStatus>) -> Response {
         });
     }
     header.push("last_seen");
+    header.push("on_shift");
     let iso = |t: Option<Timestamp>| t.map(|t| t.to_string()).unwrap_or_default();
     csv::download(
         "agents.csv",
@@ -553,6 +589,7 @@ fn agents_csv(list: Vec<AgentStatus>) -> Response {
                 row.push(a.capacity.of(c).to_string());
             }
             row.push(iso(a.last_seen_at));
+            row.push(a.on_shift.to_string());
             row
         }),
     )
@@ -602,6 +639,36 @@ async fn save_mine(
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             agents_view(&s, &caller, None, Some(draft), status).await
         }
+        Err(e) => error_page(&s, &caller, e).await,
+    }
+}
+
+/// Sets an agent's working hours (administrators only; the use case checks).
+async fn save_schedule(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Path(user_id): Path<i64>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(r) = check_csrf(&caller, field(&f, "_csrf")) {
+        return *r;
+    }
+    let calendar_id = match field(&f, "calendar_id") {
+        "" => None,
+        v => match v.parse::<i64>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                let e = Invalid::field("calendar_id", "choose a calendar from the list");
+                return error_page(&s, &caller, e.into()).await;
+            }
+        },
+    };
+    match s
+        .app
+        .set_schedule(&caller.actor, user_id, ScheduleInput { calendar_id })
+        .await
+    {
+        Ok(_) => see_other("/agents?notice=schedule-saved"),
         Err(e) => error_page(&s, &caller, e).await,
     }
 }

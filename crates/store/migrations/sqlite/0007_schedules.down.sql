@@ -1,0 +1,1 @@
+ALTER TABLE agent_presence DROP COLUMN schedule_calendar_id;
