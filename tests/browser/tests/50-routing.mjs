@@ -314,7 +314,7 @@ export default [
       assert.equal(res.status(), 200);
       assert.match(res.headers()['content-disposition'], /^attachment; filename="agents\.csv"$/);
       const lines = (await res.text()).split('\r\n');
-      assert.match(lines[0], /^name,presence,chat_open,chat_capacity,email_open,email_capacity,.*,last_seen$/);
+      assert.match(lines[0], /^name,presence,chat_open,chat_capacity,email_open,email_capacity,.*,last_seen,on_shift$/);
       assert.ok(lines.some((l) => /^Sam Okafor,offline,\d+,4,\d+,7,/.test(l)), lines.join('\n'));
     },
   },
