@@ -29,6 +29,7 @@ mod csv;
 mod handoffs;
 mod routing;
 mod settings;
+mod sla;
 
 #[derive(Embed)]
 #[folder = "assets/"]
@@ -54,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .merge(settings::routes())
         .merge(handoffs::routes())
         .merge(routing::routes())
+        .merge(sla::routes())
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
@@ -777,6 +779,8 @@ struct ConversationPage {
     h: handoffs::Panel,
     /// Where the conversation waits in its inbox's queue, when it does.
     queue: Option<String>,
+    /// The SLA policy's name and its clocks, when one applies.
+    sla: Option<(String, Vec<sla::ClockLine>)>,
     notice: Option<&'static str>,
     error: Option<String>,
     update_error: Option<String>,
@@ -859,7 +863,9 @@ async fn conversation_page(
     };
     let names: HashMap<i64, String> = users.iter().map(|u| (u.id, u.name.clone())).collect();
     let queue = routing::queue_line(s, a, &conv).await;
+    let sla = sla::clock_lines(s, a, conv.id).await;
     let mut res = page(ConversationPage {
+        sla,
         nav: nav(s, caller, "inbox", "").await,
         items: timeline_view(items, &names, &conv.customer_name),
         statuses: Status::ALL.iter().map(|s| s.to_string()).collect(),

@@ -111,7 +111,7 @@ fn notice(key: Option<&str>) -> Option<&'static str> {
 
 /// Errors the person can fix in the form they sent, as the message to show beside it.
 /// Anything else (not allowed, gone, broken) is shown as an error page instead.
-fn fixable(e: &AppError) -> Option<(StatusCode, String)> {
+pub(super) fn fixable(e: &AppError) -> Option<(StatusCode, String)> {
     match e {
         AppError::Invalid(i) => Some((
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -134,14 +134,14 @@ fn field_label(field: &str) -> String {
     }
 }
 
-fn with_status(mut res: Response, status: StatusCode) -> Response {
+pub(super) fn with_status(mut res: Response, status: StatusCode) -> Response {
     if res.status().is_success() {
         *res.status_mut() = status;
     }
     res
 }
 
-fn see_other(to: &str) -> Response {
+pub(super) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
@@ -266,6 +266,20 @@ async fn index(State(s): State<AppState>, WebSession(caller): WebSession) -> Res
             href: "/settings/inboxes",
             title: "Inboxes",
             about: "The addresses and channels customers reach you on.",
+            note: view_only,
+            open: true,
+        },
+        Section {
+            href: "/settings/hours",
+            title: "Business hours",
+            about: "When the team works, in its time zone, with holidays: for SLAs and agents' working hours.",
+            note: view_only,
+            open: true,
+        },
+        Section {
+            href: "/settings/sla",
+            title: "SLA policies",
+            about: "Response and resolution targets, by priority, channel and customer tier.",
             note: view_only,
             open: true,
         },
