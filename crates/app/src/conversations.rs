@@ -1118,7 +1118,6 @@ pub(crate) async fn append_message(
 
 /// Who makes a change: a person (or their API token), or an automation rule acting on its own.
 #[derive(Debug, Clone, Copy)]
-#[allow(dead_code)] // Rules act through `Rule` once automation runs in the outbox.
 pub(crate) enum By<'a> {
     Agent(&'a Actor),
     Rule(&'a RuleOrigin),

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod activity;
+pub mod automation;
 pub mod conversations;
 pub mod customers;
 pub mod directory;

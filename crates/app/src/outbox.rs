@@ -101,9 +101,10 @@ impl App {
             Err(DbError::NotFound) => return Ok(Vec::new()),
             Err(e) => return Err(e.into()),
         };
-        let produced = self
+        let mut produced = self
             .run_sla_clocks(tx, &setup.sla, ws, &conv, &p.event)
             .await?;
+        produced.extend(self.run_rules(tx, ws, &conv, &p.event).await?);
         self.fan_out_webhooks(tx, &setup.endpoints, ws, &p.event, &conv)
             .await?;
         Ok(produced)

@@ -2,6 +2,7 @@
 //! Nothing here performs IO; values exist only once parsed.
 
 pub mod activity;
+pub mod automation;
 pub mod calendar;
 pub mod content;
 pub mod conversation;

@@ -49,6 +49,8 @@ pub const TABLES: &[&str] = &[
     "calendars",
     "sla_policies",
     "sla_clocks",
+    "automation_rules",
+    "rule_runs",
 ];
 
 /// Tables keyed by something other than a generated id.

@@ -8,6 +8,7 @@
 
 pub mod activity;
 pub mod audit;
+pub mod automation;
 pub mod backup;
 pub mod bulk;
 pub mod conversations;

@@ -10,6 +10,7 @@ mod kit;
 
 mod attachments;
 mod auth;
+mod automation;
 mod cli;
 mod conversations;
 mod customers;

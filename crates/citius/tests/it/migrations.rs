@@ -84,6 +84,13 @@ async fn fill(t: &TestApp) {
                "targets": {"first_response_secs": 3600, "resolution_secs": 86400}}),
     )
     .await;
+    t.post_created(
+        "/api/v1/automation/rules",
+        owner,
+        json!({"name": "Tag new", "trigger": "conversation_created",
+               "actions": [{"type": "add_tags", "tags": ["new"]}]}),
+    )
+    .await;
     let team = t
         .post_created(
             "/api/v1/teams",

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod activity;
+pub mod automation;
 pub mod conversations;
 pub mod customers;
 pub mod directory;
@@ -157,6 +158,17 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         )
         .route("/conversations/{id}/sla", get(sla::conversation))
         .route("/reports/sla", get(sla::summary))
+        .route(
+            "/automation/rules",
+            get(automation::rules).post(automation::create),
+        )
+        .route("/automation/rules/order", put(automation::order))
+        .route(
+            "/automation/rules/{id}",
+            put(automation::update).delete(automation::delete),
+        )
+        .route("/automation/dry-run", post(automation::dry_run))
+        .route("/automation/runs", get(automation::runs))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route(
             "/webhooks/{id}",
@@ -261,6 +273,13 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         sla::order_policies,
         sla::conversation,
         sla::summary,
+        automation::rules,
+        automation::create,
+        automation::update,
+        automation::delete,
+        automation::order,
+        automation::dry_run,
+        automation::runs,
         webhooks::list,
         webhooks::create,
         webhooks::get,

@@ -1,0 +1,184 @@
+//! Automation rules over the API: a chain (a customer's words raise the priority, the raised
+//! priority tags the conversation) runs in order; a loop between two rules is stopped and
+//! logged; a dry run reports matches on past conversations without changing them.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::kit::{TestApp, assert_error, assert_invalid, both, id};
+
+fn events(timeline: &Value, kind: &str) -> Vec<Value> {
+    timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["type"] == "event" && i["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+async fn chains_loops_and_dry_runs(t: TestApp) {
+    let tok = t.token.as_str();
+    let refund = t
+        .post_created(
+            "/api/v1/automation/rules",
+            tok,
+            json!({"name": "Refunds are urgent", "trigger": "message_received",
+                   "conditions": {"all": [{"field": "message", "op": "contains", "value": "refund"}]},
+                   "actions": [{"type": "set_priority", "priority": "urgent"},
+                               {"type": "add_note", "text": "Refund asked: handled first."}]}),
+        )
+        .await;
+    t.post_created(
+        "/api/v1/automation/rules",
+        tok,
+        json!({"name": "Tag urgent", "trigger": "conversation_updated",
+               "conditions": {"all": [{"field": "priority", "op": "equals", "value": "urgent"}]},
+               "actions": [{"type": "add_tags", "tags": ["escalated"]}]}),
+    )
+    .await;
+
+    let conv = t
+        .post_created(
+            "/api/v1/conversations",
+            tok,
+            json!({"customer": {"email": "ref@example.com"}, "subject": "Order 9", "body": "I want a REFUND please"}),
+        )
+        .await;
+    let cid = id(&conv);
+    t.app.run_due_jobs().await.unwrap();
+    let c = t.get_ok(&format!("/api/v1/conversations/{cid}"), tok).await;
+    assert_eq!(c["priority"], "urgent", "{c}");
+    assert_eq!(
+        c["tags"],
+        json!(["escalated"]),
+        "the second rule saw the first one's change: {c}"
+    );
+    let tl = t
+        .get_ok(&format!("/api/v1/conversations/{cid}/timeline"), tok)
+        .await;
+    let raised = &events(&tl, "priority_changed")[0];
+    assert_eq!(
+        raised["data"]["rule"]["rule_name"], "Refunds are urgent",
+        "{raised}"
+    );
+    assert!(
+        tl.to_string().contains("Refund asked: handled first."),
+        "the note is on the timeline"
+    );
+    assert!(
+        events(&tl, "rule_stopped").is_empty(),
+        "a finished chain is not a loop: {tl}"
+    );
+
+    // A conversation without the word is left alone.
+    let calm = t.conversation(tok, "calm@example.com", "Thanks!").await;
+    t.app.run_due_jobs().await.unwrap();
+    let c = t
+        .get_ok(&format!("/api/v1/conversations/{}", id(&calm)), tok)
+        .await;
+    assert_eq!(c["priority"], "normal");
+
+    // Two rules that undo each other: stopped, logged, and the server settles.
+    for (name, from, to) in [("Park", "open", "pending"), ("Unpark", "pending", "open")] {
+        t.post_created(
+            "/api/v1/automation/rules",
+            tok,
+            json!({"name": name, "trigger": "conversation_updated",
+                   "conditions": {"all": [{"field": "tags", "op": "contains", "value": "pingpong"},
+                                          {"field": "status", "op": "equals", "value": from}]},
+                   "actions": [{"type": "set_status", "status": to}]}),
+        )
+        .await;
+    }
+    let pp = t.conversation(tok, "pp@example.com", "Ping pong").await;
+    t.app.run_due_jobs().await.unwrap();
+    t.patch_ok(
+        &format!("/api/v1/conversations/{}", id(&pp)),
+        tok,
+        json!({"add_tags": ["pingpong"]}),
+    )
+    .await;
+    for _ in 0..5 {
+        t.app.run_due_jobs().await.unwrap();
+    }
+    let tl = t
+        .get_ok(&format!("/api/v1/conversations/{}/timeline", id(&pp)), tok)
+        .await;
+    let stops = events(&tl, "rule_stopped");
+    assert!(!stops.is_empty(), "the loop must be stopped: {tl}");
+    assert!(
+        stops[0]["data"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("loop"),
+        "{}",
+        stops[0]
+    );
+    let flips = events(&tl, "status_changed").len();
+    assert!(flips <= 4, "the loop ran {flips} times before stopping");
+    let log = t.get_ok("/api/v1/automation/runs?limit=100", tok).await;
+    let outcomes: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert!(
+        outcomes.contains(&"stopped") && outcomes.contains(&"applied"),
+        "{log}"
+    );
+    let mine = t
+        .get_ok(
+            &format!("/api/v1/automation/runs?rule_id={}", id(&refund)),
+            tok,
+        )
+        .await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1, "{mine}");
+
+    // A dry run on the past: which conversations an "urgent" rule would have caught.
+    let (status, report) = t
+        .post(
+            "/api/v1/automation/dry-run",
+            tok,
+            json!({"rule": {"name": "Urgent ones", "trigger": "conversation_updated",
+                   "conditions": {"all": [{"field": "priority", "op": "equals", "value": "urgent"}]},
+                   "actions": [{"type": "add_tags", "tags": ["x"]}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["examined"], 3, "{report}");
+    assert_eq!(report["matched"], 1, "{report}");
+    assert_eq!(report["sample_ids"], json!([cid]));
+    let c = t.get_ok(&format!("/api/v1/conversations/{cid}"), tok).await;
+    assert_eq!(c["tags"], json!(["escalated"]), "a dry run changes nothing");
+
+    // Bad rules name the part to fix; agents cannot write rules.
+    let (status, body) = t
+        .post(
+            "/api/v1/automation/rules",
+            tok,
+            json!({"name": "Bad", "trigger": "conversation_created",
+                   "conditions": {"all": [{"field": "subject", "op": "gt", "value": 3}]},
+                   "actions": [{"type": "add_tags", "tags": ["x"]}]}),
+        )
+        .await;
+    assert_invalid(status, &body, "conditions.all[0].op", "gt on text");
+    let agent = t.user_token("agent").await;
+    let (status, body) = t
+        .post(
+            "/api/v1/automation/rules",
+            &agent,
+            json!({"name": "Mine", "trigger": "conversation_created", "actions": [{"type": "add_tags", "tags": ["x"]}]}),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "agent writes a rule",
+    );
+}
+
+both!(chains_loops_and_dry_runs);
