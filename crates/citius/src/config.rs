@@ -151,8 +151,8 @@ impl Config {
             bail!("max_connections must be at least 1");
         }
         if !self.database_url.is_empty()
-            && !(self.database_url.starts_with("postgres")
-                || self.database_url.starts_with("sqlite:"))
+            && !self.database_url.starts_with("postgres")
+            && !self.database_url.starts_with("sqlite:")
         {
             bail!(
                 "database_url must start with postgres:// or sqlite: ({})",

@@ -37,7 +37,17 @@ const CUSTOMERS: &[(&str, &str, &str)] = &[
 ];
 
 /// (channel, subject, customer's words, agent's reply or "", status, priority, tags)
-const STORIES: &[(Channel, &str, &str, &str, Status, Priority, &[&str])] = &[
+type Story = (
+    Channel,
+    &'static str,
+    &'static str,
+    &'static str,
+    Status,
+    Priority,
+    &'static [&'static str],
+);
+
+const STORIES: &[Story] = &[
     (
         Channel::Email,
         "Charged twice for my March invoice",

@@ -701,7 +701,7 @@ mod tests {
         );
         let mut f = facts();
         assert!(
-            evaluate(&[tag.clone()], &mut f, &[]).is_empty(),
+            evaluate(std::slice::from_ref(&tag), &mut f, &[]).is_empty(),
             "the tag is already there"
         );
         assert!(

@@ -428,7 +428,7 @@ pub async fn ensure(app: &App, target: i64) -> anyhow::Result<Generated> {
         for _ in 0..n {
             // Returning customers: a third of conversations come from someone seen before.
             let customer = if customers_now > 0
-                && (rng.random_bool(0.35) || next_customer - 1 >= customers_target)
+                && (rng.random_bool(0.35) || next_customer > customers_target)
             {
                 rng.random_range(1..=customers_now.max(1)).max(1)
             } else {

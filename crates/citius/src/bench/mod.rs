@@ -18,6 +18,9 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 
+/// Makes the path of the i-th read request of a scenario.
+type PathMaker = Arc<dyn Fn(usize, &mut StdRng) -> String + Send + Sync>;
+
 pub struct Options {
     pub conversations: i64,
     pub connections: usize,
@@ -160,10 +163,10 @@ async fn start_server(cfg: &Config) -> anyhow::Result<Server> {
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Ok(r) = reqwest::get(format!("{}/api/v1/health", server.base)).await {
-            if r.status().is_success() {
-                return Ok(server);
-            }
+        if let Ok(r) = reqwest::get(format!("{}/api/v1/health", server.base)).await
+            && r.status().is_success()
+        {
+            return Ok(server);
         }
         if Instant::now() > deadline {
             bail!("the server did not become ready within 60 s");
@@ -268,7 +271,7 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
         String::new(),
     ];
     let filters = Arc::new(filters);
-    let read = |path: Arc<dyn Fn(usize, &mut StdRng) -> String + Send + Sync>| {
+    let read = |path: PathMaker| {
         let (c, t, b) = (client.clone(), token.clone(), base.clone());
         move |i: usize| {
             let (c, t, b, path) = (c.clone(), t.clone(), b.clone(), path.clone());

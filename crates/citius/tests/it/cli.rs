@@ -72,10 +72,10 @@ impl Server {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(r) = reqwest::get(format!("{}/api/v1/health", s.base)).await {
-                if r.status() == 200 {
-                    return s;
-                }
+            if let Ok(r) = reqwest::get(format!("{}/api/v1/health", s.base)).await
+                && r.status() == 200
+            {
+                return s;
             }
             assert!(
                 Instant::now() < deadline,
@@ -271,7 +271,9 @@ async fn setup_serve_backup_restore_postgres() {
 fn bad_configuration_stops_the_start_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d").display().to_string();
-    let cases: Vec<(Vec<(&str, String)>, Vec<String>, &str)> = vec![
+    // (environment, arguments, what the message must say)
+    type Case<'a> = (Vec<(&'a str, String)>, Vec<String>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![("CITIUS_LISTEN", "not-an-address".into())],
             vec!["migrate".into(), "--data".into(), data.clone()],
