@@ -25,6 +25,7 @@ use crate::auth::{
 use crate::extract::{Path, Query};
 use crate::state::AppState;
 
+mod automation;
 mod csv;
 mod handoffs;
 mod routing;
@@ -56,6 +57,7 @@ pub fn routes() -> Router<AppState> {
         .merge(handoffs::routes())
         .merge(routing::routes())
         .merge(sla::routes())
+        .merge(automation::routes())
 }
 
 async fn asset(Path(file): Path<String>) -> Response {

@@ -284,6 +284,13 @@ async fn index(State(s): State<AppState>, WebSession(caller): WebSession) -> Res
             open: true,
         },
         Section {
+            href: "/settings/automation",
+            title: "Automation",
+            about: "Rules that act when conversations arrive or change, with a dry run and a log.",
+            note: view_only,
+            open: true,
+        },
+        Section {
             href: "/settings/tokens",
             title: "API tokens",
             about: "Your personal tokens for the API and integrations.",

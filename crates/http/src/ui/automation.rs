@@ -1,0 +1,597 @@
+//! Settings → Automation: the rules in run order (add, try on past conversations, turn on or
+//! off, reorder, delete) and the execution log.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use citius_app::automation::{RuleInfo, RuleRun};
+use citius_app::sla::OrderInput;
+use citius_domain::Invalid;
+use citius_domain::automation::{
+    Action, Condition, Conditions, DryRunReport, Op, RuleInput, Trigger,
+};
+use citius_domain::conversation::{Priority, Status};
+use citius_domain::paging::PageRequest;
+
+use super::settings::{fixable, see_other, with_status};
+use super::{Nav, check_csrf, csv, error_page, nav, page};
+use crate::auth::{Caller, WebSession};
+use crate::extract::{Path, Query};
+use crate::state::AppState;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/settings/automation", get(rules).post(create_rule))
+        .route("/settings/automation/{id}/toggle", post(toggle_rule))
+        .route("/settings/automation/{id}/move", post(move_rule))
+        .route("/settings/automation/{id}/delete", post(delete_rule))
+}
+
+const ROWS: usize = 3;
+
+const TRIGGERS: [(&str, &str); 5] = [
+    ("conversation_created", "A conversation is created"),
+    ("message_received", "The customer writes"),
+    ("conversation_updated", "A conversation changes"),
+    ("sla_warning", "An SLA target is near"),
+    ("sla_breached", "An SLA target is missed"),
+];
+
+const FIELDS: [(&str, &str); 12] = [
+    ("message", "Customer's message"),
+    ("subject", "Subject"),
+    ("status", "Status"),
+    ("priority", "Priority"),
+    ("channel", "Channel"),
+    ("tags", "Tags"),
+    ("customer.email", "Customer email"),
+    ("customer.name", "Customer name"),
+    ("customer.attributes.tier", "Customer tier"),
+    ("assignee_id", "Assignee (id)"),
+    ("team_id", "Team (id)"),
+    ("hours_since_created", "Hours since created"),
+];
+
+const ACTIONS: [(&str, &str); 7] = [
+    ("set_priority", "Set priority to"),
+    ("set_status", "Set status to"),
+    ("add_tags", "Add tags"),
+    ("remove_tags", "Remove tags"),
+    ("assign", "Assign to (agent email)"),
+    ("set_team", "Move to team (name)"),
+    ("add_note", "Add an internal note"),
+];
+
+fn value<'a>(f: &'a [(String, String)], key: &str) -> &'a str {
+    f.iter()
+        .find(|(k, _)| k == key)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+fn notice(key: Option<&str>) -> Option<&'static str> {
+    Some(match key? {
+        "rule-saved" => "Rule saved. It runs on what happens from now on.",
+        "rule-toggled" => "Rule turned on or off.",
+        "rule-moved" => "Order saved: rules run top to bottom.",
+        "rule-deleted" => "Rule deleted. Its past runs stay in the log.",
+        _ => return None,
+    })
+}
+
+/// The rule form as shown: a few condition and action rows.
+struct RuleDraft {
+    name: String,
+    trigger: String,
+    match_any: bool,
+    conditions: Vec<(String, String, String)>,
+    actions: Vec<(String, String)>,
+    error: Option<String>,
+}
+
+impl RuleDraft {
+    fn blank() -> Self {
+        Self {
+            name: String::new(),
+            trigger: "message_received".into(),
+            match_any: false,
+            conditions: vec![Default::default(); ROWS],
+            actions: vec![Default::default(); ROWS],
+            error: None,
+        }
+    }
+
+    fn from_form(f: &[(String, String)]) -> Self {
+        Self {
+            name: value(f, "name").to_string(),
+            trigger: value(f, "trigger").to_string(),
+            match_any: value(f, "match") == "any",
+            conditions: (0..ROWS)
+                .map(|i| {
+                    (
+                        value(f, &format!("cond_field_{i}")).to_string(),
+                        value(f, &format!("cond_op_{i}")).to_string(),
+                        value(f, &format!("cond_value_{i}")).to_string(),
+                    )
+                })
+                .collect(),
+            actions: (0..ROWS)
+                .map(|i| {
+                    (
+                        value(f, &format!("act_type_{i}")).to_string(),
+                        value(f, &format!("act_value_{i}")).to_string(),
+                    )
+                })
+                .collect(),
+            error: None,
+        }
+    }
+
+    /// The rule the form describes; agent emails and team names become ids.
+    async fn input(
+        &self,
+        s: &AppState,
+        caller: &Caller,
+    ) -> Result<RuleInput, citius_app::AppError> {
+        let a = &caller.actor;
+        let trigger = Trigger::parse(&self.trigger)?;
+        let mut conditions = Vec::new();
+        for (i, (field, op, v)) in self.conditions.iter().enumerate() {
+            if field.is_empty() {
+                continue;
+            }
+            let op = Op::parse(op).map_err(|_| {
+                Invalid::field(format!("conditions.all[{i}].op"), "choose a comparison")
+            })?;
+            let v = v.trim();
+            let value = match op {
+                Op::In | Op::NotIn => serde_json::Value::from(
+                    v.split(',')
+                        .map(|x| x.trim().to_string())
+                        .filter(|x| !x.is_empty())
+                        .collect::<Vec<_>>(),
+                ),
+                Op::IsSet | Op::IsNotSet => serde_json::Value::Null,
+                _ => match v.parse::<f64>() {
+                    Ok(n)
+                        if matches!(
+                            field.as_str(),
+                            "assignee_id" | "team_id" | "hours_since_created"
+                        ) =>
+                    {
+                        serde_json::json!(n)
+                    }
+                    _ => serde_json::Value::from(v),
+                },
+            };
+            conditions.push(Condition {
+                field: field.clone(),
+                op,
+                value,
+            });
+        }
+        let mut actions = Vec::new();
+        for (i, (kind, v)) in self.actions.iter().enumerate() {
+            let v = v.trim();
+            let at =
+                |m: &str| citius_app::AppError::from(Invalid::field(format!("actions[{i}]"), m));
+            let tags = || {
+                v.split(',')
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .collect::<Vec<_>>()
+            };
+            actions.push(match kind.as_str() {
+                "" => continue,
+                "set_priority" => Action::SetPriority {
+                    priority: Priority::parse(v)
+                        .map_err(|_| at("give low, normal, high or urgent"))?,
+                },
+                "set_status" => Action::SetStatus {
+                    status: Status::parse(v)
+                        .map_err(|_| at("give open, pending, resolved or closed"))?,
+                },
+                "add_tags" => Action::AddTags { tags: tags() },
+                "remove_tags" => Action::RemoveTags { tags: tags() },
+                "add_note" => Action::AddNote {
+                    text: v.to_string(),
+                },
+                "assign" => {
+                    let users = s.app.users(a).await?;
+                    let user = users
+                        .iter()
+                        .find(|u| u.email.eq_ignore_ascii_case(v))
+                        .ok_or_else(|| at("no agent has this email"))?;
+                    Action::Assign {
+                        user_id: Some(user.id),
+                    }
+                }
+                "set_team" => {
+                    let teams = s.app.teams(a).await?;
+                    let team = teams
+                        .iter()
+                        .find(|t| t.name.eq_ignore_ascii_case(v))
+                        .ok_or_else(|| at("no team has this name"))?;
+                    Action::SetTeam {
+                        team_id: Some(team.id),
+                    }
+                }
+                _ => return Err(at("choose an action")),
+            });
+        }
+        let conditions = if self.match_any {
+            Conditions {
+                all: vec![],
+                any: conditions,
+            }
+        } else {
+            Conditions {
+                all: conditions,
+                any: vec![],
+            }
+        };
+        Ok(RuleInput {
+            name: self.name.clone(),
+            enabled: Some(true),
+            trigger,
+            conditions,
+            actions,
+        })
+    }
+}
+
+struct RuleRow {
+    id: i64,
+    name: String,
+    enabled: bool,
+    when: String,
+    conditions: String,
+    actions: String,
+    first: bool,
+    last: bool,
+}
+
+fn trigger_label(t: Trigger) -> &'static str {
+    TRIGGERS
+        .iter()
+        .find(|(k, _)| *k == t.as_str())
+        .map_or("", |(_, l)| l)
+}
+
+fn describe_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => format!("\u{201c}{s}\u{201d}"),
+        serde_json::Value::Array(a) => a.iter().map(describe_value).collect::<Vec<_>>().join(", "),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn describe_action(a: &Action) -> String {
+    match a {
+        Action::SetStatus { status } => format!("status {status}"),
+        Action::SetPriority { priority } => format!("priority {priority}"),
+        Action::Assign { user_id: Some(u) } => format!("assign to agent {u}"),
+        Action::Assign { user_id: None } => "unassign".into(),
+        Action::SetTeam { team_id: Some(t) } => format!("team {t}"),
+        Action::SetTeam { team_id: None } => "no team".into(),
+        Action::AddTags { tags } => format!("tag {}", tags.join(", ")),
+        Action::RemoveTags { tags } => format!("untag {}", tags.join(", ")),
+        Action::AddNote { .. } => "add a note".into(),
+    }
+}
+
+fn rule_row(r: &RuleInfo, i: usize, n: usize) -> RuleRow {
+    let c = &r.rule.conditions;
+    let (list, joiner) = if c.any.is_empty() {
+        (&c.all, " and ")
+    } else {
+        (&c.any, " or ")
+    };
+    let conditions = list
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {}",
+                c.field,
+                c.op.as_str().replace('_', " "),
+                describe_value(&c.value)
+            )
+            .trim()
+            .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(joiner);
+    RuleRow {
+        id: r.id,
+        name: r.rule.name.clone(),
+        enabled: r.rule.enabled.unwrap_or(true),
+        when: trigger_label(r.rule.trigger).to_string(),
+        conditions: if conditions.is_empty() {
+            "always".into()
+        } else {
+            conditions
+        },
+        actions: r
+            .rule
+            .actions
+            .iter()
+            .map(describe_action)
+            .collect::<Vec<_>>()
+            .join(" · "),
+        first: i == 0,
+        last: i + 1 == n,
+    }
+}
+
+struct RunRow {
+    time: String,
+    time_iso: String,
+    rule: String,
+    conversation_id: Option<i64>,
+    outcome: String,
+    detail: String,
+}
+
+fn run_row(r: RuleRun) -> RunRow {
+    let detail = r
+        .detail
+        .get("reason")
+        .or_else(|| r.detail.get("error"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .or_else(|| {
+            r.detail
+                .get("actions")
+                .and_then(|a| serde_json::from_value::<Vec<Action>>(a.clone()).ok())
+                .map(|a| {
+                    a.iter()
+                        .map(describe_action)
+                        .collect::<Vec<_>>()
+                        .join(" · ")
+                })
+        })
+        .unwrap_or_default();
+    RunRow {
+        time: super::ago(r.created_at),
+        time_iso: r.created_at.to_string(),
+        rule: r.rule_name,
+        conversation_id: r.conversation_id,
+        outcome: r.outcome,
+        detail,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "settings/automation.html")]
+struct RulesPage {
+    nav: Nav,
+    sub: &'static str,
+    admin: bool,
+    rows: Vec<RuleRow>,
+    runs: Vec<RunRow>,
+    draft: RuleDraft,
+    report: Option<DryRunReport>,
+    triggers: Vec<(&'static str, &'static str)>,
+    fields: Vec<(&'static str, &'static str)>,
+    ops: Vec<&'static str>,
+    kinds: Vec<(&'static str, &'static str)>,
+    notice: Option<&'static str>,
+    error: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ListParams {
+    format: Option<String>,
+    notice: Option<String>,
+}
+
+async fn rules_view(
+    s: &AppState,
+    caller: &Caller,
+    notice: Option<&'static str>,
+    draft: Option<RuleDraft>,
+    report: Option<DryRunReport>,
+    status: StatusCode,
+) -> Response {
+    let a = &caller.actor;
+    let first_page = PageRequest {
+        limit: 20,
+        after: None,
+    };
+    let (list, runs) = match (
+        s.app.rules(a).await,
+        s.app.rule_runs(a, None, first_page).await,
+    ) {
+        (Ok(l), Ok(r)) => (l, r),
+        (Err(e), _) | (_, Err(e)) => return error_page(s, caller, e).await,
+    };
+    let n = list.len();
+    let res = page(RulesPage {
+        nav: nav(s, caller, "settings", "").await,
+        sub: "automation",
+        admin: a.role.allows(citius_domain::role::Permission::Administer),
+        rows: list
+            .iter()
+            .enumerate()
+            .map(|(i, r)| rule_row(r, i, n))
+            .collect(),
+        runs: runs.items.into_iter().map(run_row).collect(),
+        draft: draft.unwrap_or_else(RuleDraft::blank),
+        report,
+        triggers: TRIGGERS.to_vec(),
+        fields: FIELDS.to_vec(),
+        ops: Op::ALL.iter().map(|o| o.as_str()).collect(),
+        kinds: ACTIONS.to_vec(),
+        notice,
+        error: None,
+    });
+    with_status(res, status)
+}
+
+async fn rules(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Query(p): Query<ListParams>,
+) -> Response {
+    if p.format.as_deref() == Some("csv") {
+        let page = PageRequest {
+            limit: 100,
+            after: None,
+        };
+        return match s.app.rule_runs(&caller.actor, None, page).await {
+            Ok(runs) => csv::download(
+                "automation-runs.csv",
+                &["time", "rule", "conversation_id", "outcome", "detail"],
+                runs.items.into_iter().map(|r| {
+                    let time = r.created_at.to_string();
+                    let row = run_row(r);
+                    vec![
+                        time,
+                        row.rule,
+                        row.conversation_id
+                            .map(|c| c.to_string())
+                            .unwrap_or_default(),
+                        row.outcome,
+                        row.detail,
+                    ]
+                }),
+            ),
+            Err(e) => error_page(&s, &caller, e).await,
+        };
+    }
+    rules_view(
+        &s,
+        &caller,
+        notice(p.notice.as_deref()),
+        None,
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Saves the rule, or (with `dry_run`) tries it on recent conversations and shows how it did.
+async fn create_rule(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(r) = check_csrf(&caller, value(&f, "_csrf")) {
+        return *r;
+    }
+    let mut draft = RuleDraft::from_form(&f);
+    let dry = !value(&f, "dry_run").is_empty();
+    let result = match draft.input(&s, &caller).await {
+        Ok(rule) if dry => s
+            .app
+            .dry_run_rule(
+                &caller.actor,
+                citius_app::automation::DryRunInput {
+                    rule,
+                    limit: Some(500),
+                },
+            )
+            .await
+            .map(Some),
+        Ok(rule) => s
+            .app
+            .save_rule(&caller.actor, None, rule)
+            .await
+            .map(|_| None),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(Some(report)) => {
+            rules_view(&s, &caller, None, Some(draft), Some(report), StatusCode::OK).await
+        }
+        Ok(None) => see_other("/settings/automation?notice=rule-saved"),
+        Err(e) => match fixable(&e) {
+            Some((status, message)) => {
+                draft.error = Some(message);
+                rules_view(&s, &caller, None, Some(draft), None, status).await
+            }
+            None => error_page(&s, &caller, e).await,
+        },
+    }
+}
+
+async fn find(
+    s: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> Result<(Vec<RuleInfo>, RuleInfo), citius_app::AppError> {
+    let list = s.app.rules(&caller.actor).await?;
+    let found = list
+        .iter()
+        .find(|r| r.id == id)
+        .cloned()
+        .ok_or(citius_app::AppError::NotFound)?;
+    Ok((list, found))
+}
+
+async fn toggle_rule(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Path(id): Path<i64>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(r) = check_csrf(&caller, value(&f, "_csrf")) {
+        return *r;
+    }
+    let result = async {
+        let (_, mut r) = find(&s, &caller, id).await?;
+        r.rule.enabled = Some(!r.rule.enabled.unwrap_or(true));
+        s.app.save_rule(&caller.actor, Some(id), r.rule).await
+    }
+    .await;
+    match result {
+        Ok(_) => see_other("/settings/automation?notice=rule-toggled"),
+        Err(e) => error_page(&s, &caller, e).await,
+    }
+}
+
+async fn move_rule(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Path(id): Path<i64>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(r) = check_csrf(&caller, value(&f, "_csrf")) {
+        return *r;
+    }
+    let result = async {
+        let (list, _) = find(&s, &caller, id).await?;
+        let mut ids: Vec<i64> = list.iter().map(|r| r.id).collect();
+        if let Some(i) = ids.iter().position(|x| *x == id) {
+            match value(&f, "direction") {
+                "up" if i > 0 => ids.swap(i, i - 1),
+                "down" if i + 1 < ids.len() => ids.swap(i, i + 1),
+                _ => {}
+            }
+        }
+        s.app.order_rules(&caller.actor, OrderInput { ids }).await
+    }
+    .await;
+    match result {
+        Ok(_) => see_other("/settings/automation?notice=rule-moved"),
+        Err(e) => error_page(&s, &caller, e).await,
+    }
+}
+
+async fn delete_rule(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Path(id): Path<i64>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(r) = check_csrf(&caller, value(&f, "_csrf")) {
+        return *r;
+    }
+    match s.app.delete_rule(&caller.actor, id).await {
+        Ok(()) => see_other("/settings/automation?notice=rule-deleted"),
+        Err(e) => error_page(&s, &caller, e).await,
+    }
+}
