@@ -174,6 +174,30 @@ impl App {
         Ok(store::messages(&mut c, actor.workspace_id, endpoint_id, page).await?)
     }
 
+    /// The delivery log of an endpoint with every attempt, newest message first.
+    pub async fn webhook_log(
+        &self,
+        actor: &Actor,
+        endpoint_id: i64,
+        page: PageRequest,
+    ) -> AppResult<Page<MessageDetail>> {
+        require(actor, Permission::Administer)?;
+        let mut c = self.db.read().await?;
+        store::get_endpoint(&mut c, actor.workspace_id, endpoint_id).await?;
+        let messages = store::messages(&mut c, actor.workspace_id, endpoint_id, page).await?;
+        let ids: Vec<i64> = messages.items.iter().map(|m| m.id).collect();
+        let mut attempts = store::attempts_of(&mut c, &ids).await?;
+        Ok(messages.map(|message| {
+            let (mine, rest): (Vec<_>, Vec<_>) =
+                attempts.drain(..).partition(|(id, _)| *id == message.id);
+            attempts = rest;
+            MessageDetail {
+                message,
+                attempts: mine.into_iter().map(|(_, a)| a).collect(),
+            }
+        }))
+    }
+
     pub async fn webhook_message(&self, actor: &Actor, id: i64) -> AppResult<MessageDetail> {
         require(actor, Permission::Administer)?;
         let mut c = self.db.read().await?;

@@ -31,6 +31,7 @@ mod handoffs;
 mod routing;
 mod settings;
 mod sla;
+mod webhooks;
 
 #[derive(Embed)]
 #[folder = "assets/"]
@@ -58,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         .merge(routing::routes())
         .merge(sla::routes())
         .merge(automation::routes())
+        .merge(webhooks::routes())
 }
 
 async fn asset(Path(file): Path<String>) -> Response {

@@ -325,19 +325,38 @@ pub async fn requeue(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<()> {
 }
 
 pub async fn attempts(c: &mut Conn, message_id: i64) -> DbResult<Vec<WebhookAttemptInfo>> {
-    let rows = sqlx::query("SELECT * FROM webhook_attempts WHERE message_id = $1 ORDER BY id")
-        .bind(message_id)
-        .fetch_all(c)
-        .await?;
+    Ok(attempts_of(c, &[message_id])
+        .await?
+        .into_iter()
+        .map(|(_, a)| a)
+        .collect())
+}
+
+/// The attempts of several messages in one query, as (message id, attempt), oldest first.
+pub async fn attempts_of(
+    c: &mut Conn,
+    message_ids: &[i64],
+) -> DbResult<Vec<(i64, WebhookAttemptInfo)>> {
+    if message_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT * FROM webhook_attempts WHERE message_id IN ({}) ORDER BY id",
+        crate::id_list(message_ids)
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(c).await?;
     rows.iter()
         .map(|r| {
-            Ok(WebhookAttemptInfo {
-                attempt: r.try_get("attempt")?,
-                status_code: r.try_get("status_code")?,
-                error: r.try_get("error")?,
-                duration_ms: r.try_get("duration_ms")?,
-                created_at: from_ms(r.try_get("created_at")?),
-            })
+            Ok((
+                r.try_get("message_id")?,
+                WebhookAttemptInfo {
+                    attempt: r.try_get("attempt")?,
+                    status_code: r.try_get("status_code")?,
+                    error: r.try_get("error")?,
+                    duration_ms: r.try_get("duration_ms")?,
+                    created_at: from_ms(r.try_get("created_at")?),
+                },
+            ))
         })
         .collect()
 }

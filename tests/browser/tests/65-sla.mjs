@@ -72,7 +72,7 @@ export default [
       let text = '';
       for (let i = 0; i < 50 && !text.includes('First response'); i++) {
         await page.goto(`${base}/conversations/${conv.id}`);
-        text = (await page.locator('aside .sla').textContent().catch(() => '')) || '';
+        text = (await page.locator('aside .sla').textContent({ timeout: 300 }).catch(() => '')) || '';
         if (!text.includes('First response')) await page.waitForTimeout(200);
       }
       assert.match(text, new RegExp(urgent));

@@ -291,6 +291,13 @@ async fn index(State(s): State<AppState>, WebSession(caller): WebSession) -> Res
             open: true,
         },
         Section {
+            href: "/settings/webhooks",
+            title: "Webhooks",
+            about: "Signed event deliveries to your systems, with a delivery log and replay.",
+            note: admin_only,
+            open: admin,
+        },
+        Section {
             href: "/settings/tokens",
             title: "API tokens",
             about: "Your personal tokens for the API and integrations.",
