@@ -135,7 +135,7 @@ fn facts_of(
 }
 
 /// The field changes among a rule's actions, as one change.
-fn change_of(actions: &[Action]) -> ConversationChange {
+pub(crate) fn change_of(actions: &[Action]) -> ConversationChange {
     let mut change = ConversationChange::default();
     for a in actions {
         match a {

@@ -12,6 +12,7 @@ pub mod error;
 mod group_commit;
 pub mod handoffs;
 pub mod hub;
+pub mod macros;
 mod outbox;
 pub mod routing;
 pub mod sla;

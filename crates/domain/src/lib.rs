@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 pub mod handoff;
 pub mod language;
+pub mod macros;
 pub mod paging;
 pub mod records;
 pub mod role;

@@ -28,6 +28,7 @@ use crate::state::AppState;
 mod automation;
 mod csv;
 mod handoffs;
+mod macros;
 mod routing;
 mod settings;
 mod sla;
@@ -60,6 +61,7 @@ pub fn routes() -> Router<AppState> {
         .merge(sla::routes())
         .merge(automation::routes())
         .merge(webhooks::routes())
+        .merge(macros::routes())
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
@@ -785,6 +787,8 @@ struct ConversationPage {
     queue: Option<String>,
     /// The SLA policy's name and its clocks, when one applies.
     sla: Option<(String, Vec<sla::ClockLine>)>,
+    /// Macros the agent can apply here.
+    macros: Vec<(i64, String)>,
     notice: Option<&'static str>,
     error: Option<String>,
     update_error: Option<String>,
@@ -868,8 +872,10 @@ async fn conversation_page(
     let names: HashMap<i64, String> = users.iter().map(|u| (u.id, u.name.clone())).collect();
     let queue = routing::queue_line(s, a, &conv).await;
     let sla = sla::clock_lines(s, a, conv.id).await;
+    let macros = macros::choices(s, a).await;
     let mut res = page(ConversationPage {
         sla,
+        macros,
         nav: nav(s, caller, "inbox", "").await,
         items: timeline_view(items, &names, &conv.customer_name),
         statuses: Status::ALL.iter().map(|s| s.to_string()).collect(),

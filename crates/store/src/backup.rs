@@ -51,6 +51,7 @@ pub const TABLES: &[&str] = &[
     "sla_clocks",
     "automation_rules",
     "rule_runs",
+    "macros",
 ];
 
 /// Tables keyed by something other than a generated id.

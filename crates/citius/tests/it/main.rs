@@ -19,6 +19,7 @@ mod events;
 mod handoffs;
 mod isolation;
 mod jobs;
+mod macros;
 mod migrations;
 mod nodes;
 mod roles;

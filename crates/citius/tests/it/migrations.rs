@@ -85,6 +85,12 @@ async fn fill(t: &TestApp) {
     )
     .await;
     t.post_created(
+        "/api/v1/macros",
+        owner,
+        json!({"name": "Thanks", "body": "Thanks {{ customer.first_name }}!"}),
+    )
+    .await;
+    t.post_created(
         "/api/v1/automation/rules",
         owner,
         json!({"name": "Tag new", "trigger": "conversation_created",

@@ -8,6 +8,7 @@ pub mod customers;
 pub mod directory;
 pub mod events;
 pub mod handoffs;
+pub mod macros;
 pub mod routing;
 pub mod sla;
 pub mod webhooks;
@@ -169,6 +170,9 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         )
         .route("/automation/dry-run", post(automation::dry_run))
         .route("/automation/runs", get(automation::runs))
+        .route("/macros", get(macros::list).post(macros::create))
+        .route("/macros/{id}", put(macros::update).delete(macros::delete))
+        .route("/conversations/{id}/macros/{macro_id}", post(macros::apply))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route(
             "/webhooks/{id}",
@@ -280,6 +284,11 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         automation::order,
         automation::dry_run,
         automation::runs,
+        macros::list,
+        macros::create,
+        macros::update,
+        macros::delete,
+        macros::apply,
         webhooks::list,
         webhooks::create,
         webhooks::get,

@@ -53,6 +53,7 @@ pub(super) fn notice(key: Option<&str>) -> Option<&'static str> {
         "transfer-withdrawn" => "Transfer offer withdrawn.",
         "follow-up-added" => "Follow-up added.",
         "follow-up-done" => "Follow-up marked done.",
+        "macro-applied" => "Macro applied.",
         _ => return None,
     })
 }

@@ -291,6 +291,13 @@ async fn index(State(s): State<AppState>, WebSession(caller): WebSession) -> Res
             open: true,
         },
         Section {
+            href: "/settings/macros",
+            title: "Macros",
+            about: "Canned replies and notes with placeholders that also set status, priority and tags.",
+            note: None,
+            open: true,
+        },
+        Section {
             href: "/settings/webhooks",
             title: "Webhooks",
             about: "Signed event deliveries to your systems, with a delivery log and replay.",
