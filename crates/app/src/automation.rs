@@ -149,7 +149,11 @@ pub(crate) fn change_of(actions: &[Action]) -> ConversationChange {
             Action::RemoveTags { tags } => change
                 .remove_tags
                 .extend(tags.iter().map(|t| t.trim().to_lowercase())),
-            Action::AddNote { .. } => {}
+            Action::Snooze { hours } => {
+                change.status = Some(citius_domain::conversation::Status::Snoozed);
+                change.snooze = Some(citius_store::now_ms() + i64::from(*hours) * 3_600_000);
+            }
+            Action::AddNote { .. } | Action::Reply { .. } => {}
         }
     }
     change
@@ -419,6 +423,32 @@ impl App {
         Ok(produced)
     }
 
+    /// A rule's reply with its placeholders filled; the workspace speaks as the agent.
+    async fn fill_template(
+        &self,
+        tx: &mut Conn,
+        ws: i64,
+        conv: &Conversation,
+        template: &str,
+    ) -> AppResult<String> {
+        let customer = customers::get(tx, ws, conv.customer_id).await?;
+        let workspace = citius_store::directory::workspace_by_id(tx, ws).await?;
+        let values = citius_domain::macros::Values {
+            customer_email: customer
+                .identities
+                .iter()
+                .find(|i| i.kind == citius_domain::customer::IdentityKind::Email)
+                .map(|i| i.value.clone())
+                .unwrap_or_default(),
+            customer_name: customer.name,
+            agent_name: workspace.name.clone(),
+            conversation_id: conv.id,
+            conversation_subject: conv.subject.clone(),
+            workspace_name: workspace.name,
+        };
+        Ok(citius_domain::macros::render(template, &values)?)
+    }
+
     async fn apply_actions(
         &self,
         tx: &mut Conn,
@@ -432,22 +462,28 @@ impl App {
             .change_conversation(tx, by, ws, conv.id, &change_of(actions))
             .await?;
         for a in actions {
-            if let Action::AddNote { text } = a {
-                let body = Body::from_text(text)?;
-                let (_, added) = crate::conversations::append_message(
-                    tx,
-                    self.db.backend(),
-                    by,
-                    ws,
-                    conv.id,
-                    conv.customer_id,
-                    MessageKind::Note,
-                    &body,
-                    &[],
-                )
-                .await?;
-                events.push(added);
-            }
+            let (kind, text) = match a {
+                Action::AddNote { text } => (MessageKind::Note, text.clone()),
+                Action::Reply { template } => (
+                    MessageKind::Reply,
+                    self.fill_template(tx, ws, conv, template).await?,
+                ),
+                _ => continue,
+            };
+            let body = Body::from_text(&text)?;
+            let (_, added) = crate::conversations::append_message(
+                tx,
+                self.db.backend(),
+                by,
+                ws,
+                conv.id,
+                conv.customer_id,
+                kind,
+                &body,
+                &[],
+            )
+            .await?;
+            events.push(added);
         }
         Ok(events)
     }

@@ -117,6 +117,14 @@ pub enum Action {
     AddNote {
         text: String,
     },
+    /// A reply to the customer; placeholders as in macros, e.g. `{{ customer.first_name }}`.
+    Reply {
+        template: String,
+    },
+    /// Snooze for this many hours (1 to 720); a customer's message wakes it earlier.
+    Snooze {
+        hours: u32,
+    },
 }
 
 /// A rule as written; stored as given once valid.
@@ -190,7 +198,20 @@ impl RuleInput {
                 Action::SetStatus {
                     status: Status::Snoozed,
                 } => {
-                    errors.push(bad("rules cannot snooze (there is no time to wake up)"));
+                    errors.push(bad("use the snooze action, which says for how long"));
+                }
+                Action::Reply { template } => {
+                    if let Err(e) = required_text("template", template, MAX_TEXT)
+                        .and_then(|t| crate::macros::check_template(&t))
+                    {
+                        errors.extend(e.fields.into_iter().map(|f| InvalidField {
+                            field: format!("actions[{i}].template"),
+                            message: f.message,
+                        }));
+                    }
+                }
+                Action::Snooze { hours } if !(1..=720).contains(hours) => {
+                    errors.push(bad("snooze for 1 to 720 hours"));
                 }
                 _ => {}
             }
@@ -332,7 +353,8 @@ impl Facts {
                 let gone: Vec<String> = tags.iter().map(|t| t.trim().to_lowercase()).collect();
                 self.tags.retain(|t| !gone.contains(t));
             }
-            Action::AddNote { .. } => {}
+            Action::Snooze { .. } => self.status = Some(Status::Snoozed),
+            Action::AddNote { .. } | Action::Reply { .. } => {}
         }
     }
 }
@@ -444,7 +466,7 @@ pub fn evaluate(rules: &[Rule], facts: &mut Facts, chain: &[i64]) -> Vec<Outcome
         let notes = r
             .actions
             .iter()
-            .any(|a| matches!(a, Action::AddNote { .. }));
+            .any(|a| matches!(a, Action::AddNote { .. } | Action::Reply { .. }));
         if after == *facts && !notes {
             continue;
         }

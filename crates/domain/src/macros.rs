@@ -89,10 +89,10 @@ impl MacroInput {
             });
         }
         for (i, a) in self.actions.iter().enumerate() {
-            if matches!(a, Action::AddNote { .. }) {
+            if matches!(a, Action::AddNote { .. } | Action::Reply { .. }) {
                 errors.push(InvalidField {
                     field: format!("actions[{i}]"),
-                    message: "a macro's note is its text (text_kind: note)".into(),
+                    message: "a macro's reply or note is its text (text_kind)".into(),
                 });
             }
         }
@@ -152,6 +152,13 @@ fn parse(src: &str) -> Result<Vec<Piece<'_>>, String> {
     }
     out.push(Piece::Text(rest));
     Ok(out)
+}
+
+/// Checks a template's placeholders without filling them.
+pub fn check_template(src: &str) -> Result<(), Invalid> {
+    parse(src)
+        .map(|_| ())
+        .map_err(|m| Invalid::field("body", m))
 }
 
 /// What placeholders stand for, when a macro is applied.

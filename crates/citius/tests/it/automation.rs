@@ -153,6 +153,59 @@ async fn chains_loops_and_dry_runs(t: TestApp) {
     let c = t.get_ok(&format!("/api/v1/conversations/{cid}"), tok).await;
     assert_eq!(c["tags"], json!(["escalated"]), "a dry run changes nothing");
 
+    // An automatic reply with placeholders, and a snooze.
+    t.post_created(
+        "/api/v1/automation/rules",
+        tok,
+        json!({"name": "Away notice", "trigger": "conversation_created",
+               "conditions": {"all": [{"field": "subject", "op": "contains", "value": "holiday"}]},
+               "actions": [{"type": "reply", "template": "Hi {{ customer.first_name | default: \"there\" }}, we answer on Monday. {{ workspace.name }}"},
+                           {"type": "snooze", "hours": 48}]}),
+    )
+    .await;
+    let away = t
+        .post_created(
+            "/api/v1/conversations",
+            tok,
+            json!({"customer": {"email": "grace@example.com", "name": "Grace Hopper"}, "subject": "Question over the holiday", "body": "Hello?"}),
+        )
+        .await;
+    t.app.run_due_jobs().await.unwrap();
+    let c = t
+        .get_ok(&format!("/api/v1/conversations/{}", id(&away)), tok)
+        .await;
+    assert_eq!(c["status"], "snoozed", "{c}");
+    let messages = t
+        .get_ok(
+            &format!("/api/v1/conversations/{}/messages", id(&away)),
+            tok,
+        )
+        .await;
+    let reply = messages["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "reply")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        reply["body_text"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Hi Grace, we answer on Monday."),
+        "{messages}"
+    );
+    let (status, body) = t
+        .post(
+            "/api/v1/automation/rules",
+            tok,
+            json!({"name": "Leaky reply", "trigger": "conversation_created",
+                   "actions": [{"type": "reply", "template": "{{ customer.password }}"}, {"type": "snooze", "hours": 0}]}),
+        )
+        .await;
+    assert_invalid(status, &body, "actions[0].template", "unknown placeholder");
+    assert_invalid(status, &body, "actions[1]", "zero hours");
+
     // Bad rules name the part to fix; agents cannot write rules.
     let (status, body) = t
         .post(

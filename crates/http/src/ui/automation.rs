@@ -55,7 +55,7 @@ const FIELDS: [(&str, &str); 12] = [
     ("hours_since_created", "Hours since created"),
 ];
 
-const ACTIONS: [(&str, &str); 7] = [
+const ACTIONS: [(&str, &str); 9] = [
     ("set_priority", "Set priority to"),
     ("set_status", "Set status to"),
     ("add_tags", "Add tags"),
@@ -63,6 +63,8 @@ const ACTIONS: [(&str, &str); 7] = [
     ("assign", "Assign to (agent email)"),
     ("set_team", "Move to team (name)"),
     ("add_note", "Add an internal note"),
+    ("reply", "Reply with (placeholders allowed)"),
+    ("snooze", "Snooze for (hours)"),
 ];
 
 fn value<'a>(f: &'a [(String, String)], key: &str) -> &'a str {
@@ -198,6 +200,12 @@ impl RuleDraft {
                 "add_note" => Action::AddNote {
                     text: v.to_string(),
                 },
+                "reply" => Action::Reply {
+                    template: v.to_string(),
+                },
+                "snooze" => Action::Snooze {
+                    hours: v.parse().map_err(|_| at("give a whole number of hours"))?,
+                },
                 "assign" => {
                     let users = s.app.users(a).await?;
                     let user = users
@@ -280,6 +288,8 @@ fn describe_action(a: &Action) -> String {
         Action::AddTags { tags } => format!("tag {}", tags.join(", ")),
         Action::RemoveTags { tags } => format!("untag {}", tags.join(", ")),
         Action::AddNote { .. } => "add a note".into(),
+        Action::Reply { .. } => "reply".into(),
+        Action::Snooze { hours } => format!("snooze {hours} h"),
     }
 }
 

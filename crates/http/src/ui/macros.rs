@@ -80,7 +80,8 @@ fn row(m: MacroInfo) -> Row {
             Action::RemoveTags { tags } => format!("untag {}", tags.join(", ")),
             Action::Assign { .. } => "assign".into(),
             Action::SetTeam { .. } => "team".into(),
-            Action::AddNote { .. } => "note".into(),
+            Action::AddNote { .. } | Action::Reply { .. } => "text".into(),
+            Action::Snooze { hours } => format!("snooze {hours} h"),
         })
         .collect::<Vec<_>>()
         .join(" · ");
