@@ -413,7 +413,7 @@ impl App {
                     rule_id,
                     rule_name: &name,
                     conversation_id: conv.id,
-                    event_id: event.id,
+                    event_id: Some(event.id),
                     outcome: result,
                     detail: &detail,
                 },
@@ -486,5 +486,110 @@ impl App {
             events.push(added);
         }
         Ok(events)
+    }
+}
+
+/// How far back an idle rule looks past its threshold: the worker runs every few seconds, so
+/// a day covers any pause of the workers.
+const IDLE_WINDOW_MS: i64 = 24 * 3_600_000;
+/// Conversations one idle rule handles per round.
+const IDLE_BATCH: i64 = 200;
+
+impl App {
+    /// Worker round for `idle` rules: conversations that sat unchanged for a rule's hours and
+    /// meet its conditions get its actions, once per quiet stretch; returns how many acted.
+    pub async fn run_idle_rules(&self) -> AppResult<usize> {
+        let mut c = self.db.read().await?;
+        let rules = settings::rules_everywhere(&mut c, Trigger::Idle.as_str()).await?;
+        drop(c);
+        let now = citius_store::now_ms();
+        let mut acted = 0;
+        for (ws, s) in rules {
+            let input = parse_rule(&s)?;
+            let Some(hours) = input.after_hours else {
+                continue;
+            };
+            let until = now - i64::from(hours) * 3_600_000;
+            let rule = Rule {
+                id: s.id,
+                name: s.name.clone(),
+                conditions: input.conditions,
+                actions: input.actions,
+            };
+            let mut c = self.db.read().await?;
+            let ids =
+                conversations::quiet(&mut c, ws, until - IDLE_WINDOW_MS, until, IDLE_BATCH).await?;
+            drop(c);
+            for id in ids {
+                let mut tx = self.db.begin().await?;
+                let conv = match conversations::get(&mut tx, ws, id).await {
+                    Ok(conv) => conv,
+                    Err(DbError::NotFound) => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                // Changed meanwhile, or already handled in this quiet stretch.
+                if conv.updated_at.as_millisecond() > until
+                    || log::ran_since(&mut tx, rule.id, id, conv.updated_at.as_millisecond())
+                        .await?
+                {
+                    continue;
+                }
+                let customer = customers::get(&mut tx, ws, conv.customer_id).await.ok();
+                let mut facts = facts_of(&conv, customer.as_ref(), None);
+                let Some(Outcome::Run { actions, .. }) =
+                    automation::evaluate(std::slice::from_ref(&rule), &mut facts, &[])
+                        .into_iter()
+                        .next()
+                else {
+                    continue;
+                };
+                let origin = RuleOrigin {
+                    rule_id: rule.id,
+                    rule_name: rule.name.clone(),
+                    chain: Vec::new(),
+                };
+                savepoint(&mut tx).await?;
+                let (outcome, detail, events) = match self
+                    .apply_actions(&mut tx, ws, &conv, &origin, &actions)
+                    .await
+                {
+                    Ok(events) => {
+                        release_savepoint(&mut tx).await?;
+                        acted += 1;
+                        (
+                            "applied",
+                            json!({"actions": actions, "after_hours": hours}),
+                            events,
+                        )
+                    }
+                    Err(AppError::Internal(e)) if !matches!(e, DbError::Corrupt(_)) => {
+                        return Err(AppError::Internal(e));
+                    }
+                    Err(e) => {
+                        rollback_to_savepoint(&mut tx).await?;
+                        (
+                            "failed",
+                            json!({"actions": actions, "error": e.to_string()}),
+                            Vec::new(),
+                        )
+                    }
+                };
+                log::record(
+                    &mut tx,
+                    ws,
+                    &NewRun {
+                        rule_id: rule.id,
+                        rule_name: &rule.name,
+                        conversation_id: id,
+                        event_id: None,
+                        outcome,
+                        detail: &detail,
+                    },
+                )
+                .await?;
+                self.commit(tx, ws, events).await?;
+            }
+        }
+        Ok(acted)
     }
 }

@@ -164,6 +164,9 @@ impl App {
             if let Err(e) = self.run_due_jobs().await {
                 tracing::error!(error = %e, source = ?std::error::Error::source(&e), "job runner failed");
             }
+            if let Err(e) = self.run_idle_rules().await {
+                tracing::error!(error = %e, source = ?std::error::Error::source(&e), "idle rules failed");
+            }
             if let Err(e) = self.route_waiting().await {
                 tracing::error!(error = %e, source = ?std::error::Error::source(&e), "routing failed");
             }

@@ -26,8 +26,12 @@ string_enum!(
         MessageReceived => "message_received",
         SlaWarning => "sla_warning",
         SlaBreached => "sla_breached",
+        Idle => "idle",
     }
 );
+
+/// Longest wait an `idle` rule may ask for: a year.
+pub const MAX_IDLE_HOURS: u32 = 24 * 366;
 
 string_enum!(
     /// How a condition compares.
@@ -135,6 +139,10 @@ pub struct RuleInput {
     #[serde(default)]
     pub enabled: Option<bool>,
     pub trigger: Trigger,
+    /// For `idle`: how many hours the conversation sat unchanged, e.g. 72 for "pending for
+    /// three days" (with a condition on the status). The rule acts once per quiet stretch.
+    #[serde(default)]
+    pub after_hours: Option<u32>,
     #[serde(default)]
     pub conditions: Conditions,
     pub actions: Vec<Action>,
@@ -147,6 +155,18 @@ impl RuleInput {
         let mut errors: Vec<InvalidField> = Vec::new();
         if let Err(e) = required_text("name", &self.name, MAX_NAME) {
             errors.extend(e.fields);
+        }
+        match (self.trigger, self.after_hours) {
+            (Trigger::Idle, Some(h)) if (1..=MAX_IDLE_HOURS).contains(&h) => {}
+            (Trigger::Idle, _) => errors.push(InvalidField {
+                field: "after_hours".into(),
+                message: format!("an idle rule needs 1 to {MAX_IDLE_HOURS} hours"),
+            }),
+            (_, Some(_)) => errors.push(InvalidField {
+                field: "after_hours".into(),
+                message: "only idle rules wait".into(),
+            }),
+            (_, None) => {}
         }
         let c = &self.conditions;
         if c.all.len() + c.any.len() > MAX_CONDITIONS {
@@ -604,6 +624,7 @@ mod tests {
             name: "Escalate".into(),
             enabled: None,
             trigger: Trigger::MessageReceived,
+            after_hours: None,
             conditions: Conditions {
                 all: vec![
                     cond("priority", Op::Equals, json!("normal")),

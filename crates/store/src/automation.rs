@@ -23,7 +23,8 @@ pub struct NewRun<'a> {
     pub rule_id: i64,
     pub rule_name: &'a str,
     pub conversation_id: i64,
-    pub event_id: i64,
+    /// The event that fired the rule; none for rules on the clock.
+    pub event_id: Option<i64>,
     pub outcome: &'a str,
     pub detail: &'a serde_json::Value,
 }
@@ -44,6 +45,25 @@ pub async fn record(c: &mut Conn, workspace_id: i64, r: &NewRun<'_>) -> DbResult
     .execute(c)
     .await?;
     Ok(())
+}
+
+/// Whether a rule acted on a conversation at or after `since_ms` (so an idle rule acts once
+/// per quiet stretch).
+pub async fn ran_since(
+    c: &mut Conn,
+    rule_id: i64,
+    conversation_id: i64,
+    since_ms: i64,
+) -> DbResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM rule_runs WHERE rule_id = $1 AND conversation_id = $2 AND created_at >= $3",
+    )
+    .bind(rule_id)
+    .bind(conversation_id)
+    .bind(since_ms)
+    .fetch_one(c)
+    .await?;
+    Ok(n > 0)
 }
 
 /// Runs of a workspace (of one rule, if given), newest first.

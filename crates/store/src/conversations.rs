@@ -671,6 +671,27 @@ pub async fn message_by_id(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult
 
 // ---- Events -----------------------------------------------------------------------------
 
+/// Conversations still in play (open, pending, snoozed) last changed between `from_ms` and
+/// `to_ms`, oldest change first, at most `limit`: what idle rules look at.
+pub async fn quiet(
+    c: &mut Conn,
+    workspace_id: i64,
+    from_ms: i64,
+    to_ms: i64,
+    limit: i64,
+) -> DbResult<Vec<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM conversations WHERE workspace_id = $1 AND status IN ('open', 'pending', 'snoozed') \
+         AND updated_at >= $2 AND updated_at <= $3 ORDER BY updated_at, id LIMIT $4",
+    )
+    .bind(workspace_id)
+    .bind(from_ms)
+    .bind(to_ms)
+    .bind(limit)
+    .fetch_all(c)
+    .await?)
+}
+
 pub async fn insert_event(
     c: &mut Conn,
     workspace_id: i64,

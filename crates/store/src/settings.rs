@@ -127,6 +127,20 @@ pub async fn rules_for(c: &mut Conn, workspace_id: i64, trigger: &str) -> DbResu
     rows.iter().map(|r| setting(Kind::Rule, r)).collect()
 }
 
+/// Enabled rules of one trigger in every workspace, as (workspace, rule): for work that
+/// runs on the clock rather than on an event.
+pub async fn rules_everywhere(c: &mut Conn, trigger: &str) -> DbResult<Vec<(i64, Setting)>> {
+    let rows = sqlx::query(
+        "SELECT * FROM automation_rules WHERE trigger_kind = $1 AND enabled = 1 ORDER BY workspace_id, position, id",
+    )
+    .bind(trigger)
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("workspace_id")?, setting(Kind::Rule, r)?)))
+        .collect()
+}
+
 pub async fn get(c: &mut Conn, kind: Kind, workspace_id: i64, id: i64) -> DbResult<Setting> {
     let sql = format!(
         "SELECT * FROM {} WHERE id = $1 AND workspace_id = $2",

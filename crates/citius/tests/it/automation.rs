@@ -206,6 +206,60 @@ async fn chains_loops_and_dry_runs(t: TestApp) {
     assert_invalid(status, &body, "actions[0].template", "unknown placeholder");
     assert_invalid(status, &body, "actions[1]", "zero hours");
 
+    // Pending for three days: a nudge, once per quiet stretch.
+    t.post_created(
+        "/api/v1/automation/rules",
+        tok,
+        json!({"name": "Nudge", "trigger": "idle", "after_hours": 72,
+               "conditions": {"all": [{"field": "status", "op": "equals", "value": "pending"}]},
+               "actions": [{"type": "reply", "template": "Just checking in, {{ customer.first_name | default: \"there\" }}."},
+                           {"type": "add_tags", "tags": ["nudged"]}]}),
+    )
+    .await;
+    let quiet = t
+        .conversation(tok, "quiet@example.com", "Waiting on the customer")
+        .await;
+    let qid = id(&quiet);
+    t.patch_ok(
+        &format!("/api/v1/conversations/{qid}"),
+        tok,
+        json!({"status": "pending"}),
+    )
+    .await;
+    t.app.run_due_jobs().await.unwrap();
+    assert_eq!(
+        t.app.run_idle_rules().await.unwrap(),
+        0,
+        "not quiet long enough yet"
+    );
+    let age = |c: i64| {
+        let db = t.app.db.clone();
+        async move {
+            let mut tx = db.begin().await.unwrap();
+            sqlx::query("UPDATE conversations SET updated_at = updated_at - $1 WHERE id = $2")
+                .bind(73 * 3_600_000_i64)
+                .bind(c)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+    };
+    age(qid).await;
+    assert_eq!(t.app.run_idle_rules().await.unwrap(), 1);
+    let c = t.get_ok(&format!("/api/v1/conversations/{qid}"), tok).await;
+    assert_eq!(c["tags"], json!(["nudged"]), "{c}");
+    age(qid).await;
+    assert_eq!(
+        t.app.run_idle_rules().await.unwrap(),
+        0,
+        "once per quiet stretch"
+    );
+    let (status, body) = t
+        .post("/api/v1/automation/rules", tok, json!({"name": "No wait", "trigger": "idle", "actions": [{"type": "add_tags", "tags": ["x"]}]}))
+        .await;
+    assert_invalid(status, &body, "after_hours", "idle without hours");
+
     // Bad rules name the part to fix; agents cannot write rules.
     let (status, body) = t
         .post(

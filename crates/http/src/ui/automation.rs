@@ -32,12 +32,13 @@ pub(super) fn routes() -> Router<AppState> {
 
 const ROWS: usize = 3;
 
-const TRIGGERS: [(&str, &str); 5] = [
+const TRIGGERS: [(&str, &str); 6] = [
     ("conversation_created", "A conversation is created"),
     ("message_received", "The customer writes"),
     ("conversation_updated", "A conversation changes"),
     ("sla_warning", "An SLA target is near"),
     ("sla_breached", "An SLA target is missed"),
+    ("idle", "A conversation sits unchanged for"),
 ];
 
 const FIELDS: [(&str, &str); 12] = [
@@ -87,6 +88,8 @@ fn notice(key: Option<&str>) -> Option<&'static str> {
 struct RuleDraft {
     name: String,
     trigger: String,
+    /// Hours, for idle rules.
+    after_hours: String,
     match_any: bool,
     conditions: Vec<(String, String, String)>,
     actions: Vec<(String, String)>,
@@ -98,6 +101,7 @@ impl RuleDraft {
         Self {
             name: String::new(),
             trigger: "message_received".into(),
+            after_hours: String::new(),
             match_any: false,
             conditions: vec![Default::default(); ROWS],
             actions: vec![Default::default(); ROWS],
@@ -109,6 +113,7 @@ impl RuleDraft {
         Self {
             name: value(f, "name").to_string(),
             trigger: value(f, "trigger").to_string(),
+            after_hours: value(f, "after_hours").trim().to_string(),
             match_any: value(f, "match") == "any",
             conditions: (0..ROWS)
                 .map(|i| {
@@ -240,10 +245,18 @@ impl RuleDraft {
                 any: vec![],
             }
         };
+        let after_hours = match self.after_hours.as_str() {
+            "" => None,
+            h => Some(
+                h.parse::<u32>()
+                    .map_err(|_| Invalid::field("after_hours", "give a whole number of hours"))?,
+            ),
+        };
         Ok(RuleInput {
             name: self.name.clone(),
             enabled: Some(true),
             trigger,
+            after_hours,
             conditions,
             actions,
         })
@@ -318,7 +331,10 @@ fn rule_row(r: &RuleInfo, i: usize, n: usize) -> RuleRow {
         id: r.id,
         name: r.rule.name.clone(),
         enabled: r.rule.enabled.unwrap_or(true),
-        when: trigger_label(r.rule.trigger).to_string(),
+        when: match r.rule.after_hours {
+            Some(h) => format!("{} {h} h", trigger_label(r.rule.trigger)),
+            None => trigger_label(r.rule.trigger).to_string(),
+        },
         conditions: if conditions.is_empty() {
             "always".into()
         } else {
