@@ -131,7 +131,28 @@ fn facts_of(
         customer_name: customer.map(|c| c.name.clone()).unwrap_or_default(),
         customer_attributes: customer.map(|c| c.attributes.clone()).unwrap_or_default(),
         hours_since_created: hours.max(0.0),
+        within_business_hours: None,
     }
+}
+
+/// Whether the workspace's business hours (its first calendar) are open now, when a rule
+/// asks; `None` (counted as open) when none asks or there is no calendar.
+async fn business_hours_open(c: &mut Conn, ws: i64, rules: &[Rule]) -> AppResult<Option<bool>> {
+    let asks = rules.iter().any(|r| {
+        r.conditions
+            .all
+            .iter()
+            .chain(&r.conditions.any)
+            .any(|c| c.field == "business_hours")
+    });
+    if !asks {
+        return Ok(None);
+    }
+    let calendars = crate::sla::load_calendars(c, ws).await?;
+    Ok(calendars
+        .iter()
+        .min_by_key(|(id, _)| **id)
+        .map(|(_, cal)| cal.is_open(Timestamp::now())))
 }
 
 /// The field changes among a rule's actions, as one change.
@@ -153,7 +174,7 @@ pub(crate) fn change_of(actions: &[Action]) -> ConversationChange {
                 change.status = Some(citius_domain::conversation::Status::Snoozed);
                 change.snooze = Some(citius_store::now_ms() + i64::from(*hours) * 3_600_000);
             }
-            Action::AddNote { .. } | Action::Reply { .. } => {}
+            Action::AddNote { .. } | Action::Reply { .. } | Action::SendWebhook { .. } => {}
         }
     }
     change
@@ -197,6 +218,15 @@ impl App {
             definition: &definition,
         };
         let mut tx = self.db.begin().await?;
+        for (i, a) in input.actions.iter().enumerate() {
+            if let Action::SendWebhook { endpoint_id } = a {
+                citius_store::webhooks::get_endpoint(&mut tx, ws, *endpoint_id)
+                    .await
+                    .map_err(|e| {
+                        crate::conversations::not_found_as(e, &format!("actions[{i}].endpoint_id"))
+                    })?;
+            }
+        }
         let id = match id {
             Some(id) => {
                 settings::update(&mut tx, Kind::Rule, ws, id, &fields).await?;
@@ -350,6 +380,7 @@ impl App {
             _ => None,
         };
         let mut facts = facts_of(conv, customer.as_ref(), message);
+        facts.within_business_hours = business_hours_open(tx, ws, &rules).await?;
         let chain = chain_of(event);
         let mut produced = Vec::new();
         // Rules run earlier in this pass belong to the chain of the changes that follow.
@@ -468,6 +499,17 @@ impl App {
                     MessageKind::Reply,
                     self.fill_template(tx, ws, conv, template).await?,
                 ),
+                Action::SendWebhook { endpoint_id } => {
+                    self.send_to_endpoint(
+                        tx,
+                        ws,
+                        *endpoint_id,
+                        "rule.triggered",
+                        json!({"rule": origin, "conversation": conv}),
+                    )
+                    .await?;
+                    continue;
+                }
                 _ => continue,
             };
             let body = Body::from_text(&text)?;
@@ -536,6 +578,8 @@ impl App {
                 }
                 let customer = customers::get(&mut tx, ws, conv.customer_id).await.ok();
                 let mut facts = facts_of(&conv, customer.as_ref(), None);
+                facts.within_business_hours =
+                    business_hours_open(&mut tx, ws, std::slice::from_ref(&rule)).await?;
                 let Some(Outcome::Run { actions, .. }) =
                     automation::evaluate(std::slice::from_ref(&rule), &mut facts, &[])
                         .into_iter()

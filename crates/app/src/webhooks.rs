@@ -281,6 +281,33 @@ impl App {
         Ok(())
     }
 
+    /// Sends one message to one endpoint whatever it subscribes to (a rule's action), in the
+    /// caller's transaction.
+    pub(crate) async fn send_to_endpoint(
+        &self,
+        tx: &mut Conn,
+        workspace_id: i64,
+        endpoint_id: i64,
+        event_type: &str,
+        data: serde_json::Value,
+    ) -> AppResult<()> {
+        let endpoint = store::get_endpoint(tx, workspace_id, endpoint_id)
+            .await
+            .map_err(|e| crate::conversations::not_found_as(e, "endpoint_id"))?;
+        if !endpoint.info.enabled {
+            return Err(AppError::Conflict(
+                "the webhook endpoint is turned off".into(),
+            ));
+        }
+        let body = WebhookPayload::new(event_type, jiff::Timestamp::now(), data).to_body()?;
+        let mut nonce = [0u8; 12];
+        rand::rng().fill_bytes(&mut nonce);
+        let msg_id = format!("msg_{}", hex::encode(nonce));
+        let id = store::insert_message(tx, workspace_id, endpoint_id, &msg_id, event_type, &body)
+            .await?;
+        enqueue_delivery(tx, workspace_id, id, now_ms(), "first").await
+    }
+
     /// One delivery attempt. Failures are recorded and retried later by a new job, so the job
     /// itself only fails when the database does.
     pub(crate) async fn deliver_webhook(&self, job: &jobs::Job) -> AppResult<()> {

@@ -62,7 +62,7 @@ enum Kind {
 fn kind_of(field: &str) -> Option<Kind> {
     Some(match field {
         "status" | "priority" | "channel" | "subject" | "message" | "customer.email"
-        | "customer.name" => Kind::Text,
+        | "customer.name" | "business_hours" => Kind::Text,
         "inbox_id" | "team_id" | "assignee_id" | "hours_since_created" => Kind::Number,
         "tags" => Kind::Tags,
         f if f.starts_with("customer.attributes.") && f.len() > 20 && f.len() <= 80 => Kind::Any,
@@ -71,7 +71,8 @@ fn kind_of(field: &str) -> Option<Kind> {
 }
 
 const FIELDS: &str = "status, priority, channel, subject, message, customer.email, customer.name, \
-    customer.attributes.<name>, inbox_id, team_id, assignee_id, hours_since_created, tags";
+    customer.attributes.<name>, inbox_id, team_id, assignee_id, hours_since_created, tags, \
+    business_hours (open or closed)";
 
 /// One test on the conversation, e.g. `{"field": "priority", "op": "equals", "value": "urgent"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -128,6 +129,11 @@ pub enum Action {
     /// Snooze for this many hours (1 to 720); a customer's message wakes it earlier.
     Snooze {
         hours: u32,
+    },
+    /// Send the conversation to a webhook endpoint (event type `rule.triggered`), whatever
+    /// the endpoint subscribes to.
+    SendWebhook {
+        endpoint_id: i64,
     },
 }
 
@@ -281,6 +287,7 @@ fn check_condition(c: &Condition) -> Result<(), (&'static str, String)> {
         "status" => &["open", "pending", "snoozed", "resolved", "closed"],
         "priority" => &["low", "normal", "high", "urgent"],
         "channel" => &["email", "chat", "sms", "whatsapp", "voice", "api"],
+        "business_hours" => &["open", "closed"],
         _ => &[],
     };
     let listed: Vec<&Value> = match &c.value {
@@ -316,6 +323,8 @@ pub struct Facts {
     pub customer_name: String,
     pub customer_attributes: Value,
     pub hours_since_created: f64,
+    /// Whether the workspace's business hours are open now; unknown means always open.
+    pub within_business_hours: Option<bool>,
 }
 
 enum Fact {
@@ -341,6 +350,11 @@ impl Facts {
             "team_id" => id(self.team_id),
             "assignee_id" => id(self.assignee_id),
             "hours_since_created" => Fact::Number(self.hours_since_created),
+            "business_hours" => text(if self.within_business_hours.unwrap_or(true) {
+                "open"
+            } else {
+                "closed"
+            }),
             "tags" => Fact::Tags(self.tags.clone()),
             f => match f
                 .strip_prefix("customer.attributes.")
@@ -374,7 +388,7 @@ impl Facts {
                 self.tags.retain(|t| !gone.contains(t));
             }
             Action::Snooze { .. } => self.status = Some(Status::Snoozed),
-            Action::AddNote { .. } | Action::Reply { .. } => {}
+            Action::AddNote { .. } | Action::Reply { .. } | Action::SendWebhook { .. } => {}
         }
     }
 }
@@ -483,10 +497,12 @@ pub fn evaluate(rules: &[Rule], facts: &mut Facts, chain: &[i64]) -> Vec<Outcome
         for a in &r.actions {
             after.apply(a);
         }
-        let notes = r
-            .actions
-            .iter()
-            .any(|a| matches!(a, Action::AddNote { .. } | Action::Reply { .. }));
+        let notes = r.actions.iter().any(|a| {
+            matches!(
+                a,
+                Action::AddNote { .. } | Action::Reply { .. } | Action::SendWebhook { .. }
+            )
+        });
         if after == *facts && !notes {
             continue;
         }
@@ -571,6 +587,7 @@ mod tests {
             customer_name: "Ada".into(),
             customer_attributes: json!({"tier": "Gold", "seats": 40}),
             hours_since_created: 30.0,
+            within_business_hours: Some(false),
         }
     }
 
@@ -591,6 +608,7 @@ mod tests {
             cond("assignee_id", Op::IsNotSet, Value::Null),
             cond("inbox_id", Op::Equals, json!(3)),
             cond("customer.email", Op::IsSet, Value::Null),
+            cond("business_hours", Op::Equals, json!("closed")),
         ];
         for c in &yes {
             assert!(c.holds(&f), "{c:?}");

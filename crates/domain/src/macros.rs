@@ -89,6 +89,12 @@ impl MacroInput {
             });
         }
         for (i, a) in self.actions.iter().enumerate() {
+            if matches!(a, Action::SendWebhook { .. }) {
+                errors.push(InvalidField {
+                    field: format!("actions[{i}]"),
+                    message: "macros do not send webhooks; rules do".into(),
+                });
+            }
             if matches!(a, Action::AddNote { .. } | Action::Reply { .. }) {
                 errors.push(InvalidField {
                     field: format!("actions[{i}]"),

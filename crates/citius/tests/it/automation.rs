@@ -260,6 +260,78 @@ async fn chains_loops_and_dry_runs(t: TestApp) {
         .await;
     assert_invalid(status, &body, "after_hours", "idle without hours");
 
+    // After hours (the workspace's calendar is closed today), new conversations are tagged and
+    // sent to a webhook endpoint, whatever it subscribes to.
+    let today = usize::try_from(
+        jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .weekday()
+            .to_monday_zero_offset(),
+    )
+    .unwrap();
+    let days = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    t.post_created(
+        "/api/v1/calendars",
+        tok,
+        json!({"name": "Office", "time_zone": "UTC", "hours": [{"day": days[(today + 3) % 7], "open": "00:00", "close": "24:00"}]}),
+    )
+    .await;
+    let endpoint = t
+        .post_created("/api/v1/webhooks", tok, json!({"url": "https://hooks.example.invalid/after-hours", "event_types": ["sla.breached"]}))
+        .await;
+    let (status, body) = t
+        .post(
+            "/api/v1/automation/rules",
+            tok,
+            json!({"name": "Ghost hook", "trigger": "conversation_created", "actions": [{"type": "send_webhook", "endpoint_id": 987654}]}),
+        )
+        .await;
+    assert_invalid(status, &body, "actions[0].endpoint_id", "unknown endpoint");
+    t.post_created(
+        "/api/v1/automation/rules",
+        tok,
+        json!({"name": "After hours", "trigger": "conversation_created",
+               "conditions": {"all": [{"field": "business_hours", "op": "equals", "value": "closed"}]},
+               "actions": [{"type": "add_tags", "tags": ["after-hours"]}, {"type": "send_webhook", "endpoint_id": id(&endpoint)}]}),
+    )
+    .await;
+    let late = t
+        .conversation(tok, "owl@example.com", "Late question")
+        .await;
+    t.app.run_due_jobs().await.unwrap();
+    let c = t
+        .get_ok(&format!("/api/v1/conversations/{}", id(&late)), tok)
+        .await;
+    assert!(
+        c["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("after-hours")),
+        "{c}"
+    );
+    let sent = t
+        .get_ok(&format!("/api/v1/webhooks/{}/messages", id(&endpoint)), tok)
+        .await;
+    let types: Vec<&str> = sent["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["rule.triggered"], "{sent}");
+    assert_eq!(
+        sent["items"][0]["payload"]["data"]["conversation"]["id"],
+        late["id"]
+    );
+
     // Bad rules name the part to fix; agents cannot write rules.
     let (status, body) = t
         .post(

@@ -41,7 +41,7 @@ const TRIGGERS: [(&str, &str); 6] = [
     ("idle", "A conversation sits unchanged for"),
 ];
 
-const FIELDS: [(&str, &str); 12] = [
+const FIELDS: [(&str, &str); 13] = [
     ("message", "Customer's message"),
     ("subject", "Subject"),
     ("status", "Status"),
@@ -51,12 +51,13 @@ const FIELDS: [(&str, &str); 12] = [
     ("customer.email", "Customer email"),
     ("customer.name", "Customer name"),
     ("customer.attributes.tier", "Customer tier"),
+    ("business_hours", "Business hours (open or closed)"),
     ("assignee_id", "Assignee (id)"),
     ("team_id", "Team (id)"),
     ("hours_since_created", "Hours since created"),
 ];
 
-const ACTIONS: [(&str, &str); 9] = [
+const ACTIONS: [(&str, &str); 10] = [
     ("set_priority", "Set priority to"),
     ("set_status", "Set status to"),
     ("add_tags", "Add tags"),
@@ -66,6 +67,7 @@ const ACTIONS: [(&str, &str); 9] = [
     ("add_note", "Add an internal note"),
     ("reply", "Reply with (placeholders allowed)"),
     ("snooze", "Snooze for (hours)"),
+    ("send_webhook", "Send to webhook (endpoint URL)"),
 ];
 
 fn value<'a>(f: &'a [(String, String)], key: &str) -> &'a str {
@@ -211,6 +213,14 @@ impl RuleDraft {
                 "snooze" => Action::Snooze {
                     hours: v.parse().map_err(|_| at("give a whole number of hours"))?,
                 },
+                "send_webhook" => {
+                    let endpoints = s.app.webhook_endpoints(a).await?;
+                    let e = endpoints
+                        .iter()
+                        .find(|e| e.url == v)
+                        .ok_or_else(|| at("no webhook endpoint has this URL"))?;
+                    Action::SendWebhook { endpoint_id: e.id }
+                }
                 "assign" => {
                     let users = s.app.users(a).await?;
                     let user = users
@@ -303,6 +313,7 @@ fn describe_action(a: &Action) -> String {
         Action::AddNote { .. } => "add a note".into(),
         Action::Reply { .. } => "reply".into(),
         Action::Snooze { hours } => format!("snooze {hours} h"),
+        Action::SendWebhook { endpoint_id } => format!("webhook {endpoint_id}"),
     }
 }
 

@@ -82,6 +82,7 @@ fn row(m: MacroInfo) -> Row {
             Action::SetTeam { .. } => "team".into(),
             Action::AddNote { .. } | Action::Reply { .. } => "text".into(),
             Action::Snooze { hours } => format!("snooze {hours} h"),
+            Action::SendWebhook { .. } => "webhook".into(),
         })
         .collect::<Vec<_>>()
         .join(" · ");
