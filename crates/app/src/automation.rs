@@ -122,12 +122,7 @@ fn facts_of(
         tags: conv.tags.clone(),
         subject: conv.subject.clone(),
         message,
-        customer_email: customer.and_then(|c| {
-            c.identities
-                .iter()
-                .find(|i| i.kind == citius_domain::customer::IdentityKind::Email)
-                .map(|i| i.value.clone())
-        }),
+        customer_email: customer.and_then(|c| c.email()).map(str::to_string),
         customer_name: customer.map(|c| c.name.clone()).unwrap_or_default(),
         customer_attributes: customer.map(|c| c.attributes.clone()).unwrap_or_default(),
         hours_since_created: hours.max(0.0),
@@ -465,12 +460,7 @@ impl App {
         let customer = customers::get(tx, ws, conv.customer_id).await?;
         let workspace = citius_store::directory::workspace_by_id(tx, ws).await?;
         let values = citius_domain::macros::Values {
-            customer_email: customer
-                .identities
-                .iter()
-                .find(|i| i.kind == citius_domain::customer::IdentityKind::Email)
-                .map(|i| i.value.clone())
-                .unwrap_or_default(),
+            customer_email: customer.email().unwrap_or_default().to_string(),
             customer_name: customer.name,
             agent_name: workspace.name.clone(),
             conversation_id: conv.id,

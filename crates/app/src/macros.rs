@@ -146,12 +146,7 @@ impl App {
             let workspace = directory::workspace_by_id(&mut tx, ws).await?;
             let values = Values {
                 customer_name: customer.name.clone(),
-                customer_email: customer
-                    .identities
-                    .iter()
-                    .find(|i| i.kind == citius_domain::customer::IdentityKind::Email)
-                    .map(|i| i.value.clone())
-                    .unwrap_or_default(),
+                customer_email: customer.email().unwrap_or_default().to_string(),
                 agent_name: actor.name.clone(),
                 conversation_id: conv.id,
                 conversation_subject: conv.subject.clone(),

@@ -82,6 +82,16 @@ pub struct IdentityView {
     pub value: String,
 }
 
+/// A customer's first email address, for greetings and webhooks.
+impl Customer {
+    pub fn email(&self) -> Option<&str> {
+        self.identities
+            .iter()
+            .find(|i| i.kind == IdentityKind::Email)
+            .map(|i| i.value.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Customer {
     pub id: i64,

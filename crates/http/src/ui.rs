@@ -188,6 +188,13 @@ async fn error_page(s: &AppState, caller: &Caller, e: AppError) -> Response {
 
 /// A use case's message as a sentence: capital first letter (unless it starts with an email
 /// address), full stop at the end.
+/// A field of a form read as pairs (forms with repeated or generated names).
+fn form_value<'a>(f: &'a [(String, String)], key: &str) -> &'a str {
+    f.iter()
+        .find(|(k, _)| k == key)
+        .map_or("", |(_, v)| v.as_str())
+}
+
 fn sentence(s: &str) -> String {
     let s = s.trim();
     let mut out = match s.chars().next() {

@@ -16,6 +16,7 @@ use citius_domain::automation::{
 use citius_domain::conversation::{Priority, Status};
 use citius_domain::paging::PageRequest;
 
+use super::form_value as value;
 use super::settings::{fixable, see_other, with_status};
 use super::{Nav, check_csrf, csv, error_page, nav, page};
 use crate::auth::{Caller, WebSession};
@@ -69,12 +70,6 @@ const ACTIONS: [(&str, &str); 10] = [
     ("snooze", "Snooze for (hours)"),
     ("send_webhook", "Send to webhook (endpoint URL)"),
 ];
-
-fn value<'a>(f: &'a [(String, String)], key: &str) -> &'a str {
-    f.iter()
-        .find(|(k, _)| k == key)
-        .map_or("", |(_, v)| v.as_str())
-}
 
 fn notice(key: Option<&str>) -> Option<&'static str> {
     Some(match key? {

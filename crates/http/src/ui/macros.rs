@@ -12,6 +12,7 @@ use citius_domain::automation::Action;
 use citius_domain::conversation::{Priority, Status};
 use citius_domain::macros::{MacroInput, MacroText, VARIABLES};
 
+use super::form_value as value;
 use super::settings::{fixable, see_other, with_status};
 use super::{Nav, check_csrf, csv, error_page, nav, page};
 use crate::auth::{Caller, WebSession};
@@ -23,12 +24,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/settings/macros", get(list).post(create))
         .route("/settings/macros/{id}/delete", post(delete))
         .route("/conversations/{id}/macro", post(apply))
-}
-
-fn value<'a>(f: &'a [(String, String)], key: &str) -> &'a str {
-    f.iter()
-        .find(|(k, _)| k == key)
-        .map_or("", |(_, v)| v.as_str())
 }
 
 /// The macros an agent can pick on the conversation page, by name.

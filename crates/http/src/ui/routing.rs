@@ -24,6 +24,7 @@ use citius_domain::routing::{
 use jiff::Timestamp;
 use serde::Deserialize;
 
+use super::form_value as field;
 use super::{Nav, ago, check_csrf, csv, error_page, nav, page, sentence};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
@@ -608,12 +609,6 @@ async fn agents(
     }
     let n = notice(p.notice.as_deref());
     agents_view(&s, &caller, n, None, StatusCode::OK).await
-}
-
-fn field<'a>(f: &'a [(String, String)], key: &str) -> &'a str {
-    f.iter()
-        .find(|(k, _)| k == key)
-        .map_or("", |(_, v)| v.as_str())
 }
 
 /// Saves the caller's own status and capacity (the use case sets only the caller's).

@@ -12,6 +12,7 @@ use citius_domain::calendar::{CalendarInput, Holiday, OpeningHours};
 use citius_domain::conversation::{Channel, Priority};
 use citius_domain::sla::{SlaConditions, SlaPolicyInput, SlaTargets};
 
+use super::form_value as value;
 use super::settings::{fixable, see_other, with_status};
 use super::{Nav, check_csrf, csv, error_page, nav, page};
 use crate::auth::{Caller, WebSession};
@@ -54,12 +55,6 @@ fn notice(key: Option<&str>) -> Option<&'static str> {
         "policy-moved" => "Order saved: the first policy that matches applies.",
         _ => return None,
     })
-}
-
-fn value<'a>(f: &'a [(String, String)], key: &str) -> &'a str {
-    f.iter()
-        .find(|(k, _)| k == key)
-        .map_or("", |(_, v)| v.as_str())
 }
 
 fn checked(f: &[(String, String)], key: &str) -> bool {

@@ -11,6 +11,7 @@ use citius_domain::paging::PageRequest;
 use citius_domain::records::WebhookEndpointInfo;
 use citius_domain::webhook::{EVENT_TYPES, EndpointInput};
 
+use super::form_value as value;
 use super::settings::{fixable, see_other, with_status};
 use super::{Nav, ago, check_csrf, csv, error_page, nav, page};
 use crate::auth::{Caller, WebSession};
@@ -24,12 +25,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/settings/webhooks/{id}/toggle", post(toggle_endpoint))
         .route("/settings/webhooks/{id}/delete", post(delete_endpoint))
         .route("/settings/webhooks/messages/{id}/replay", post(replay))
-}
-
-fn value<'a>(f: &'a [(String, String)], key: &str) -> &'a str {
-    f.iter()
-        .find(|(k, _)| k == key)
-        .map_or("", |(_, v)| v.as_str())
 }
 
 fn notice(key: Option<&str>) -> Option<&'static str> {
