@@ -283,6 +283,8 @@ pub async fn load(app: &App) -> anyhow::Result<()> {
         inboxes.push(i);
     }
 
+    service_levels(app, &owner).await.map_err(err)?;
+
     for (n, (channel, subject, words, reply, status, priority, tags)) in STORIES.iter().enumerate()
     {
         let (name, email, phone) = CUSTOMERS[n % CUSTOMERS.len()];
@@ -375,5 +377,110 @@ pub async fn load(app: &App) -> anyhow::Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    Ok(())
+}
+
+/// Office hours, an SLA for email and chat, a rule and a macro, so those screens have
+/// something to show and the demo conversations have clocks.
+async fn service_levels(app: &App, owner: &Actor) -> Result<(), citius_app::AppError> {
+    use citius_domain::automation::{Action, Condition, Conditions, Op, RuleInput, Trigger};
+    use citius_domain::calendar::{CalendarInput, Holiday, OpeningHours};
+    use citius_domain::macros::{MacroInput, MacroText};
+    use citius_domain::sla::{SlaConditions, SlaPolicyInput, SlaTargets};
+
+    let weekdays = ["monday", "tuesday", "wednesday", "thursday", "friday"];
+    let office = app
+        .save_calendar(
+            owner,
+            None,
+            CalendarInput {
+                name: "Office hours".into(),
+                time_zone: "Europe/Berlin".into(),
+                hours: weekdays
+                    .iter()
+                    .map(|d| OpeningHours {
+                        day: d.to_string(),
+                        open: "08:00".into(),
+                        close: "18:00".into(),
+                    })
+                    .collect(),
+                holidays: vec![Holiday {
+                    date: "2026-12-25".into(),
+                    name: "Christmas Day".into(),
+                }],
+            },
+        )
+        .await?;
+    app.save_sla_policy(
+        owner,
+        None,
+        SlaPolicyInput {
+            name: "Email and chat".into(),
+            enabled: Some(true),
+            conditions: SlaConditions {
+                channels: vec![Channel::Email, Channel::Chat],
+                ..SlaConditions::default()
+            },
+            targets: SlaTargets {
+                first_response_secs: Some(4 * 3600),
+                next_response_secs: Some(8 * 3600),
+                resolution_secs: Some(3 * 24 * 3600),
+            },
+            calendar_id: Some(office.id),
+            pause_when_pending: Some(true),
+            warn_before_secs: Some(30 * 60),
+        },
+    )
+    .await?;
+    app.save_rule(
+        owner,
+        None,
+        RuleInput {
+            name: "Cancellation requests".into(),
+            enabled: Some(true),
+            trigger: Trigger::MessageReceived,
+            after_hours: None,
+            conditions: Conditions {
+                all: vec![Condition {
+                    field: "message".into(),
+                    op: Op::Contains,
+                    value: "cancel".into(),
+                }],
+                any: vec![],
+            },
+            actions: vec![
+                Action::AddTags {
+                    tags: vec!["churn-risk".into()],
+                },
+                Action::AddNote {
+                    text: "Cancellation asked: offer a call before processing it.".into(),
+                },
+            ],
+        },
+    )
+    .await?;
+    app.save_macro(
+        owner,
+        None,
+        MacroInput {
+            name: "Refund approved".into(),
+            personal: false,
+            body: Some(
+                "Hi {{ customer.first_name | default: \"there\" }}, your refund is approved and on its way: \
+                 expect it within 5 business days. {{ agent.first_name }}"
+                    .into(),
+            ),
+            text_kind: Some(MacroText::Reply),
+            actions: vec![
+                Action::AddTags {
+                    tags: vec!["refund".into()],
+                },
+                Action::SetStatus {
+                    status: Status::Resolved,
+                },
+            ],
+        },
+    )
+    .await?;
     Ok(())
 }
