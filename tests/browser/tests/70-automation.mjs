@@ -47,6 +47,20 @@ export default [
       assert.match(await page.locator('#rules tbody tr', { hasText: name }).textContent(), /The customer writes.*message contains .refund.*priority urgent · tag refund-/s);
       await page.screenshot({ path: path.join(artifacts, 'settings-automation.png'), fullPage: true });
 
+      // Editing shows the rule as saved and keeps what is not changed.
+      await Promise.all([page.waitForNavigation(), page.locator('#rules tbody tr', { hasText: name }).locator('a:has-text("Edit")').click()]);
+      assert.match(await page.textContent('#create-title'), /Edit rule/);
+      assert.equal(await page.inputValue('#rule-name'), name);
+      assert.equal(await page.inputValue('#cond-value-0'), 'refund');
+      assert.equal(await page.inputValue('#act-type-0'), 'set_priority');
+      assert.equal(await page.inputValue('#act-value-0'), 'urgent');
+      await page.selectOption('#act-type-2', 'add_note');
+      await page.fill('#act-value-2', 'Refund asked: check the order first.');
+      await submitAndWait(page, '#create-rule button[type=submit]:not([name])');
+      await page.waitForSelector('[role=status]:has-text("Rule saved")');
+      assert.match(await page.locator('#rules tbody tr', { hasText: name }).textContent(), /add a note/);
+      assert.equal(await page.locator('#rules tbody tr', { hasText: name }).count(), 1, 'edited, not added');
+
       const res = await page.request.post(`${base}/api/v1/conversations`, {
         data: { customer: { email: `auto-${RUN}@example.com` }, subject: 'Broken kettle', body: 'I would like a refund, please.' },
         headers: { 'X-CSRF-Token': await page.getAttribute('meta[name=csrf-token]', 'content') },

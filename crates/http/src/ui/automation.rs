@@ -26,6 +26,10 @@ use crate::state::AppState;
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/settings/automation", get(rules).post(create_rule))
+        .route(
+            "/settings/automation/{id}",
+            get(edit_rule).post(update_rule),
+        )
         .route("/settings/automation/{id}/toggle", post(toggle_rule))
         .route("/settings/automation/{id}/move", post(move_rule))
         .route("/settings/automation/{id}/delete", post(delete_rule))
@@ -91,9 +95,109 @@ struct RuleDraft {
     conditions: Vec<(String, String, String)>,
     actions: Vec<(String, String)>,
     error: Option<String>,
+    /// The rule being edited; none when adding one.
+    editing: Option<i64>,
+}
+
+/// How many rows of a kind a submitted form has (at least the usual few).
+fn rows_in(f: &[(String, String)], prefix: &str) -> usize {
+    f.iter()
+        .filter_map(|(k, _)| k.strip_prefix(prefix)?.parse::<usize>().ok())
+        .map(|i| i + 1)
+        .max()
+        .unwrap_or(0)
+        .clamp(ROWS, 50)
 }
 
 impl RuleDraft {
+    /// A stored rule as the form shows it: ids back to agent emails, team names and URLs.
+    async fn of(s: &AppState, caller: &Caller, r: &RuleInfo) -> Result<Self, citius_app::AppError> {
+        let a = &caller.actor;
+        let users = s.app.users(a).await?;
+        let teams = s.app.teams(a).await?;
+        let endpoints = if a.role.allows(citius_domain::role::Permission::Administer) {
+            s.app.webhook_endpoints(a).await?
+        } else {
+            Vec::new()
+        };
+        let c = &r.rule.conditions;
+        let (list, any) = if c.any.is_empty() {
+            (&c.all, false)
+        } else {
+            (&c.any, true)
+        };
+        let mut conditions: Vec<(String, String, String)> = list
+            .iter()
+            .map(|c| {
+                let v = match &c.value {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Array(a) => a
+                        .iter()
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    serde_json::Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                (c.field.clone(), c.op.as_str().to_string(), v)
+            })
+            .collect();
+        let mut actions: Vec<(String, String)> = r
+            .rule
+            .actions
+            .iter()
+            .map(|a| match a {
+                Action::SetStatus { status } => ("set_status".into(), status.to_string()),
+                Action::SetPriority { priority } => ("set_priority".into(), priority.to_string()),
+                Action::AddTags { tags } => ("add_tags".into(), tags.join(", ")),
+                Action::RemoveTags { tags } => ("remove_tags".into(), tags.join(", ")),
+                Action::AddNote { text } => ("add_note".into(), text.clone()),
+                Action::Reply { template } => ("reply".into(), template.clone()),
+                Action::Snooze { hours } => ("snooze".into(), hours.to_string()),
+                Action::Assign { user_id } => (
+                    "assign".into(),
+                    users
+                        .iter()
+                        .find(|u| Some(u.id) == *user_id)
+                        .map(|u| u.email.clone())
+                        .unwrap_or_default(),
+                ),
+                Action::SetTeam { team_id } => (
+                    "set_team".into(),
+                    teams
+                        .iter()
+                        .find(|t| Some(t.id) == *team_id)
+                        .map(|t| t.name.clone())
+                        .unwrap_or_default(),
+                ),
+                Action::SendWebhook { endpoint_id } => (
+                    "send_webhook".into(),
+                    endpoints
+                        .iter()
+                        .find(|e| e.id == *endpoint_id)
+                        .map(|e| e.url.clone())
+                        .unwrap_or_default(),
+                ),
+            })
+            .collect();
+        conditions.resize(conditions.len().max(ROWS), Default::default());
+        actions.resize(actions.len().max(ROWS), Default::default());
+        Ok(Self {
+            name: r.rule.name.clone(),
+            trigger: r.rule.trigger.as_str().to_string(),
+            after_hours: r
+                .rule
+                .after_hours
+                .map(|h| h.to_string())
+                .unwrap_or_default(),
+            match_any: any,
+            conditions,
+            actions,
+            error: None,
+            editing: Some(r.id),
+        })
+    }
+
     fn blank() -> Self {
         Self {
             name: String::new(),
@@ -103,6 +207,7 @@ impl RuleDraft {
             conditions: vec![Default::default(); ROWS],
             actions: vec![Default::default(); ROWS],
             error: None,
+            editing: None,
         }
     }
 
@@ -112,7 +217,7 @@ impl RuleDraft {
             trigger: value(f, "trigger").to_string(),
             after_hours: value(f, "after_hours").trim().to_string(),
             match_any: value(f, "match") == "any",
-            conditions: (0..ROWS)
+            conditions: (0..rows_in(f, "cond_field_"))
                 .map(|i| {
                     (
                         value(f, &format!("cond_field_{i}")).to_string(),
@@ -121,7 +226,7 @@ impl RuleDraft {
                     )
                 })
                 .collect(),
-            actions: (0..ROWS)
+            actions: (0..rows_in(f, "act_type_"))
                 .map(|i| {
                     (
                         value(f, &format!("act_type_{i}")).to_string(),
@@ -130,6 +235,7 @@ impl RuleDraft {
                 })
                 .collect(),
             error: None,
+            editing: None,
         }
     }
 
@@ -505,18 +611,21 @@ async fn rules(
     .await
 }
 
-/// Saves the rule, or (with `dry_run`) tries it on recent conversations and shows how it did.
-async fn create_rule(
-    State(s): State<AppState>,
-    WebSession(caller): WebSession,
-    Form(f): Form<Vec<(String, String)>>,
+/// Saves the rule (a new one, or `id`), or with `dry_run` tries it on recent conversations
+/// and shows how it did; the form stays as sent.
+async fn save_form(
+    s: &AppState,
+    caller: &Caller,
+    id: Option<i64>,
+    f: &[(String, String)],
 ) -> Response {
-    if let Err(r) = check_csrf(&caller, value(&f, "_csrf")) {
+    if let Err(r) = check_csrf(caller, value(f, "_csrf")) {
         return *r;
     }
-    let mut draft = RuleDraft::from_form(&f);
-    let dry = !value(&f, "dry_run").is_empty();
-    let result = match draft.input(&s, &caller).await {
+    let mut draft = RuleDraft::from_form(f);
+    draft.editing = id;
+    let dry = !value(f, "dry_run").is_empty();
+    let result = match draft.input(s, caller).await {
         Ok(rule) if dry => s
             .app
             .dry_run_rule(
@@ -528,25 +637,67 @@ async fn create_rule(
             )
             .await
             .map(Some),
-        Ok(rule) => s
-            .app
-            .save_rule(&caller.actor, None, rule)
-            .await
-            .map(|_| None),
+        Ok(mut rule) => {
+            // Editing keeps the rule on or off as it was.
+            let kept = match id {
+                Some(id) => find(s, caller, id).await.map(|(_, old)| old.rule.enabled),
+                None => Ok(Some(true)),
+            };
+            match kept {
+                Ok(enabled) => {
+                    rule.enabled = enabled;
+                    s.app.save_rule(&caller.actor, id, rule).await.map(|_| None)
+                }
+                Err(e) => Err(e),
+            }
+        }
         Err(e) => Err(e),
     };
     match result {
         Ok(Some(report)) => {
-            rules_view(&s, &caller, None, Some(draft), Some(report), StatusCode::OK).await
+            rules_view(s, caller, None, Some(draft), Some(report), StatusCode::OK).await
         }
         Ok(None) => see_other("/settings/automation?notice=rule-saved"),
         Err(e) => match fixable(&e) {
             Some((status, message)) => {
                 draft.error = Some(message);
-                rules_view(&s, &caller, None, Some(draft), None, status).await
+                rules_view(s, caller, None, Some(draft), None, status).await
             }
-            None => error_page(&s, &caller, e).await,
+            None => error_page(s, caller, e).await,
         },
+    }
+}
+
+async fn create_rule(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    save_form(&s, &caller, None, &f).await
+}
+
+async fn update_rule(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Path(id): Path<i64>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    save_form(&s, &caller, Some(id), &f).await
+}
+
+/// The rules page with the form holding one rule to change.
+async fn edit_rule(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Path(id): Path<i64>,
+) -> Response {
+    let draft = match find(&s, &caller, id).await {
+        Ok((_, r)) => RuleDraft::of(&s, &caller, &r).await,
+        Err(e) => Err(e),
+    };
+    match draft {
+        Ok(d) => rules_view(&s, &caller, None, Some(d), None, StatusCode::OK).await,
+        Err(e) => error_page(&s, &caller, e).await,
     }
 }
 
