@@ -112,7 +112,16 @@ impl SlaPolicyInput {
             ("targets.next_response_secs", t.next_response_secs),
             ("targets.resolution_secs", t.resolution_secs),
         ];
-        if all.iter().all(|(_, v)| v.is_none()) {
+        if t.next_response_secs.is_some()
+            && t.first_response_secs.is_none()
+            && t.resolution_secs.is_none()
+        {
+            errors.push(InvalidField {
+                field: "targets".into(),
+                message: "a next-response target needs a first-response or resolution target too"
+                    .into(),
+            });
+        } else if all.iter().all(|(_, v)| v.is_none()) {
             errors.push(InvalidField {
                 field: "targets".into(),
                 message: "set at least one target".into(),
@@ -353,6 +362,16 @@ pub fn apply(
             }
         }
         SlaEvent::Message(MessageKind::Reply) => {
+            // Without a first-response target, the first reply is remembered as a met
+            // next-response clock, so the customer's answer starts the next wait.
+            let first_reply = find(clocks, SlaMetric::FirstResponse).is_none()
+                && find(clocks, SlaMetric::NextResponse).is_none();
+            if let (true, Some(target)) = (first_reply, policy.targets.next_response_secs) {
+                let mut met = SlaClock::start(SlaMetric::NextResponse, target, at);
+                met.stop(at, cal);
+                clocks.push(met);
+                changed.push(SlaMetric::NextResponse);
+            }
             for c in clocks.iter_mut() {
                 if matches!(c.metric, SlaMetric::FirstResponse | SlaMetric::NextResponse)
                     && !c.is_done()
@@ -364,9 +383,10 @@ pub fn apply(
         }
         SlaEvent::Message(MessageKind::Inbound) => {
             // A customer writing after an agent's reply waits for the next one.
-            let replied = clocks
-                .iter()
-                .any(|c| c.metric == SlaMetric::FirstResponse && c.is_done());
+            let replied = clocks.iter().any(|c| {
+                c.is_done()
+                    && matches!(c.metric, SlaMetric::FirstResponse | SlaMetric::NextResponse)
+            });
             let waiting = clocks
                 .iter()
                 .any(|c| c.metric == SlaMetric::NextResponse && !c.is_done());
@@ -392,6 +412,10 @@ pub fn apply(
             } else if done(from) && !done(to) {
                 if let Some(i) = find(clocks, SlaMetric::Resolution) {
                     clocks[i].restart(at);
+                    // Reopened straight into pending: waiting on the customer already.
+                    if policy.pause_when_pending && to == Status::Pending {
+                        clocks[i].pause(at, cal);
+                    }
                     changed.push(SlaMetric::Resolution);
                 }
             } else if policy.pause_when_pending && to == Status::Pending && from != Status::Pending
@@ -572,6 +596,106 @@ mod tests {
         assert_eq!(
             clock(&c, SlaMetric::Resolution).due_at(&cal),
             Some(t("2026-11-24T13:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn next_response_without_a_first_response_target() {
+        let cal = BusinessCalendar::always();
+        let mut p = policy(true);
+        p.targets.first_response_secs = None;
+        let mut c = Vec::new();
+        apply(
+            &mut c,
+            SlaEvent::Created,
+            t("2026-11-23T10:00:00Z"),
+            &p,
+            &cal,
+        );
+        apply(
+            &mut c,
+            SlaEvent::Message(MessageKind::Reply),
+            t("2026-11-23T10:10:00Z"),
+            &p,
+            &cal,
+        );
+        apply(
+            &mut c,
+            SlaEvent::Message(MessageKind::Inbound),
+            t("2026-11-23T11:00:00Z"),
+            &p,
+            &cal,
+        );
+        assert_eq!(
+            clock(&c, SlaMetric::NextResponse).due_at(&cal),
+            Some(t("2026-11-23T13:00:00Z"))
+        );
+        let only_next = SlaPolicyInput {
+            name: "x".into(),
+            enabled: None,
+            conditions: SlaConditions::default(),
+            targets: SlaTargets {
+                first_response_secs: None,
+                next_response_secs: Some(600),
+                resolution_secs: None,
+            },
+            calendar_id: None,
+            pause_when_pending: None,
+            warn_before_secs: None,
+        };
+        assert_eq!(only_next.validate().unwrap_err().fields[0].field, "targets");
+    }
+
+    #[test]
+    fn reopening_into_pending_stays_paused() {
+        let cal = BusinessCalendar::always();
+        let p = policy(true);
+        let mut c = Vec::new();
+        apply(
+            &mut c,
+            SlaEvent::Created,
+            t("2026-11-23T10:00:00Z"),
+            &p,
+            &cal,
+        );
+        apply(
+            &mut c,
+            SlaEvent::Status {
+                from: Status::Open,
+                to: Status::Resolved,
+            },
+            t("2026-11-23T11:00:00Z"),
+            &p,
+            &cal,
+        );
+        apply(
+            &mut c,
+            SlaEvent::Status {
+                from: Status::Resolved,
+                to: Status::Pending,
+            },
+            t("2026-11-23T12:00:00Z"),
+            &p,
+            &cal,
+        );
+        assert_eq!(
+            clock(&c, SlaMetric::Resolution).due_at(&cal),
+            None,
+            "paused while pending"
+        );
+        apply(
+            &mut c,
+            SlaEvent::Status {
+                from: Status::Pending,
+                to: Status::Open,
+            },
+            t("2026-11-23T14:00:00Z"),
+            &p,
+            &cal,
+        );
+        assert_eq!(
+            clock(&c, SlaMetric::Resolution).due_at(&cal),
+            Some(t("2026-11-23T21:00:00Z"))
         );
     }
 
