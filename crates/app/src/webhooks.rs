@@ -474,6 +474,8 @@ fn guarded_client(policy: TargetPolicy) -> reqwest::Client {
     let builder = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .connect_timeout(Duration::from_secs(5))
+        // A proxy would connect for us and bypass the address checks.
+        .no_proxy()
         .user_agent(concat!("Citius-Webhooks/", env!("CARGO_PKG_VERSION")))
         .dns_resolver(Arc::new(GuardedResolver(policy)))
         .redirect(reqwest::redirect::Policy::custom(move |attempt| {
