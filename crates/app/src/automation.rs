@@ -69,7 +69,12 @@ fn trigger_of(e: &Event) -> Option<Trigger> {
     use EventKind as K;
     Some(match e.kind {
         K::Created => Trigger::ConversationCreated,
-        K::MessageAdded if e.data.get("kind").and_then(|k| k.as_str()) == Some("inbound") => {
+        // Machines' mail (auto-replies, bulk) is recorded but never answered by rules: two
+        // autoresponders would otherwise answer each other for ever.
+        K::MessageAdded
+            if e.data.get("kind").and_then(|k| k.as_str()) == Some("inbound")
+                && e.data.get("automatic").is_none() =>
+        {
             Trigger::MessageReceived
         }
         K::SlaWarning => Trigger::SlaWarning,

@@ -280,6 +280,18 @@ pub(crate) struct File {
     data: Vec<u8>,
 }
 
+impl File {
+    /// A file checked by its channel (name and type already safe); stored by its content hash.
+    pub(crate) fn new(filename: String, content_type: String, data: Vec<u8>) -> Self {
+        Self {
+            sha256: hex::encode(Sha256::digest(&data)),
+            filename,
+            content_type,
+            data,
+        }
+    }
+}
+
 fn parse_attachments(list: &[AttachmentInput], max_bytes: usize) -> Result<Vec<File>, Invalid> {
     use base64::Engine;
     if list.len() > MAX_ATTACHMENTS {
@@ -382,6 +394,7 @@ impl App {
             attributes: input.customer.attributes,
             subject,
             body,
+            files: Vec::new(),
             tags,
             custom_fields,
             kind,
@@ -398,7 +411,11 @@ impl App {
             .write(
                 ws,
                 Box::new(move |c| {
-                    Box::pin(async move { insert_conversation(c, backend, &actor, &new).await })
+                    Box::pin(async move {
+                        let (conv, _, events) =
+                            insert_conversation(c, backend, By::Agent(&actor), ws, &new).await?;
+                        Ok((conv, events))
+                    })
                 }),
             )
             .await?;
@@ -523,35 +540,8 @@ impl App {
                         }
                     }
                     // A customer writing reopens the conversation; an agent's reply leaves the status to the agent.
-                    let new_status = match kind {
-                        MessageKind::Inbound => {
-                            Some(conv.status.on_customer_message()).filter(|s| *s != conv.status)
-                        }
-                        _ => None,
-                    };
-                    if let Some(s) = new_status {
-                        store::apply(
-                            &mut *c,
-                            ws,
-                            conversation_id,
-                            &Changes {
-                                status: Some(s),
-                                snoozed_until: Some(None),
-                                ..Changes::default()
-                            },
-                        )
-                        .await?;
-                        events.push(
-                            store::insert_event(
-                                &mut *c,
-                                ws,
-                                conversation_id,
-                                EventKind::StatusChanged,
-                                None,
-                                &json!({"from": conv.status, "to": s, "reason": "customer_message"}),
-                            )
-                            .await?,
-                        );
+                    if kind == MessageKind::Inbound {
+                        events.extend(reopen_for_customer(&mut *c, ws, &conv).await?);
                     }
                     let message = store::message_by_id(&mut *c, ws, message_id).await?;
                     Ok((message, events))
@@ -910,31 +900,32 @@ pub struct InboxCounts {
 }
 
 /// A new conversation, validated, waiting for its transaction.
-struct PreparedConversation {
-    identities: Vec<Identity>,
-    customer_name: Option<String>,
-    attributes: Option<serde_json::Value>,
-    subject: String,
-    body: Body,
-    tags: Vec<String>,
-    custom_fields: serde_json::Value,
-    kind: MessageKind,
-    channel: Channel,
-    priority: Priority,
-    inbox_id: Option<i64>,
-    assignee_id: Option<i64>,
-    team_id: Option<i64>,
+pub(crate) struct PreparedConversation {
+    pub identities: Vec<Identity>,
+    pub customer_name: Option<String>,
+    pub attributes: Option<serde_json::Value>,
+    pub subject: String,
+    pub body: Body,
+    pub files: Vec<File>,
+    pub tags: Vec<String>,
+    pub custom_fields: serde_json::Value,
+    pub kind: MessageKind,
+    pub channel: Channel,
+    pub priority: Priority,
+    pub inbox_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub team_id: Option<i64>,
 }
 
 /// Stores a new conversation with its customer, first message, tags, assignment, search
 /// documents and events.
-async fn insert_conversation(
+pub(crate) async fn insert_conversation(
     c: &mut Conn,
     backend: citius_store::Backend,
-    actor: &Actor,
+    by: By<'_>,
+    ws: i64,
     new: &PreparedConversation,
-) -> AppResult<(Conversation, Vec<Event>)> {
-    let ws = actor.workspace_id;
+) -> AppResult<(Conversation, i64, Vec<Event>)> {
     if let Some(inbox) = new.inbox_id {
         directory::inbox_by_id(&mut *c, ws, inbox)
             .await
@@ -978,7 +969,7 @@ async fn insert_conversation(
             ws,
             id,
             EventKind::Created,
-            Some(actor.user_id),
+            by.user_id(),
             &json!({"channel": new.channel, "customer_id": customer_id}),
         )
         .await?,
@@ -993,16 +984,16 @@ async fn insert_conversation(
         &new.subject,
     )
     .await?;
-    let (_, added) = append_message(
+    let (message_id, added) = append_message(
         &mut *c,
         backend,
-        By::Agent(actor),
+        by,
         ws,
         id,
         customer_id,
         new.kind,
         &new.body,
-        &[],
+        &new.files,
     )
     .await?;
     events.push(added);
@@ -1016,7 +1007,7 @@ async fn insert_conversation(
                 ws,
                 id,
                 EventKind::Tagged,
-                Some(actor.user_id),
+                by.user_id(),
                 &json!({"tags": new.tags}),
             )
             .await?,
@@ -1040,14 +1031,48 @@ async fn insert_conversation(
                 ws,
                 id,
                 EventKind::Assigned,
-                Some(actor.user_id),
+                by.user_id(),
                 &json!({"assignee_id": new.assignee_id, "team_id": new.team_id}),
             )
             .await?,
         );
     }
     let conv = store::get(&mut *c, ws, id).await?;
-    Ok((conv, events))
+    Ok((conv, message_id, events))
+}
+
+/// A customer writing reopens their conversation (pending, snoozed, resolved become open).
+pub(crate) async fn reopen_for_customer(
+    c: &mut Conn,
+    ws: i64,
+    conv: &Conversation,
+) -> AppResult<Option<Event>> {
+    let to = conv.status.on_customer_message();
+    if to == conv.status {
+        return Ok(None);
+    }
+    store::apply(
+        &mut *c,
+        ws,
+        conv.id,
+        &Changes {
+            status: Some(to),
+            snoozed_until: Some(None),
+            ..Changes::default()
+        },
+    )
+    .await?;
+    Ok(Some(
+        store::insert_event(
+            &mut *c,
+            ws,
+            conv.id,
+            EventKind::StatusChanged,
+            None,
+            &json!({"from": conv.status, "to": to, "reason": "customer_message"}),
+        )
+        .await?,
+    ))
 }
 
 /// Stores a message in a conversation with its attachments, its search document and the
@@ -1104,6 +1129,10 @@ pub(crate) async fn append_message(
         &body.text,
     )
     .await?;
+    // A reply goes back on the channel the conversation came from.
+    if kind == MessageKind::Reply {
+        crate::email::queue_outgoing(c, ws, conversation_id, message_id).await?;
+    }
     let event = store::insert_event(
         c,
         ws,
@@ -1121,6 +1150,11 @@ pub(crate) async fn append_message(
 pub(crate) enum By<'a> {
     Agent(&'a Actor),
     Rule(&'a RuleOrigin),
+    /// A message that arrived on a channel (mail, chat, a provider's webhook); `automatic`
+    /// names what machine sent it (an auto-reply, bulk mail), so rules do not answer it.
+    Channel {
+        automatic: Option<&'static str>,
+    },
 }
 
 /// The rule behind a change, recorded on its events so the timeline says why and so chains of
@@ -1138,14 +1172,20 @@ impl By<'_> {
     pub(crate) fn user_id(&self) -> Option<i64> {
         match self {
             By::Agent(a) => Some(a.user_id),
-            By::Rule(_) => None,
+            By::Rule(_) | By::Channel { .. } => None,
         }
     }
 
     /// Event data with the rule behind it, when there is one.
     pub(crate) fn stamp(&self, mut data: serde_json::Value) -> serde_json::Value {
-        if let (By::Rule(origin), Some(map)) = (self, data.as_object_mut()) {
-            map.insert("rule".into(), json!(origin));
+        match (self, data.as_object_mut()) {
+            (By::Rule(origin), Some(map)) => {
+                map.insert("rule".into(), json!(origin));
+            }
+            (By::Channel { automatic: Some(a) }, Some(map)) => {
+                map.insert("automatic".into(), json!(a));
+            }
+            _ => {}
         }
         data
     }

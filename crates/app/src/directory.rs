@@ -366,6 +366,20 @@ impl App {
         Ok(())
     }
 
+    /// Whom the command line acts as in a workspace: its first owner.
+    pub async fn operator(&self, workspace_slug: &str) -> AppResult<Actor> {
+        let mut c = self.db.read().await?;
+        let ws = store::workspace_by_slug(&mut c, workspace_slug)
+            .await
+            .map_err(|e| match e {
+                citius_store::DbError::NotFound => {
+                    Invalid::field("workspace", format!("no workspace '{workspace_slug}'")).into()
+                }
+                e => AppError::from(e),
+            })?;
+        Ok(store::first_owner(&mut c, ws.id).await?)
+    }
+
     pub async fn inboxes(&self, actor: &Actor) -> AppResult<Vec<Inbox>> {
         require(actor, Permission::Read)?;
         let mut c = self.db.read().await?;
@@ -381,6 +395,25 @@ impl App {
             (None, _) => None,
         };
         let mut tx = self.db.begin().await?;
+        if input.channel == Channel::Email {
+            let Some(a) = address.as_deref() else {
+                return Err(Invalid::field(
+                    "address",
+                    "an email inbox needs the address it receives mail for",
+                )
+                .into());
+            };
+            if citius_store::email::inbox_for_address(&mut tx, a)
+                .await?
+                .is_some()
+            {
+                return Err(Invalid::field(
+                    "address",
+                    "another inbox already receives mail for this address",
+                )
+                .into());
+            }
+        }
         let inbox = store::create_inbox(
             &mut tx,
             actor.workspace_id,

@@ -15,6 +15,9 @@ pub enum AppError {
     Conflict(String),
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// A service Citius relies on (a mail relay, a provider) failed; trying later may work.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(#[source] DbError),
 }

@@ -8,6 +8,7 @@ pub mod automation;
 pub mod conversations;
 pub mod customers;
 pub mod directory;
+pub mod email;
 pub mod error;
 mod group_commit;
 pub mod handoffs;
@@ -16,6 +17,7 @@ pub mod macros;
 mod outbox;
 pub mod routing;
 pub mod sla;
+pub mod smtp;
 pub mod webhooks;
 pub mod worker;
 
@@ -43,6 +45,8 @@ pub struct AppConfig {
     pub auto_away_secs: u64,
     /// Outbound webhooks may reach private, loopback and link-local addresses.
     pub webhook_allow_private: bool,
+    /// Where outgoing mail goes, e.g. `smtp://user:pass@mail.example.com:587?tls=required`.
+    pub smtp_relay: Option<String>,
 }
 
 impl Default for AppConfig {
@@ -54,6 +58,7 @@ impl Default for AppConfig {
             max_attachment_bytes: 10 * 1024 * 1024,
             auto_away_secs: 600,
             webhook_allow_private: false,
+            smtp_relay: None,
         }
     }
 }
@@ -69,6 +74,12 @@ pub struct App {
     login_limiter: Arc<access::LoginLimiter>,
     /// Started on first use, inside the runtime that serves the writes.
     writes: Arc<std::sync::OnceLock<GroupCommit>>,
+    /// The key that signs reply tokens in outgoing mail, read once from the database.
+    mail_key: Arc<tokio::sync::OnceCell<Arc<[u8]>>>,
+    /// The connection pool to the mail relay, made on first use.
+    relay: Arc<
+        std::sync::OnceLock<Result<lettre::AsyncSmtpTransport<lettre::Tokio1Executor>, String>>,
+    >,
 }
 
 impl App {
@@ -85,6 +96,8 @@ impl App {
             node_id,
             login_limiter: Arc::new(limiter),
             writes: Arc::default(),
+            mail_key: Arc::default(),
+            relay: Arc::default(),
         }
     }
 

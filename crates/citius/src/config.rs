@@ -40,6 +40,13 @@ auto_away_secs = 600
 # Let outbound webhooks reach private, loopback and link-local addresses (refused by default
 # so a webhook cannot probe the internal network).
 webhook_allow_private = false
+# Receive customers' mail over SMTP on this address (e.g. "0.0.0.0:25"); empty: no listener.
+smtp_listen = ""
+# The name the SMTP listener gives itself in its greeting and Received headers.
+smtp_hostname = "localhost"
+# Where agents' email replies are sent from, e.g. "smtp://user:password@mail.example.com:587?tls=required"
+# (smtps:// for TLS from the start). Empty: replies wait in the queue until one is set.
+smtp_relay = ""
 "#;
 
 /// Every setting's key, as in the file; `CITIUS_<KEY>` in the environment.
@@ -60,6 +67,9 @@ const KEYS: &[&str] = &[
     "worker_poll_ms",
     "auto_away_secs",
     "webhook_allow_private",
+    "smtp_listen",
+    "smtp_hostname",
+    "smtp_relay",
 ];
 
 #[derive(Clone, Deserialize)]
@@ -81,6 +91,9 @@ pub struct Config {
     pub worker_poll_ms: u64,
     pub auto_away_secs: u64,
     pub webhook_allow_private: bool,
+    pub smtp_listen: String,
+    pub smtp_hostname: String,
+    pub smtp_relay: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -95,6 +108,11 @@ impl std::fmt::Debug for Config {
             )
             .field("max_connections", &self.max_connections)
             .field("log_format", &self.log_format)
+            .field("smtp_listen", &self.smtp_listen)
+            .field(
+                "smtp_relay",
+                &citius_store::db::redact_url(&self.smtp_relay),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -159,7 +177,41 @@ impl Config {
                 citius_store::db::redact_url(&self.database_url)
             );
         }
+        self.smtp_listen_addr()?;
+        if !self.smtp_relay.is_empty() {
+            let ok = url::Url::parse(&self.smtp_relay)
+                .is_ok_and(|u| matches!(u.scheme(), "smtp" | "smtps") && u.host_str().is_some());
+            if !ok {
+                bail!(
+                    "smtp_relay must be a URL like smtp://user:password@mail.example.com:587?tls=required ({})",
+                    citius_store::db::redact_url(&self.smtp_relay)
+                );
+            }
+        }
+        if self.smtp_hostname.is_empty()
+            || !self
+                .smtp_hostname
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+        {
+            bail!(
+                "smtp_hostname must be a host name like mail.example.com, not {:?}",
+                self.smtp_hostname
+            );
+        }
         Ok(())
+    }
+
+    pub fn smtp_listen_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        if self.smtp_listen.is_empty() {
+            return Ok(None);
+        }
+        self.smtp_listen.parse().map(Some).with_context(|| {
+            format!(
+                "smtp_listen = {:?} is not an address like 0.0.0.0:25",
+                self.smtp_listen
+            )
+        })
     }
 
     pub fn db_config(&self) -> citius_store::DbConfig {
@@ -178,6 +230,7 @@ impl Config {
             max_attachment_bytes: self.max_attachment_bytes,
             auto_away_secs: self.auto_away_secs,
             webhook_allow_private: self.webhook_allow_private,
+            smtp_relay: Some(self.smtp_relay.clone()).filter(|r| !r.is_empty()),
         }
     }
 

@@ -59,6 +59,14 @@ enum Command {
         /// Run background jobs only, without HTTP.
         #[arg(long)]
         worker_only: bool,
+        /// Receive mail over SMTP on this address, e.g. 0.0.0.0:25 (overrides smtp_listen).
+        #[arg(long)]
+        smtp_listen: Option<String>,
+    },
+    /// Manage inboxes (where customers' messages arrive).
+    Inbox {
+        #[command(subcommand)]
+        command: InboxCommand,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -120,6 +128,24 @@ enum Command {
     },
     /// Print the default configuration file.
     DefaultConfig,
+}
+
+#[derive(Subcommand)]
+enum InboxCommand {
+    /// Create an email inbox: mail to ADDR (over SMTP) lands in this workspace.
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The workspace's slug.
+        #[arg(long)]
+        workspace: String,
+        /// The address the inbox receives mail for.
+        #[arg(long)]
+        email: String,
+        /// A name for agents (default: the address).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -210,6 +236,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::Inbox {
+            command:
+                InboxCommand::Create {
+                    data,
+                    workspace,
+                    email,
+                    name,
+                },
+        } => {
+            let cfg = load_config(cli.config.as_ref(), &data)?;
+            cfg.validate()?;
+            let app = App::new(open_db(&cfg).await?, cfg.app_config());
+            let operator = app
+                .operator(&workspace)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let inbox = app
+                .create_inbox(
+                    &operator,
+                    citius_app::directory::InboxInput {
+                        name: name.unwrap_or_else(|| email.clone()),
+                        channel: citius_domain::conversation::Channel::Email,
+                        address: Some(email),
+                    },
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "created inbox {} ({}) receiving mail for {}",
+                inbox.id,
+                inbox.name,
+                inbox.address.unwrap_or_default()
+            );
+            Ok(())
+        }
         Command::Demo { data } => {
             let cfg = load_config(cli.config.as_ref(), &data)?;
             cfg.validate()?;
@@ -262,10 +323,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             demo: with_demo,
             http_only,
             worker_only,
+            smtp_listen,
         } => {
             let mut cfg = load_config(cli.config.as_ref(), &data)?;
             if let Some(l) = listen {
                 cfg.listen = l;
+            }
+            if let Some(l) = smtp_listen {
+                cfg.smtp_listen = l;
             }
             cfg.validate()?;
             init_logs(&cfg.log_format);
@@ -355,6 +420,21 @@ async fn serve(cfg: Config, with_demo: bool, http: bool, worker: bool) -> anyhow
         let poll = Duration::from_millis(cfg.worker_poll_ms.max(50));
         tokio::spawn(async move { app.run_worker(poll, rx).await })
     });
+    let smtp_task = match cfg.smtp_listen_addr()? {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for SMTP on {addr}"))?;
+            let local = listener.local_addr()?;
+            tracing::info!(%local, "receiving mail over SMTP");
+            println!("Receiving mail over SMTP on {local}");
+            let (app, rx, host) = (app.clone(), stop_rx.clone(), cfg.smtp_hostname.clone());
+            Some(tokio::spawn(async move {
+                citius_app::smtp::serve(app, listener, host, rx).await
+            }))
+        }
+        None => None,
+    };
     let relay_task = http.then(|| {
         let app = app.clone();
         let rx = stop_rx.clone();
@@ -400,7 +480,7 @@ async fn serve(cfg: Config, with_demo: bool, http: bool, worker: bool) -> anyhow
         wait_for_signal().await;
         let _ = stop_tx.send(true);
     }
-    for t in [worker_task, relay_task].into_iter().flatten() {
+    for t in [worker_task, relay_task, smtp_task].into_iter().flatten() {
         let _ = tokio::time::timeout(Duration::from_secs(20), t).await;
     }
     db.close().await;

@@ -42,6 +42,51 @@ impl Body {
     }
 }
 
+/// Marks where a body that was too long was cut; the whole message stays in the original.
+pub const TRUNCATED: &str = "\n\n[… cut here: the message is longer; the original keeps all of it]";
+
+impl Body {
+    /// From a message someone already sent us (mail, a provider's webhook): nothing may be
+    /// refused at this point, so an empty body gets a placeholder and a long one is cut.
+    pub fn from_received(text: Option<&str>, html: Option<&str>) -> Self {
+        let html = html.map(|h| {
+            // ammonia's cost grows with the input: cut huge markup before cleaning it.
+            let h = cut_at_char_boundary(h, crate::conversation::MAX_BODY * 4);
+            sanitize_html(h)
+        });
+        let text = match (text, &html) {
+            (Some(t), _) if !t.trim().is_empty() => t.replace("\r\n", "\n").replace('\0', ""),
+            (_, Some(h)) => html_to_text(h),
+            _ => String::new(),
+        };
+        let mut text = text.trim_end().trim_start_matches(['\n', '\r']).to_string();
+        if text.trim().is_empty() {
+            text = "(no text)".to_string();
+        }
+        if text.chars().count() > crate::conversation::MAX_BODY {
+            let keep = crate::conversation::MAX_BODY - TRUNCATED.chars().count();
+            text = text.chars().take(keep).collect::<String>() + TRUNCATED;
+        }
+        let html = match html {
+            Some(h) if !h.trim().is_empty() => h,
+            _ => escape_html(&text).replace('\n', "<br>"),
+        };
+        Self { text, html }
+    }
+}
+
+/// At most `max` bytes of `s`, cut where a character starts.
+pub fn cut_at_char_boundary(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 fn check_body(raw: &str) -> Result<String, Invalid> {
     let text = raw.trim_end().trim_start_matches(['\n', '\r']).to_string();
     if text.trim().is_empty() {

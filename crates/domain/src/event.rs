@@ -34,5 +34,7 @@ string_enum!(
         SlaWarning => "sla_warning",
         SlaBreached => "sla_breached",
         RuleStopped => "rule_stopped",
+        EmailSent => "email_sent",
+        EmailFailed => "email_failed",
     }
 );

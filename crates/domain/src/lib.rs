@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod content;
 pub mod conversation;
 pub mod customer;
+pub mod email;
 pub mod error;
 pub mod event;
 pub mod handoff;
@@ -17,6 +18,7 @@ pub mod records;
 pub mod role;
 pub mod routing;
 pub mod sla;
+pub mod smtp;
 pub mod webhook;
 pub mod workspace;
 

@@ -161,8 +161,46 @@ pub struct Message {
     /// Sanitised on the server; safe to render.
     pub body_html: String,
     pub attachments: Vec<Attachment>,
+    /// Mail details when the message came or went by email.
+    pub email: Option<EmailDetails>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+}
+
+/// What a message looked like as mail, and how its delivery went.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EmailDetails {
+    /// The Message-ID header, without angle brackets.
+    pub message_id: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    /// Where quoted text or a signature starts in `body_text` (characters); the timeline folds it away.
+    pub fold_at: Option<i64>,
+    /// `received`, `queued`, `sent`, `failed` or `bounced`.
+    pub delivery_state: String,
+    pub delivery_error: Option<String>,
+    pub attempts: i64,
+    /// The original is kept and can be downloaded.
+    pub has_original: bool,
+}
+
+/// What became of a received mail.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InboundMail {
+    pub id: i64,
+    pub inbox_id: i64,
+    /// `smtp` or `imap`.
+    pub source: String,
+    pub envelope_from: Option<String>,
+    /// `created`, `appended`, `auto_reply`, `bounce`, `ignored` or `rejected`.
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub conversation_id: Option<i64>,
+    pub message_id: Option<i64>,
+    pub size: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub received_at: Timestamp,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

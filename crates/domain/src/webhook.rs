@@ -45,6 +45,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "follow_up.due",
     "sla.warning",
     "sla.breached",
+    "email.failed",
 ];
 
 /// The webhook event type of a conversation event, if it is sent at all.
@@ -66,7 +67,9 @@ pub fn event_type_of(kind: EventKind) -> Option<&'static str> {
         K::FollowUpDue => "follow_up.due",
         K::SlaWarning => "sla.warning",
         K::SlaBreached => "sla.breached",
-        K::Queued
+        K::EmailFailed => "email.failed",
+        K::EmailSent
+        | K::Queued
         | K::Requeued
         | K::Overflowed
         | K::FollowUpAdded

@@ -89,6 +89,9 @@ impl From<AppError> for ApiError {
             ),
             AppError::Forbidden => Self::forbidden("your role does not allow this"),
             AppError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            AppError::Unavailable(m) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
+            }
             AppError::RateLimited { retry_after_secs } => Self {
                 retry_after: Some(retry_after_secs),
                 ..Self::new(

@@ -165,6 +165,7 @@ async fn error_page(s: &AppState, caller: &Caller, e: AppError) -> Response {
         AppError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Please check your input"),
         AppError::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
         AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Slow down"),
+        AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "Not available right now"),
         AppError::Unauthorized => return Redirect::to("/login").into_response(),
         AppError::Internal(cause) => {
             tracing::error!(error = %cause, "internal error on a page");
@@ -675,6 +676,8 @@ fn describe_event(e: &citius_domain::records::Event, names: &HashMap<i64, String
             s("policy_name")
         ),
         K::RuleStopped => format!("Automation stopped: {}", s("reason")),
+        K::EmailSent => format!("Email sent to {}", s("to")),
+        K::EmailFailed => format!("Email to {} not delivered: {}", s("to"), s("error")),
     }
 }
 

@@ -52,10 +52,15 @@ pub const TABLES: &[&str] = &[
     "automation_rules",
     "rule_runs",
     "macros",
+    "instance_keys",
+    "email_messages",
+    "inbound_mail",
 ];
 
 /// Tables keyed by something other than a generated id.
 const WITHOUT_SERIAL_ID: &[&str] = &[
+    "instance_keys",
+    "email_messages",
     "sla_clocks",
     "memberships",
     "agent_presence",

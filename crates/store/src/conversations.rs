@@ -407,7 +407,9 @@ pub async fn ids_of_customer(
 
 /// Forgets attachment contents no message refers to any more.
 pub async fn purge_orphan_blobs(c: &mut Conn) -> DbResult<u64> {
-    Ok(sqlx::query("DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = blobs.sha256)")
+    Ok(sqlx::query("DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = blobs.sha256) \
+         AND NOT EXISTS (SELECT 1 FROM email_messages e WHERE e.raw_sha256 = blobs.sha256) \
+         AND NOT EXISTS (SELECT 1 FROM inbound_mail i WHERE i.raw_sha256 = blobs.sha256)")
         .execute(c)
         .await?
         .rows_affected())
@@ -612,11 +614,13 @@ fn message(r: &AnyRow) -> DbResult<Message> {
         body_text: r.try_get("body_text")?,
         body_html: r.try_get("body_html")?,
         attachments: Vec::new(),
+        email: None,
         created_at: from_ms(r.try_get("created_at")?),
     })
 }
 
-/// Up to `limit` messages of a conversation, oldest first, with attachments (two queries in all).
+/// Up to `limit` messages of a conversation, oldest first, with attachments and mail details
+/// (three queries in all).
 pub async fn messages(
     c: &mut Conn,
     workspace_id: i64,
@@ -635,6 +639,13 @@ pub async fn messages(
     .await?;
     let mut list = rows.iter().map(message).collect::<DbResult<Vec<_>>>()?;
     if let (Some(first), Some(last)) = (list.first().map(|m| m.id), list.last().map(|m| m.id)) {
+        for (id, details) in
+            crate::email::details_between(&mut *c, conversation_id, first, last).await?
+        {
+            if let Some(m) = list.iter_mut().find(|m| m.id == id) {
+                m.email = Some(details);
+            }
+        }
         let rows = sqlx::query(
             "SELECT a.id, a.message_id, a.filename, a.content_type, a.size, a.sha256 FROM attachments a \
              JOIN messages m ON m.id = a.message_id WHERE m.conversation_id = $1 AND a.message_id BETWEEN $2 AND $3 ORDER BY a.id",

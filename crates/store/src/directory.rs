@@ -298,6 +298,18 @@ pub struct Principal {
     pub email: String,
 }
 
+/// The workspace's first owner: whom the command line acts as.
+pub async fn first_owner(c: &mut Conn, workspace_id: i64) -> DbResult<Principal> {
+    let r = sqlx::query(
+        "SELECT m.user_id, m.workspace_id, m.role, u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.workspace_id = $1 AND m.role = 'owner' ORDER BY m.created_at, m.user_id LIMIT 1",
+    )
+    .bind(workspace_id)
+    .fetch_optional(c)
+    .await?;
+    principal(&r.found()?)
+}
+
 fn principal(r: &AnyRow) -> DbResult<Principal> {
     Ok(Principal {
         user_id: r.try_get("user_id")?,
@@ -578,7 +590,7 @@ pub async fn user_skills(c: &mut Conn, workspace_id: i64) -> DbResult<Vec<(i64, 
 
 // ---- Inboxes ----------------------------------------------------------------------------
 
-fn inbox(r: &AnyRow) -> DbResult<Inbox> {
+pub(crate) fn inbox_row(r: &AnyRow) -> DbResult<Inbox> {
     Ok(Inbox {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
@@ -605,7 +617,7 @@ pub async fn create_inbox(
     .bind(now_ms())
     .fetch_one(c)
     .await?;
-    inbox(&r)
+    inbox_row(&r)
 }
 
 pub async fn inbox_by_id(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<Inbox> {
@@ -614,7 +626,7 @@ pub async fn inbox_by_id(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<I
         .bind(workspace_id)
         .fetch_optional(c)
         .await?;
-    inbox(&r.found()?)
+    inbox_row(&r.found()?)
 }
 
 pub async fn inboxes(c: &mut Conn, workspace_id: i64) -> DbResult<Vec<Inbox>> {
@@ -622,5 +634,5 @@ pub async fn inboxes(c: &mut Conn, workspace_id: i64) -> DbResult<Vec<Inbox>> {
         .bind(workspace_id)
         .fetch_all(c)
         .await?;
-    rows.iter().map(inbox).collect()
+    rows.iter().map(inbox_row).collect()
 }

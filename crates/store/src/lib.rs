@@ -15,6 +15,7 @@ pub mod conversations;
 pub mod customers;
 pub mod db;
 pub mod directory;
+pub mod email;
 pub mod handoffs;
 pub mod idempotency;
 pub mod jobs;

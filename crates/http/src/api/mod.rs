@@ -6,6 +6,7 @@ pub mod automation;
 pub mod conversations;
 pub mod customers;
 pub mod directory;
+pub mod email;
 pub mod events;
 pub mod handoffs;
 pub mod macros;
@@ -183,6 +184,9 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         .route("/webhooks/{id}/messages", get(webhooks::messages))
         .route("/webhook-messages/{id}", get(webhooks::message))
         .route("/webhook-messages/{id}/replay", post(webhooks::replay))
+        .route("/email/inbound", get(email::inbound))
+        .route("/messages/{id}/original", get(email::original))
+        .route("/messages/{id}/resend", post(email::resend))
 }
 
 #[derive(OpenApi)]
@@ -297,6 +301,9 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         webhooks::messages,
         webhooks::message,
         webhooks::replay,
+        email::inbound,
+        email::original,
+        email::resend,
         crate::health,
         crate::ready,
     ),
