@@ -115,10 +115,12 @@ impl App {
         // Parsing is CPU work on untrusted input of up to 25 MB: keep it off the async threads.
         let raw = Arc::new(raw);
         let parsed = {
-            let raw = raw.clone();
-            tokio::task::spawn_blocking(move || mail::parse(&raw))
-                .await
-                .map_err(|_| Refusal::Unparseable)??
+            let (raw, envelope) = (raw.clone(), envelope_from.clone());
+            tokio::task::spawn_blocking(move || {
+                mail::parse_with_envelope(&raw, envelope.as_deref())
+            })
+            .await
+            .map_err(|_| Refusal::Unparseable)??
         };
         let parsed = Arc::new(parsed);
         let key = self.mail_key().await?;

@@ -110,19 +110,25 @@ impl ParsedMail {
 /// Reads a raw RFC 5322 message. Never panics: the parser runs behind a guard, and a panic in
 /// it is reported as an unparseable message.
 pub fn parse(raw: &[u8]) -> Result<ParsedMail, Refusal> {
+    parse_with_envelope(raw, None)
+}
+
+/// Like [`parse`], with the sender the transport named (SMTP `MAIL FROM`) to fall back on when
+/// the message's own headers name none.
+pub fn parse_with_envelope(raw: &[u8], envelope_from: Option<&str>) -> Result<ParsedMail, Refusal> {
     if raw.len() > MAX_MESSAGE_BYTES {
         return Err(Refusal::TooLarge);
     }
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(Refusal::Empty);
     }
-    match catch_unwind(AssertUnwindSafe(|| parse_unguarded(raw))) {
+    match catch_unwind(AssertUnwindSafe(|| parse_unguarded(raw, envelope_from))) {
         Ok(r) => r,
         Err(_) => Err(Refusal::Unparseable),
     }
 }
 
-fn parse_unguarded(raw: &[u8]) -> Result<ParsedMail, Refusal> {
+fn parse_unguarded(raw: &[u8], envelope_from: Option<&str>) -> Result<ParsedMail, Refusal> {
     let msg = MessageParser::default()
         .parse(raw)
         .ok_or(Refusal::Unparseable)?;
@@ -132,6 +138,17 @@ fn parse_unguarded(raw: &[u8]) -> Result<ParsedMail, Refusal> {
     let bounce = bounce_report(&msg);
     let from = first_mailbox(msg.from())
         .or_else(|| first_mailbox(msg.sender()))
+        .or_else(|| {
+            // The return path the transport recorded, then the one it told us.
+            let path = msg.return_path().as_text().map(str::to_string);
+            path.as_deref()
+                .or(envelope_from)
+                .and_then(|a| parse_email(a.trim_matches(['<', '>'])).ok())
+                .map(|address| Mailbox {
+                    address,
+                    name: None,
+                })
+        })
         .or_else(|| {
             // A report from a mail server may come without a usable From.
             bounce.as_ref().map(|_| Mailbox {
@@ -423,8 +440,13 @@ fn dedupe_key(raw: &[u8], message_id: Option<&str>, from: &str, subject: &str) -
         Some(id) => h.update(format!("id:{id}\n")),
         None => h.update(format!("from:{from}\nsubject:{subject}\n")),
     }
-    // Line endings differ by transport (SMTP CRLF, IMAP, files): they are not content.
-    for b in &raw[body_start..] {
+    // Line endings differ by transport (SMTP CRLF, IMAP, files), and clients end the data
+    // with or without an extra line break: neither is content.
+    let mut body = &raw[body_start..];
+    while let [rest @ .., b'\r' | b'\n' | b' ' | b'\t'] = body {
+        body = rest;
+    }
+    for b in body {
         if *b != b'\r' {
             h.update([*b]);
         }
@@ -724,6 +746,20 @@ mod tests {
     }
 
     #[test]
+    fn the_envelope_names_a_sender_the_headers_do_not() {
+        let raw = b"Subject: x\r\nReturn-Path: <bounce@example.com>\r\n\r\nhi";
+        assert_eq!(parse(raw).unwrap().from.address, "bounce@example.com");
+        let raw = b"Subject: x\r\n\r\nhi";
+        assert_eq!(
+            parse_with_envelope(raw, Some("Env@Example.com"))
+                .unwrap()
+                .from
+                .address,
+            "env@example.com"
+        );
+    }
+
+    #[test]
     fn machines_are_recognised() {
         let auto = |h: &str| {
             parse(&mail(
@@ -780,7 +816,7 @@ mod tests {
         );
         let b = mail(
             "Received: from two\r\nReceived: from one\r\nFrom: a@example.com\r\nMessage-ID: <1@x>\r\nSubject: s",
-            "body\n",
+            "body\n\r\n",
         );
         let c = mail(
             "From: a@example.com\r\nMessage-ID: <1@x>\r\nSubject: s",

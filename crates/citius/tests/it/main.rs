@@ -15,6 +15,7 @@ mod cli;
 mod conversations;
 mod customers;
 mod deletion;
+mod email;
 mod events;
 mod handoffs;
 mod isolation;
