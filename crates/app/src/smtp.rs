@@ -45,6 +45,7 @@ pub async fn serve(
         };
         let (app, hostname, slots) = (app.clone(), hostname.clone(), slots.clone());
         tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
             let (read, mut write) = stream.into_split();
             let Ok(_slot) = slots.try_acquire_owned() else {
                 let _ = write
@@ -82,8 +83,12 @@ enum Line {
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     async fn reply(&mut self, text: &str) -> std::io::Result<()> {
-        self.writer.write_all(text.as_bytes()).await?;
-        self.writer.write_all(b"\r\n").await?;
+        // One write per reply: a reply split over two small packets waits for the client's
+        // delayed acknowledgement.
+        let mut line = Vec::with_capacity(text.len() + 2);
+        line.extend_from_slice(text.as_bytes());
+        line.extend_from_slice(b"\r\n");
+        self.writer.write_all(&line).await?;
         self.writer.flush().await
     }
 

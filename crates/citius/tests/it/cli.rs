@@ -49,6 +49,10 @@ struct Server {
 
 impl Server {
     async fn start(data: &[String]) -> Server {
+        Self::start_with(data, &[]).await
+    }
+
+    async fn start_with(data: &[String], extra: &[String]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -60,6 +64,7 @@ impl Server {
             format!("127.0.0.1:{port}"),
         ];
         args.extend_from_slice(data);
+        args.extend_from_slice(extra);
         let child = citius()
             .args(&args)
             .stdout(Stdio::null())
@@ -362,4 +367,112 @@ fn default_config_is_a_valid_config_file() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `kill -9` of the server while a client sends mail in a loop: every message answered 250 is
+/// stored, exactly once, and the inbox was made with `citius inbox create`.
+async fn acknowledged_mail_survives_kill_9(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_args(backend, dir.path(), "data").await;
+    let mut setup = vec![
+        "setup".to_string(),
+        "--workspace".into(),
+        "acme".into(),
+        "--email".into(),
+        "owner@acme.test".into(),
+        "--password".into(),
+        "owner-password-1".into(),
+    ];
+    setup.extend_from_slice(&data);
+    run_ok(&setup);
+    let mut create = vec![
+        "inbox".to_string(),
+        "create".into(),
+        "--workspace".into(),
+        "acme".into(),
+        "--email".into(),
+        "help@acme.test".into(),
+    ];
+    create.extend_from_slice(&data);
+    let said = run_ok(&create);
+    assert!(said.contains("receiving mail for help@acme.test"), "{said}");
+
+    let smtp = crate::email::free_port();
+    let server = Server::start_with(
+        &data,
+        &["--smtp-listen".into(), format!("127.0.0.1:{smtp}")],
+    )
+    .await;
+    let sender = tokio::spawn(async move {
+        let mut acked = Vec::new();
+        for i in 0..100_000 {
+            let raw = format!(
+                "From: loop@customer.test\r\nTo: help@acme.test\r\nSubject: loop {i}\r\nMessage-ID: <k{i}@customer.test>\r\n\r\nmessage {i}\r\n"
+            );
+            match crate::email::send_raw(smtp, "loop@customer.test", &["help@acme.test"], &raw)
+                .await
+            {
+                Ok(code) if code == "250" => acked.push(i),
+                Ok(code) => panic!("unexpected answer {code}"),
+                Err(_) => break,
+            }
+        }
+        acked
+    });
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut server = server;
+    server.child.kill().expect("kill -9");
+    let _ = server.child.wait();
+    let acked = sender.await.unwrap();
+    assert!(
+        acked.len() >= 5,
+        "only {} messages were sent before the kill",
+        acked.len()
+    );
+
+    let db_config = match backend {
+        Backend::Sqlite => citius_store::DbConfig::SqliteDir(dir.path().join("data")),
+        Backend::Postgres => citius_store::DbConfig::Url(data[1].clone()),
+    };
+    let db = citius_store::Db::connect(&db_config, 2).await.unwrap();
+    let mut c = db.read().await.unwrap();
+    let rows: Vec<String> = sqlx::query_scalar("SELECT rfc_message_id FROM email_messages")
+        .fetch_all(&mut *c)
+        .await
+        .unwrap();
+    for i in &acked {
+        let id = format!("k{i}@customer.test");
+        assert_eq!(
+            rows.iter().filter(|r| **r == id).count(),
+            1,
+            "message {i} was answered 250 but is stored {} times",
+            rows.iter().filter(|r| **r == id).count()
+        );
+    }
+    // Nothing is stored twice, and at most the one message in flight at the kill beyond those acknowledged.
+    let mut unique = rows.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), rows.len());
+    assert!(
+        rows.len() <= acked.len() + 1,
+        "{} stored, {} acknowledged",
+        rows.len(),
+        acked.len()
+    );
+    println!(
+        "kill -9: {} messages acknowledged, {} stored",
+        acked.len(),
+        rows.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_mail_survives_kill_9_sqlite() {
+    kit::within_limit(acknowledged_mail_survives_kill_9(Backend::Sqlite)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_mail_survives_kill_9_postgres() {
+    kit::within_limit(acknowledged_mail_survives_kill_9(Backend::Postgres)).await;
 }

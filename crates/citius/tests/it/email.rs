@@ -118,7 +118,7 @@ async fn listen_smtp(t: &TestApp) -> u16 {
 }
 
 /// Sends raw mail with a real SMTP client; the server's final answer.
-async fn send_raw(port: u16, from: &str, to: &[&str], raw: &str) -> Result<String, String> {
+pub async fn send_raw(port: u16, from: &str, to: &[&str], raw: &str) -> Result<String, String> {
     let transport =
         lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1")
             .port(port)
