@@ -14,7 +14,8 @@
 // one of them run, e.g. `node run.mjs 40-handoff`. Without arguments every file runs.
 //
 // A test file exports `default` an array of
-//   { name, run: async ({ browser, base, artifacts, login, newPage, bin, dataDir }) => {} }
+//   { name, run: async ({ browser, base, artifacts, login, newPage, bin, dataDir, smtpPort }) => {} }
+// (`smtpPort` is where the server receives mail over SMTP.)
 // (`bin` and `dataDir` let a test run a `citius` command against the served database.)
 // Files are loaded in file-name order (hence the numeric prefixes). Leave the
 // contexts a test opens open: on failure the runner screenshots their pages
@@ -90,16 +91,17 @@ function withTimeout(promise, ms, what) {
 /** Spawns the server and resolves once /api/v1/health answers 200. */
 async function startServer({ bin, artifacts }) {
   const port = await freePort();
+  const smtpPort = await freePort();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'citius-browser-'));
   const logFile = path.join(artifacts, 'server.log');
   const logFd = fs.openSync(logFile, 'w');
-  const child = spawn(bin, ['serve', '--demo', '--data', dataDir, '--listen', `127.0.0.1:${port}`], {
+  const child = spawn(bin, ['serve', '--demo', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--smtp-listen', `127.0.0.1:${smtpPort}`], {
     stdio: ['ignore', logFd, logFd],
     env: { ...process.env, RUST_BACKTRACE: process.env.RUST_BACKTRACE ?? '1' },
   });
   fs.closeSync(logFd);
 
-  const server = { child, port, dataDir, logFile, base: `http://127.0.0.1:${port}`, exit: null };
+  const server = { child, port, smtpPort, dataDir, logFile, base: `http://127.0.0.1:${port}`, exit: null };
   child.on('exit', (code, signal) => {
     server.exit = { code, signal };
   });
@@ -263,7 +265,7 @@ async function main() {
       const started = Date.now();
       try {
         await withTimeout(
-          t.run({ browser, base: server.base, artifacts, login, newPage, bin, dataDir: server.dataDir }),
+          t.run({ browser, base: server.base, artifacts, login, newPage, bin, dataDir: server.dataDir, smtpPort: server.smtpPort }),
           TEST_TIMEOUT_MS,
           `test "${t.name}"`,
         );

@@ -783,6 +783,12 @@ impl App {
         Ok(interleave(messages, events))
     }
 
+    pub async fn message(&self, actor: &Actor, id: i64) -> AppResult<Message> {
+        require(actor, Permission::Read)?;
+        let mut c = self.db.read().await?;
+        Ok(store::message_by_id(&mut c, actor.workspace_id, id).await?)
+    }
+
     pub async fn messages(&self, actor: &Actor, conversation_id: i64) -> AppResult<Vec<Message>> {
         require(actor, Permission::Read)?;
         let mut c = self.db.read().await?;

@@ -49,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .route("/conversations/{id}", get(conversation))
         .route("/conversations/{id}/timeline", get(timeline_partial))
         .route("/conversations/{id}/messages", post(post_message))
+        .route("/messages/{id}/resend", post(resend_email))
         .route("/conversations/{id}/update", post(post_update))
         .route("/customers", get(customers))
         .route("/customers/{id}", get(customer))
@@ -576,6 +577,37 @@ async fn inbox_list(
 
 // ---- Conversation -------------------------------------------------------------------------
 
+/// How a message travelled by email, as the timeline shows it.
+struct EmailLine {
+    message_id: i64,
+    from: String,
+    to: String,
+    /// `received`, `queued`, `sent`, `failed` or `bounced`.
+    state: String,
+    error: Option<String>,
+    has_original: bool,
+}
+
+/// A mail's own words and the quoted text or signature after them, when there is a fold.
+fn folded(m: &citius_domain::records::Message) -> Option<(String, String)> {
+    let at = usize::try_from(m.email.as_ref()?.fold_at?).ok()?;
+    let split = m.body_text.char_indices().nth(at).map(|(b, _)| b)?;
+    let (own, rest) = m.body_text.split_at(split);
+    Some((own.trim_end().to_string(), rest.to_string()))
+}
+
+fn email_line(m: &citius_domain::records::Message) -> Option<EmailLine> {
+    let e = m.email.as_ref()?;
+    Some(EmailLine {
+        message_id: m.id,
+        from: e.from.clone(),
+        to: e.to.join(", "),
+        state: e.delivery_state.clone(),
+        error: e.delivery_error.clone(),
+        has_original: e.has_original,
+    })
+}
+
 enum TimelineView {
     Message {
         kind: String,
@@ -584,6 +616,8 @@ enum TimelineView {
         time_iso: String,
         html: String,
         attachments: Vec<(i64, String)>,
+        email: Option<EmailLine>,
+        fold: Option<(String, String)>,
     },
     Event {
         text: String,
@@ -711,6 +745,8 @@ fn timeline_view(
         .into_iter()
         .filter_map(|i| match i {
             TimelineItem::Message(m) => Some(TimelineView::Message {
+                email: email_line(&m),
+                fold: folded(&m),
                 kind: m.kind.to_string(),
                 author: match m.kind {
                     MessageKind::Inbound => customer.to_string(),
@@ -802,6 +838,8 @@ struct ConversationPage {
     notice: Option<&'static str>,
     error: Option<String>,
     update_error: Option<String>,
+    /// The form token, also for the forms inside the timeline.
+    csrf: String,
 }
 
 /// What a form post adds when it shows the conversation again: a notice of what worked, an
@@ -819,6 +857,7 @@ struct Extras {
 #[template(path = "timeline.html")]
 struct TimelinePartial {
     items: Vec<TimelineView>,
+    csrf: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -883,10 +922,12 @@ async fn conversation_page(
     let queue = routing::queue_line(s, a, &conv).await;
     let sla = sla::clock_lines(s, a, conv.id).await;
     let macros = macros::choices(s, a).await;
+    let nav = nav(s, caller, "inbox", "").await;
     let mut res = page(ConversationPage {
         sla,
         macros,
-        nav: nav(s, caller, "inbox", "").await,
+        csrf: nav.csrf.clone(),
+        nav,
         items: timeline_view(items, &names, &conv.customer_name),
         statuses: Status::ALL.iter().map(|s| s.to_string()).collect(),
         priorities: Priority::ALL.iter().map(|p| p.to_string()).collect(),
@@ -935,6 +976,11 @@ async fn timeline_partial(
             let names = user_names(&s, a).await;
             page(TimelinePartial {
                 items: timeline_view(items, &names, &conv.customer_name),
+                csrf: caller
+                    .session
+                    .as_ref()
+                    .map(|x| x.csrf_token.clone())
+                    .unwrap_or_default(),
             })
         }
         Err(e) => error_page(&s, &caller, e).await,
@@ -977,6 +1023,35 @@ async fn post_message(
         .await
     {
         Ok(_) => Redirect::to(&format!("/conversations/{id}")).into_response(),
+        Err(e) => error_page(&s, &caller, e).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+}
+
+/// Sends a failed or bounced email reply again, then shows its conversation.
+async fn resend_email(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = check_csrf(&caller, &f.csrf) {
+        return *r;
+    }
+    let a = &caller.actor;
+    let result = async {
+        let conversation = s.app.message(a, id).await?.conversation_id;
+        s.app.resend_email(a, id).await?;
+        Ok::<_, AppError>(conversation)
+    }
+    .await;
+    match result {
+        Ok(c) => Redirect::to(&format!("/conversations/{c}?notice=email-queued")).into_response(),
         Err(e) => error_page(&s, &caller, e).await,
     }
 }

@@ -226,6 +226,17 @@ async fn fill(t: &TestApp) {
     assert_eq!(s, StatusCode::OK, "merge: {b}");
     t.post_created("/api/v1/tags", owner, json!({"name": "unused"}))
         .await;
+    // Mail received over SMTP (or IMAP) into the email inbox.
+    let target = t.app.mail_target("help@acme.test").await.unwrap().unwrap();
+    t.app
+        .receive_mail(
+            &[target],
+            b"From: mail@customer.test\r\nSubject: By mail\r\nMessage-ID: <m1@customer.test>\r\n\r\nHello\r\n".to_vec(),
+            citius_app::email::MailSource::Smtp,
+            None,
+        )
+        .await
+        .unwrap();
 }
 
 async fn migrations_round_trip(t: TestApp) {

@@ -54,6 +54,7 @@ pub(super) fn notice(key: Option<&str>) -> Option<&'static str> {
         "follow-up-added" => "Follow-up added.",
         "follow-up-done" => "Follow-up marked done.",
         "macro-applied" => "Macro applied.",
+        "email-queued" => "The email is queued to be sent again.",
         _ => return None,
     })
 }
