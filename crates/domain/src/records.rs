@@ -162,7 +162,7 @@ pub struct Message {
     pub body_html: String,
     pub attachments: Vec<Attachment>,
     /// Mail details when the message came or went by email.
-    pub email: Option<EmailDetails>,
+    pub email: Option<Box<EmailDetails>>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }

@@ -643,7 +643,7 @@ pub async fn messages(
             crate::email::details_between(&mut *c, conversation_id, first, last).await?
         {
             if let Some(m) = list.iter_mut().find(|m| m.id == id) {
-                m.email = Some(details);
+                m.email = Some(Box::new(details));
             }
         }
         let rows = sqlx::query(

@@ -45,7 +45,7 @@ impl SmtpSink {
     pub async fn start() -> SmtpSink {
         let port = free_port();
         let dir = tempfile::tempdir().unwrap();
-        let child = Command::new("python3")
+        let mut child = Command::new("python3")
             .args([
                 "-c",
                 SINK,
@@ -65,6 +65,8 @@ impl SmtpSink {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("the SMTP sink (python3 smtpd) did not start");
     }
 
