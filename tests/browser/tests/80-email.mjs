@@ -104,6 +104,15 @@ export default [
       await phone.locator('.mail-line').first().waitFor();
       await phone.screenshot({ path: path.join(artifacts, 'conversation-email-phone.png'), fullPage: true });
       assert.equal(await phone.evaluate(() => window.__pwned), undefined);
+
+      // The admin's record of received mail links to the conversation it opened.
+      await page.goto(`${base}/settings/mail`);
+      const row = page.locator(`table.mail tr:has-text("ada-${RUN}@example.com")`);
+      await row.locator('a:has-text("New conversation")').waitFor();
+      await page.screenshot({ path: path.join(artifacts, 'settings-received-mail.png'), fullPage: true });
+      const csv = await page.request.get(`${base}/settings/mail?format=csv`);
+      assert.equal(csv.status(), 200);
+      assert.match(await csv.text(), new RegExp(`ada-${RUN}@example.com,created`));
     },
   },
 ];

@@ -47,6 +47,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/settings/tokens", get(tokens).post(create_token))
         .route("/settings/tokens/{id}/revoke", post(revoke_token))
         .route("/settings/audit", get(audit))
+        .route("/settings/mail", get(received_mail))
         .route("/settings/jobs", get(jobs))
         .route("/settings/jobs/{id}/retry", post(retry_job))
 }
@@ -315,6 +316,13 @@ async fn index(State(s): State<AppState>, WebSession(caller): WebSession) -> Res
             href: "/settings/audit",
             title: "Audit log",
             about: "Who changed what, and sign-ins.",
+            note: admin_only,
+            open: admin,
+        },
+        Section {
+            href: "/settings/mail",
+            title: "Received mail",
+            about: "Every mail that reached an email inbox, and what became of it.",
             note: admin_only,
             open: admin,
         },
@@ -1677,4 +1685,125 @@ mod tests {
         let bad = Fields(vec![("member_ids".into(), "x".into())]);
         assert!(bad.ids("member_ids").is_err());
     }
+}
+
+// ---- Received mail --------------------------------------------------------------------------
+
+struct MailRow {
+    time: String,
+    time_iso: String,
+    inbox: String,
+    from: String,
+    outcome: &'static str,
+    reason: String,
+    conversation_id: Option<i64>,
+    size: String,
+}
+
+#[derive(Template)]
+#[template(path = "settings/mail.html")]
+struct MailPage {
+    nav: Nav,
+    sub: &'static str,
+    admin: bool,
+    rows: Vec<MailRow>,
+    next_link: Option<String>,
+    paged: bool,
+}
+
+/// What became of a mail, as people say it.
+fn outcome_label(outcome: &str) -> &'static str {
+    match outcome {
+        "created" => "New conversation",
+        "appended" => "Added to a conversation",
+        "auto_reply" => "Automatic reply, recorded",
+        "bounce" => "Delivery report",
+        "ignored" => "Ignored",
+        _ => "Refused",
+    }
+}
+
+/// Mail that reached the workspace's inboxes, newest first, and what became of each.
+async fn received_mail(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Query(p): Query<AuditParams>,
+) -> Response {
+    let a = caller.actor.clone();
+    let csv_export = p.format.as_deref() == Some("csv");
+    let first = async {
+        let limit = if csv_export { 100 } else { 50 };
+        let req = PageRequest::parse(Some(limit), p.cursor.as_deref())?;
+        let mail = s.app.inbound_mail(&a, req).await?;
+        Ok::<_, AppError>((mail, s.app.inboxes(&a).await?))
+    }
+    .await;
+    let (mail, inboxes) = match first {
+        Ok(x) => x,
+        Err(e) => return error_page(&s, &caller, e).await,
+    };
+    let inbox_names: HashMap<i64, String> = inboxes.into_iter().map(|i| (i.id, i.name)).collect();
+    if csv_export {
+        let app = s.app.clone();
+        return csv::paged(
+            "received-mail.csv",
+            &[
+                "time",
+                "inbox",
+                "source",
+                "envelope_from",
+                "outcome",
+                "reason",
+                "conversation_id",
+                "size",
+            ],
+            mail,
+            move |cursor| {
+                let (app, a) = (app.clone(), a.clone());
+                Box::pin(async move {
+                    let req = PageRequest {
+                        limit: 100,
+                        after: Some(cursor),
+                    };
+                    app.inbound_mail(&a, req).await
+                })
+            },
+            move |m| {
+                vec![
+                    m.received_at.to_string(),
+                    inbox_names.get(&m.inbox_id).cloned().unwrap_or_default(),
+                    m.source.clone(),
+                    m.envelope_from.clone().unwrap_or_default(),
+                    m.outcome.clone(),
+                    m.reason.clone().unwrap_or_default(),
+                    m.conversation_id.map(|i| i.to_string()).unwrap_or_default(),
+                    m.size.to_string(),
+                ]
+            },
+        );
+    }
+    let rows = mail
+        .items
+        .iter()
+        .map(|m| MailRow {
+            time: when(m.received_at),
+            time_iso: m.received_at.to_string(),
+            inbox: inbox_names.get(&m.inbox_id).cloned().unwrap_or_default(),
+            from: m.envelope_from.clone().unwrap_or_else(|| "(none)".into()),
+            outcome: outcome_label(&m.outcome),
+            reason: m.reason.clone().unwrap_or_default(),
+            conversation_id: m.conversation_id,
+            size: format!("{:.1} KB", m.size as f64 / 1024.0),
+        })
+        .collect();
+    page(MailPage {
+        nav: nav(&s, &caller, "settings", "").await,
+        sub: "mail",
+        admin: true,
+        rows,
+        next_link: mail
+            .next
+            .map(|c| format!("/settings/mail?cursor={}", c.encode())),
+        paged: p.cursor.is_some(),
+    })
 }
