@@ -373,10 +373,7 @@ async fn receive_in(
         ));
     }
     email_store::put_blob(&mut *c, raw_sha, raw).await?;
-    let record = |outcome: &'static str,
-                  reason: Option<String>,
-                  conv: Option<i64>,
-                  msg: Option<i64>| { (outcome, reason, conv, msg) };
+    // What became of the mail: outcome, reason, conversation and message.
     let mut events = Vec::new();
     let (outcome, reason, conversation_id, message_id) = if email_store::is_own_address(
         &mut *c,
@@ -385,7 +382,7 @@ async fn receive_in(
     .await?
         || ReplyToken::in_references([mail.message_id.as_str()], key).is_some()
     {
-        record(
+        (
             "ignored",
             Some("sent by Citius itself (a mail loop)".into()),
             None,
@@ -418,9 +415,9 @@ async fn receive_in(
                     )
                     .await?,
                 );
-                record("bounce", Some(b.diagnostic.clone()), Some(conv), Some(msg))
+                ("bounce", Some(b.diagnostic.clone()), Some(conv), Some(msg))
             }
-            None => record(
+            None => (
                 "ignored",
                 Some("a delivery report about mail Citius did not send".into()),
                 None,
@@ -514,7 +511,7 @@ async fn receive_in(
             },
         )
         .await?;
-        record(outcome, None, Some(conv_id), Some(msg_id))
+        (outcome, None, Some(conv_id), Some(msg_id))
     };
     email_store::record_inbound(
         &mut *c,
@@ -575,13 +572,10 @@ async fn thread_of(
     let Some(sender) = sender else {
         return Ok(None);
     };
-    for (_, conv_id) in email_store::by_rfc_ids(&mut *c, ws, &mail.references).await? {
-        let conv = store::get(&mut *c, ws, conv_id).await?;
-        if conv.customer_id == sender && usable(&conv) {
-            return Ok(Some(conv));
-        }
+    match email_store::customer_thread(&mut *c, ws, sender, &mail.references).await? {
+        Some(conv_id) => Ok(Some(store::get(&mut *c, ws, conv_id).await?)),
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 /// Called for every reply an agent, rule or macro adds: on an email conversation the reply is

@@ -135,11 +135,7 @@ async fn nav(s: &AppState, caller: &Caller, section: &'static str, query: &str) 
         .map(|w| w.1.clone())
         .unwrap_or_default();
     Nav {
-        csrf: caller
-            .session
-            .as_ref()
-            .map(|x| x.csrf_token.clone())
-            .unwrap_or_default(),
+        csrf: csrf_of(caller),
         section,
         query: query.to_string(),
         user_name: caller.actor.name.clone(),
@@ -156,6 +152,15 @@ struct ErrorPage {
     nav: Nav,
     title: String,
     message: String,
+}
+
+/// The form token of a signed-in session (empty for API tokens, which need none).
+fn csrf_of(caller: &Caller) -> String {
+    caller
+        .session
+        .as_ref()
+        .map(|x| x.csrf_token.clone())
+        .unwrap_or_default()
 }
 
 /// Shows an error as a page of its own, keeping the navigation.
@@ -976,11 +981,7 @@ async fn timeline_partial(
             let names = user_names(&s, a).await;
             page(TimelinePartial {
                 items: timeline_view(items, &names, &conv.customer_name),
-                csrf: caller
-                    .session
-                    .as_ref()
-                    .map(|x| x.csrf_token.clone())
-                    .unwrap_or_default(),
+                csrf: csrf_of(&caller),
             })
         }
         Err(e) => error_page(&s, &caller, e).await,

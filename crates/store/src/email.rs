@@ -276,6 +276,39 @@ pub async fn by_rfc_ids(
         .collect()
 }
 
+/// The newest conversation of `customer_id`, not closed, holding a mail with one of these
+/// Message-IDs: one query however many ids a reply refers to.
+pub async fn customer_thread(
+    c: &mut Conn,
+    workspace_id: i64,
+    customer_id: i64,
+    rfc_ids: &[String],
+) -> DbResult<Option<i64>> {
+    if rfc_ids.is_empty() {
+        return Ok(None);
+    }
+    let mut q = crate::sql::Sql::new(
+        "SELECT e.conversation_id FROM email_messages e JOIN conversations v ON v.id = e.conversation_id \
+         WHERE e.workspace_id = ",
+    );
+    q.int(workspace_id)
+        .push(" AND v.customer_id = ")
+        .int(customer_id)
+        .push(" AND v.status <> 'closed' AND e.rfc_message_id IN (");
+    for (i, id) in rfc_ids.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.text(id);
+    }
+    q.push(") ORDER BY e.message_id DESC LIMIT 1");
+    Ok(q.query()
+        .fetch_optional(c)
+        .await?
+        .map(|r| r.try_get("conversation_id"))
+        .transpose()?)
+}
+
 /// The Message-IDs of a conversation's mail, oldest first (for References), at most `limit`
 /// of the newest.
 pub async fn thread_ids(c: &mut Conn, conversation_id: i64, limit: i64) -> DbResult<Vec<String>> {
