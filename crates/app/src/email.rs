@@ -45,7 +45,7 @@ pub enum MailSource {
 }
 
 impl MailSource {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             MailSource::Smtp => "smtp",
             MailSource::Imap => "imap",

@@ -13,6 +13,7 @@ pub mod error;
 mod group_commit;
 pub mod handoffs;
 pub mod hub;
+pub mod imap;
 pub mod macros;
 mod outbox;
 pub mod routing;
@@ -45,6 +46,8 @@ pub struct AppConfig {
     pub auto_away_secs: u64,
     /// Outbound webhooks may reach private, loopback and link-local addresses.
     pub webhook_allow_private: bool,
+    /// IMAP mailboxes may be read from private, loopback and link-local addresses.
+    pub imap_allow_private: bool,
     /// Where outgoing mail goes, e.g. `smtp://user:pass@mail.example.com:587?tls=required`.
     pub smtp_relay: Option<String>,
 }
@@ -58,6 +61,7 @@ impl Default for AppConfig {
             max_attachment_bytes: 10 * 1024 * 1024,
             auto_away_secs: 600,
             webhook_allow_private: false,
+            imap_allow_private: false,
             smtp_relay: None,
         }
     }

@@ -40,6 +40,9 @@ auto_away_secs = 600
 # Let outbound webhooks reach private, loopback and link-local addresses (refused by default
 # so a webhook cannot probe the internal network).
 webhook_allow_private = false
+# Let email inboxes read IMAP mailboxes on private, loopback and link-local addresses (e.g. a
+# mail server on the internal network); refused by default for the same reason.
+imap_allow_private = false
 # Receive customers' mail over SMTP on this address (e.g. "0.0.0.0:25"); empty: no listener.
 smtp_listen = ""
 # The name the SMTP listener gives itself in its greeting and Received headers.
@@ -67,6 +70,7 @@ const KEYS: &[&str] = &[
     "worker_poll_ms",
     "auto_away_secs",
     "webhook_allow_private",
+    "imap_allow_private",
     "smtp_listen",
     "smtp_hostname",
     "smtp_relay",
@@ -91,6 +95,7 @@ pub struct Config {
     pub worker_poll_ms: u64,
     pub auto_away_secs: u64,
     pub webhook_allow_private: bool,
+    pub imap_allow_private: bool,
     pub smtp_listen: String,
     pub smtp_hostname: String,
     pub smtp_relay: String,
@@ -230,6 +235,7 @@ impl Config {
             max_attachment_bytes: self.max_attachment_bytes,
             auto_away_secs: self.auto_away_secs,
             webhook_allow_private: self.webhook_allow_private,
+            imap_allow_private: self.imap_allow_private,
             smtp_relay: Some(self.smtp_relay.clone()).filter(|r| !r.is_empty()),
         }
     }

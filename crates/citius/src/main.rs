@@ -420,6 +420,10 @@ async fn serve(cfg: Config, with_demo: bool, http: bool, worker: bool) -> anyhow
         let poll = Duration::from_millis(cfg.worker_poll_ms.max(50));
         tokio::spawn(async move { app.run_worker(poll, rx).await })
     });
+    let imap_task = worker.then(|| {
+        let (app, rx) = (app.clone(), stop_rx.clone());
+        tokio::spawn(async move { app.run_imap_poller(Duration::from_secs(5), rx).await })
+    });
     let smtp_task = match cfg.smtp_listen_addr()? {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -480,7 +484,10 @@ async fn serve(cfg: Config, with_demo: bool, http: bool, worker: bool) -> anyhow
         wait_for_signal().await;
         let _ = stop_tx.send(true);
     }
-    for t in [worker_task, relay_task, smtp_task].into_iter().flatten() {
+    for t in [worker_task, imap_task, relay_task, smtp_task]
+        .into_iter()
+        .flatten()
+    {
         let _ = tokio::time::timeout(Duration::from_secs(20), t).await;
     }
     db.close().await;

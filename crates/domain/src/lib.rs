@@ -11,6 +11,7 @@ pub mod email;
 pub mod error;
 pub mod event;
 pub mod handoff;
+pub mod imap;
 pub mod language;
 pub mod macros;
 pub mod paging;

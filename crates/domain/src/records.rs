@@ -203,6 +203,33 @@ pub struct InboundMail {
     pub received_at: Timestamp,
 }
 
+/// An external mailbox an email inbox reads over IMAP, and how reading it goes. The password
+/// is never shown.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImapMailbox {
+    pub inbox_id: i64,
+    pub host: String,
+    pub port: i64,
+    /// `tls` or `plain`.
+    pub security: String,
+    pub username: String,
+    pub folder: String,
+    pub interval_secs: i64,
+    pub enabled: bool,
+    /// The highest UID read so far in the folder.
+    pub last_uid: i64,
+    /// Messages taken from the mailbox so far.
+    pub fetched: i64,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_polled_at: Option<Timestamp>,
+    /// Why the last poll failed, if it did.
+    pub last_error: Option<String>,
+    /// Polls failed in a row.
+    pub failures: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub next_poll_at: Timestamp,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Event {
     pub id: i64,

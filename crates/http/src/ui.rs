@@ -29,6 +29,7 @@ mod automation;
 mod csv;
 mod handoffs;
 mod macros;
+mod mailboxes;
 mod routing;
 mod settings;
 mod sla;
@@ -62,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .merge(sla::routes())
         .merge(automation::routes())
         .merge(webhooks::routes())
+        .merge(mailboxes::routes())
         .merge(macros::routes())
 }
 

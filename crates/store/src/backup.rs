@@ -55,10 +55,12 @@ pub const TABLES: &[&str] = &[
     "instance_keys",
     "email_messages",
     "inbound_mail",
+    "imap_mailboxes",
 ];
 
 /// Tables keyed by something other than a generated id.
 const WITHOUT_SERIAL_ID: &[&str] = &[
+    "imap_mailboxes",
     "instance_keys",
     "email_messages",
     "sla_clocks",

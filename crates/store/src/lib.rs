@@ -18,6 +18,7 @@ pub mod directory;
 pub mod email;
 pub mod handoffs;
 pub mod idempotency;
+pub mod imap;
 pub mod jobs;
 pub mod notify;
 pub mod outbox;

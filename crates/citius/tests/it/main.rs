@@ -18,6 +18,7 @@ mod deletion;
 mod email;
 mod events;
 mod handoffs;
+mod imap;
 mod isolation;
 mod jobs;
 mod macros;

@@ -187,6 +187,14 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         .route("/email/inbound", get(email::inbound))
         .route("/messages/{id}/original", get(email::original))
         .route("/messages/{id}/resend", post(email::resend))
+        .route("/imap-mailboxes", get(email::imap_mailboxes))
+        .route(
+            "/inboxes/{id}/imap",
+            get(email::imap_mailbox)
+                .put(email::set_imap_mailbox)
+                .delete(email::remove_imap_mailbox),
+        )
+        .route("/inboxes/{id}/imap/poll", post(email::poll_imap_mailbox))
 }
 
 #[derive(OpenApi)]
@@ -304,6 +312,11 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         email::inbound,
         email::original,
         email::resend,
+        email::imap_mailboxes,
+        email::imap_mailbox,
+        email::set_imap_mailbox,
+        email::remove_imap_mailbox,
+        email::poll_imap_mailbox,
         crate::health,
         crate::ready,
     ),
