@@ -237,6 +237,15 @@ async fn fill(t: &TestApp) {
         )
         .await
         .unwrap();
+    // The inbox also reads an IMAP mailbox.
+    let (s, b) = t
+        .put(
+            &format!("/api/v1/inboxes/{}/imap", id(&inbox)),
+            owner,
+            json!({"host": "imap.acme.test", "username": "help", "password": "pw"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "imap: {b}");
 }
 
 async fn migrations_round_trip(t: TestApp) {
