@@ -20,6 +20,7 @@ pub mod role;
 pub mod routing;
 pub mod sla;
 pub mod smtp;
+pub mod telephony;
 pub mod webhook;
 pub mod workspace;
 
