@@ -1137,7 +1137,14 @@ pub(crate) async fn append_message(
     .await?;
     // A reply goes back on the channel the conversation came from.
     if kind == MessageKind::Reply {
-        crate::email::queue_outgoing(c, ws, conversation_id, message_id).await?;
+        let conv = store::get(&mut *c, ws, conversation_id).await?;
+        match conv.channel {
+            Channel::Email => crate::email::queue_outgoing(c, ws, &conv, message_id).await?,
+            Channel::Sms | Channel::Whatsapp => {
+                crate::telephony::queue_outgoing(c, ws, &conv, message_id).await?
+            }
+            Channel::Chat | Channel::Voice | Channel::Api => {}
+        }
     }
     let event = store::insert_event(
         c,

@@ -583,13 +583,10 @@ async fn thread_of(
 pub(crate) async fn queue_outgoing(
     c: &mut Conn,
     ws: i64,
-    conversation_id: i64,
+    conv: &citius_domain::records::Conversation,
     message_id: i64,
 ) -> AppResult<()> {
-    let conv = store::get(&mut *c, ws, conversation_id).await?;
-    if conv.channel != Channel::Email {
-        return Ok(());
-    }
+    let conversation_id = conv.id;
     let inbox = match conv.inbox_id {
         Some(id) => Some(directory::inbox_by_id(&mut *c, ws, id).await?),
         None => None,

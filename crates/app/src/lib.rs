@@ -19,6 +19,7 @@ mod outbox;
 pub mod routing;
 pub mod sla;
 pub mod smtp;
+pub mod telephony;
 pub mod webhooks;
 pub mod worker;
 
@@ -48,6 +49,9 @@ pub struct AppConfig {
     pub webhook_allow_private: bool,
     /// IMAP mailboxes may be read from private, loopback and link-local addresses.
     pub imap_allow_private: bool,
+    /// The address providers and customers reach this installation at, e.g.
+    /// `https://support.example.com` (webhook signatures and status callbacks use it).
+    pub public_url: Option<String>,
     /// Where outgoing mail goes, e.g. `smtp://user:pass@mail.example.com:587?tls=required`.
     pub smtp_relay: Option<String>,
 }
@@ -62,6 +66,7 @@ impl Default for AppConfig {
             auto_away_secs: 600,
             webhook_allow_private: false,
             imap_allow_private: false,
+            public_url: None,
             smtp_relay: None,
         }
     }

@@ -468,7 +468,7 @@ fn describe(e: &reqwest::Error) -> String {
 
 /// An HTTP client that resolves names itself and refuses refused addresses, and checks every
 /// redirect target the same way; bodies and waits are bounded.
-fn guarded_client(policy: TargetPolicy) -> reqwest::Client {
+pub(crate) fn guarded_client(policy: TargetPolicy) -> reqwest::Client {
     let policy = Arc::new(policy);
     let redirect_policy = policy.clone();
     let builder = reqwest::Client::builder()

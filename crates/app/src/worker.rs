@@ -94,6 +94,7 @@ impl App {
             crate::sla::TIMER => self.sla_timer(job).await.map_err(|e| e.to_string()),
             crate::webhooks::DELIVER => self.deliver_webhook(job).await.map_err(|e| e.to_string()),
             crate::email::SEND => self.send_email(job).await.map_err(|e| e.to_string()),
+            crate::telephony::SEND => self.send_text(job).await.map_err(|e| e.to_string()),
             other => Err(format!("unknown job kind '{other}'")),
         }
     }

@@ -24,6 +24,10 @@ log_format = "text"
 secure_cookies = false
 # Take client addresses from X-Forwarded-For: only behind a proxy you control.
 trust_proxy = false
+# The address customers and providers reach this installation at, e.g. "https://support.example.com".
+# SMS/WhatsApp/voice webhook signatures are checked against it and delivery reports are asked for
+# there. Empty: taken from each request's Host header.
+public_url = ""
 # Web session lifetime.
 session_ttl_hours = 336
 # Failed sign-ins allowed per email and per address within login_window_secs.
@@ -70,6 +74,7 @@ const KEYS: &[&str] = &[
     "worker_poll_ms",
     "auto_away_secs",
     "webhook_allow_private",
+    "public_url",
     "imap_allow_private",
     "smtp_listen",
     "smtp_hostname",
@@ -96,6 +101,7 @@ pub struct Config {
     pub auto_away_secs: u64,
     pub webhook_allow_private: bool,
     pub imap_allow_private: bool,
+    pub public_url: String,
     pub smtp_listen: String,
     pub smtp_hostname: String,
     pub smtp_relay: String,
@@ -183,6 +189,20 @@ impl Config {
             );
         }
         self.smtp_listen_addr()?;
+        if !self.public_url.is_empty() {
+            let ok = url::Url::parse(&self.public_url).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some()
+                    && u.path() == "/"
+                    && u.query().is_none()
+            });
+            if !ok {
+                bail!(
+                    "public_url must be the installation's address like https://support.example.com, not {:?}",
+                    self.public_url
+                );
+            }
+        }
         if !self.smtp_relay.is_empty() {
             let ok = url::Url::parse(&self.smtp_relay)
                 .is_ok_and(|u| matches!(u.scheme(), "smtp" | "smtps") && u.host_str().is_some());
@@ -236,6 +256,8 @@ impl Config {
             auto_away_secs: self.auto_away_secs,
             webhook_allow_private: self.webhook_allow_private,
             imap_allow_private: self.imap_allow_private,
+            public_url: Some(self.public_url.trim_end_matches('/').to_string())
+                .filter(|u| !u.is_empty()),
             smtp_relay: Some(self.smtp_relay.clone()).filter(|r| !r.is_empty()),
         }
     }

@@ -36,5 +36,7 @@ string_enum!(
         RuleStopped => "rule_stopped",
         EmailSent => "email_sent",
         EmailFailed => "email_failed",
+        TextFailed => "text_failed",
+        CallUpdated => "call_updated",
     }
 );

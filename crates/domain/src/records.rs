@@ -163,8 +163,59 @@ pub struct Message {
     pub attachments: Vec<Attachment>,
     /// Mail details when the message came or went by email.
     pub email: Option<Box<EmailDetails>>,
+    /// SMS or WhatsApp details when the message came or went that way.
+    pub text: Option<Box<TextDetails>>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+}
+
+/// How an SMS or WhatsApp message travelled.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TextDetails {
+    /// The provider's id for the message (unknown until a send is accepted).
+    pub sid: Option<String>,
+    /// The customer's address as the provider writes it, e.g. `whatsapp:+14155550100`.
+    pub customer_address: String,
+    /// `received`, `queued`, `sent`, `delivered`, `read` or `failed`.
+    pub delivery_state: String,
+    pub delivery_error: Option<String>,
+    pub attempts: i64,
+}
+
+/// The SMS/WhatsApp/voice provider account of an inbox. The auth token is never shown.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProviderAccount {
+    pub inbox_id: i64,
+    pub account_sid: String,
+    pub api_base: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+/// A phone call on a conversation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Call {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub inbox_id: i64,
+    /// We called the customer.
+    pub outbound: bool,
+    pub customer_number: String,
+    pub our_number: String,
+    /// `ringing`, `answered`, `transferred`, `completed` or `missed`.
+    pub phase: String,
+    /// The provider's own word for the state, e.g. `no-answer`.
+    pub provider_status: String,
+    pub duration_secs: Option<i64>,
+    pub recording_url: Option<String>,
+    pub recording_secs: Option<i64>,
+    pub transferred_to: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub started_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub answered_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ended_at: Option<Timestamp>,
 }
 
 /// What a message looked like as mail, and how its delivery went.

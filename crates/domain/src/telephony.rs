@@ -456,6 +456,115 @@ pub fn judge_send(status: u16, body: &str) -> SendOutcome {
     }
 }
 
+/// Where the provider's API lives unless an inbox says otherwise.
+pub const DEFAULT_API_BASE: &str = "https://api.twilio.com";
+
+/// The provider account of an SMS, WhatsApp or voice inbox, as an administrator gives it.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderInput {
+    pub account_sid: String,
+    /// Required the first time; left out, the stored token is kept.
+    #[serde(default)]
+    pub auth_token: Option<String>,
+    /// The provider's API address; defaults to Twilio's.
+    #[serde(default)]
+    pub api_base: Option<String>,
+}
+
+/// Checked provider settings; the token is `None` when the stored one stays.
+#[derive(Clone)]
+pub struct ValidProvider {
+    pub account_sid: String,
+    pub auth_token: Option<String>,
+    pub api_base: url::Url,
+}
+
+impl std::fmt::Debug for ValidProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidProvider")
+            .field("account_sid", &self.account_sid)
+            .field("api_base", &self.api_base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProviderInput {
+    /// Checks the settings; `has_token` says whether a token is stored already, `policy` where
+    /// the API may be.
+    pub fn validate(
+        &self,
+        has_token: bool,
+        policy: &crate::webhook::TargetPolicy,
+    ) -> Result<ValidProvider, Invalid> {
+        let mut errors = Vec::new();
+        let sid = self.account_sid.trim();
+        if sid.is_empty() || sid.len() > 64 || !sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+            errors.push(crate::InvalidField {
+                field: "account_sid".into(),
+                message: "must be 1 to 64 letters and digits".into(),
+            });
+        }
+        let token = match self.auth_token.as_deref().map(str::trim) {
+            Some(t) if t.is_empty() || t.len() > 256 || t.chars().any(|c| c.is_control()) => {
+                errors.push(crate::InvalidField {
+                    field: "auth_token".into(),
+                    message: "must be 1 to 256 characters".into(),
+                });
+                None
+            }
+            Some(t) => Some(t.to_string()),
+            None if !has_token => {
+                errors.push(crate::InvalidField {
+                    field: "auth_token".into(),
+                    message: "is required".into(),
+                });
+                None
+            }
+            None => None,
+        };
+        let raw = self
+            .api_base
+            .as_deref()
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+            .unwrap_or(DEFAULT_API_BASE);
+        let api_base = match crate::webhook::check_url(raw, policy) {
+            Ok(u) if raw.len() <= 500 => Some(u),
+            Ok(_) => {
+                errors.push(crate::InvalidField {
+                    field: "api_base".into(),
+                    message: "must be at most 500 characters".into(),
+                });
+                None
+            }
+            Err(e) => {
+                errors.push(crate::InvalidField {
+                    field: "api_base".into(),
+                    message: e.0,
+                });
+                None
+            }
+        };
+        match api_base {
+            Some(api_base) if errors.is_empty() => Ok(ValidProvider {
+                account_sid: sid.to_string(),
+                auth_token: token,
+                api_base,
+            }),
+            _ => Err(Invalid { fields: errors }),
+        }
+    }
+}
+
+/// The address of the provider's "send a message" endpoint.
+pub fn messages_endpoint(api_base: &str, account_sid: &str) -> String {
+    format!(
+        "{}/2010-04-01/Accounts/{account_sid}/Messages.json",
+        api_base.trim_end_matches('/')
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "sla.warning",
     "sla.breached",
     "email.failed",
+    "text.failed",
+    "call.updated",
 ];
 
 /// The webhook event type of a conversation event, if it is sent at all.
@@ -68,6 +70,8 @@ pub fn event_type_of(kind: EventKind) -> Option<&'static str> {
         K::SlaWarning => "sla.warning",
         K::SlaBreached => "sla.breached",
         K::EmailFailed => "email.failed",
+        K::TextFailed => "text.failed",
+        K::CallUpdated => "call.updated",
         K::EmailSent
         | K::Queued
         | K::Requeued

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod hooks;
 mod idempotency;
 pub mod state;
 mod ui;
@@ -86,6 +87,7 @@ pub fn router_with(
     Router::new()
         .nest("/api/v1", api)
         .merge(ui::routes())
+        .merge(hooks::routes())
         .route("/metrics", get(metrics_endpoint))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn(record_metrics))

@@ -615,6 +615,28 @@ fn email_line(m: &citius_domain::records::Message) -> Option<EmailLine> {
     })
 }
 
+/// How an SMS or WhatsApp message travelled, for the timeline.
+struct TextLine {
+    channel: &'static str,
+    address: String,
+    state: String,
+    error: Option<String>,
+}
+
+fn text_line(m: &citius_domain::records::Message) -> Option<TextLine> {
+    let t = m.text.as_ref()?;
+    let (channel, address) = match t.customer_address.strip_prefix("whatsapp:") {
+        Some(number) => ("WhatsApp", number.to_string()),
+        None => ("SMS", t.customer_address.clone()),
+    };
+    Some(TextLine {
+        channel,
+        address,
+        state: t.delivery_state.clone(),
+        error: t.delivery_error.clone(),
+    })
+}
+
 enum TimelineView {
     Message {
         kind: String,
@@ -624,10 +646,13 @@ enum TimelineView {
         html: String,
         attachments: Vec<(i64, String)>,
         email: Option<EmailLine>,
+        text: Option<TextLine>,
         fold: Option<(String, String)>,
     },
     Event {
         text: String,
+        /// A call recording to listen to, at the provider.
+        link: Option<String>,
         time: String,
         time_iso: String,
     },
@@ -719,7 +744,51 @@ fn describe_event(e: &citius_domain::records::Event, names: &HashMap<i64, String
         K::RuleStopped => format!("Automation stopped: {}", s("reason")),
         K::EmailSent => format!("Email sent to {}", s("to")),
         K::EmailFailed => format!("Email to {} not delivered: {}", s("to"), s("error")),
+        K::TextFailed => format!("Text to {} not delivered: {}", s("to"), s("error")),
+        K::CallUpdated => describe_call(d),
     }
+}
+
+/// A call event in words: what changed, with the duration as m:ss.
+fn describe_call(d: &serde_json::Value) -> String {
+    let s = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let minutes = |k: &str| {
+        d.get(k)
+            .and_then(|v| v.as_i64())
+            .map(|secs| format!("{}:{:02}", secs / 60, secs % 60))
+    };
+    if s("change") == "recording" {
+        return match minutes("recording_secs") {
+            Some(m) => format!("Call recording ({m})"),
+            None => "Call recording".into(),
+        };
+    }
+    match s("phase").as_str() {
+        "ringing" if d["outbound"].as_bool() == Some(true) => {
+            format!("Calling {}", s("customer_number"))
+        }
+        "ringing" => format!("Incoming call from {}", s("customer_number")),
+        "answered" => "Call answered".into(),
+        "transferred" => match s("transferred_to").as_str() {
+            "" => "Call transferred".into(),
+            to => format!("Call transferred to {to}"),
+        },
+        "completed" => match minutes("duration_secs") {
+            Some(m) => format!("Call ended after {m}"),
+            None => "Call ended".into(),
+        },
+        "missed" => format!("Missed call ({})", s("provider_status")),
+        other => format!("Call {other}"),
+    }
+}
+
+/// The recording a call event points to, if it is a recording event.
+fn recording_link(e: &citius_domain::records::Event) -> Option<String> {
+    (e.kind == citius_domain::event::EventKind::CallUpdated
+        && e.data["change"].as_str() == Some("recording"))
+    .then(|| e.data["recording_url"].as_str().map(str::to_string))
+    .flatten()
+    .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
 }
 
 /// How people name an SLA metric.
@@ -753,6 +822,7 @@ fn timeline_view(
         .filter_map(|i| match i {
             TimelineItem::Message(m) => Some(TimelineView::Message {
                 email: email_line(&m),
+                text: text_line(&m),
                 fold: folded(&m),
                 kind: m.kind.to_string(),
                 author: match m.kind {
@@ -782,6 +852,7 @@ fn timeline_view(
                 let text = describe_event(&e, names);
                 (!text.is_empty()).then(|| TimelineView::Event {
                     text,
+                    link: recording_link(&e),
                     time: ago(e.created_at),
                     time_iso: e.created_at.to_string(),
                 })

@@ -56,10 +56,15 @@ pub const TABLES: &[&str] = &[
     "email_messages",
     "inbound_mail",
     "imap_mailboxes",
+    "provider_accounts",
+    "text_messages",
+    "calls",
 ];
 
 /// Tables keyed by something other than a generated id.
 const WITHOUT_SERIAL_ID: &[&str] = &[
+    "provider_accounts",
+    "text_messages",
     "imap_mailboxes",
     "instance_keys",
     "email_messages",

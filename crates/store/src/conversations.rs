@@ -364,6 +364,13 @@ pub async fn delete_many(
         format!(
             "DELETE FROM attachments WHERE message_id IN (SELECT id FROM messages WHERE conversation_id IN ({list}))"
         ),
+        format!("DELETE FROM email_messages WHERE conversation_id IN ({list})"),
+        format!("DELETE FROM text_messages WHERE conversation_id IN ({list})"),
+        format!("DELETE FROM calls WHERE conversation_id IN ({list})"),
+        // The record of received mail stays (it spots redeliveries); its links and original go.
+        format!(
+            "UPDATE inbound_mail SET conversation_id = NULL, message_id = NULL, raw_sha256 = NULL WHERE conversation_id IN ({list})"
+        ),
         format!("DELETE FROM messages WHERE conversation_id IN ({list})"),
         format!("DELETE FROM conversation_tags WHERE conversation_id IN ({list})"),
         format!("DELETE FROM events WHERE conversation_id IN ({list})"),
@@ -615,6 +622,7 @@ fn message(r: &AnyRow) -> DbResult<Message> {
         body_html: r.try_get("body_html")?,
         attachments: Vec::new(),
         email: None,
+        text: None,
         created_at: from_ms(r.try_get("created_at")?),
     })
 }
@@ -644,6 +652,13 @@ pub async fn messages(
         {
             if let Some(m) = list.iter_mut().find(|m| m.id == id) {
                 m.email = Some(Box::new(details));
+            }
+        }
+        for (id, details) in
+            crate::telephony::details_between(&mut *c, conversation_id, first, last).await?
+        {
+            if let Some(m) = list.iter_mut().find(|m| m.id == id) {
+                m.text = Some(Box::new(details));
             }
         }
         let rows = sqlx::query(

@@ -27,6 +27,7 @@ pub mod search;
 pub mod settings;
 pub mod sla;
 mod sql;
+pub mod telephony;
 pub mod webhooks;
 
 pub use db::{Backend, Db, DbConfig};

@@ -28,5 +28,6 @@ mod roles;
 mod routing;
 mod search;
 mod sla;
+mod telephony;
 mod validation;
 mod webhooks;

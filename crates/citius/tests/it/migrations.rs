@@ -246,6 +246,56 @@ async fn fill(t: &TestApp) {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "imap: {b}");
+    // A phone inbox with its provider account, a text and a call.
+    let phone = t
+        .post_created(
+            "/api/v1/inboxes",
+            owner,
+            json!({"name": "Phone", "channel": "voice", "address": "+14155550197"}),
+        )
+        .await;
+    let sms = t
+        .post_created(
+            "/api/v1/inboxes",
+            owner,
+            json!({"name": "SMS", "channel": "sms", "address": "+14155550199"}),
+        )
+        .await;
+    for inbox in [&phone, &sms] {
+        let (s, b) = t
+            .put(
+                &format!("/api/v1/inboxes/{}/provider", id(inbox)),
+                owner,
+                json!({"account_sid": "AC1", "auth_token": "tok"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "provider: {b}");
+    }
+    let fields = |pairs: &[(&str, &str)]| {
+        citius_domain::telephony::Fields::new(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+        .unwrap()
+    };
+    let text = citius_domain::telephony::InboundText::parse(&fields(&[
+        ("MessageSid", "SM1"),
+        ("From", "+14155550100"),
+        ("To", "+14155550199"),
+        ("Body", "Hi"),
+    ]))
+    .unwrap();
+    t.app.receive_text(id(&sms), text).await.unwrap();
+    let call = citius_domain::telephony::CallUpdate::parse(&fields(&[
+        ("CallSid", "CA1"),
+        ("From", "+14155550100"),
+        ("To", "+14155550197"),
+        ("CallStatus", "ringing"),
+    ]))
+    .unwrap();
+    t.app.call_update(id(&phone), call).await.unwrap();
 }
 
 async fn migrations_round_trip(t: TestApp) {

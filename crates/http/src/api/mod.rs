@@ -12,6 +12,7 @@ pub mod handoffs;
 pub mod macros;
 pub mod routing;
 pub mod sla;
+pub mod telephony;
 pub mod webhooks;
 
 use axum::Router;
@@ -195,6 +196,14 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
                 .delete(email::remove_imap_mailbox),
         )
         .route("/inboxes/{id}/imap/poll", post(email::poll_imap_mailbox))
+        .route("/provider-accounts", get(telephony::accounts))
+        .route(
+            "/inboxes/{id}/provider",
+            get(telephony::account)
+                .put(telephony::set_account)
+                .delete(telephony::remove_account),
+        )
+        .route("/conversations/{id}/calls", get(telephony::calls))
 }
 
 #[derive(OpenApi)]
@@ -317,6 +326,14 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         email::set_imap_mailbox,
         email::remove_imap_mailbox,
         email::poll_imap_mailbox,
+        telephony::accounts,
+        telephony::account,
+        telephony::set_account,
+        telephony::remove_account,
+        telephony::calls,
+        crate::hooks::messages,
+        crate::hooks::status,
+        crate::hooks::voice,
         crate::health,
         crate::ready,
     ),
