@@ -30,18 +30,24 @@ fn twiml() -> Response {
         .into_response()
 }
 
-/// The URL the provider signed: the configured public address, else what the request says.
-fn signed_url(s: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
-    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+/// The address providers reach this installation at: the configured public URL, else what the
+/// request says (its Host, and the scheme a proxy reports).
+pub(crate) fn public_base(s: &AppState, headers: &HeaderMap) -> String {
     if let Some(base) = &s.app.config.public_url {
-        return format!("{}{path}", base.trim_end_matches('/'));
+        return base.trim_end_matches('/').to_string();
     }
     let value = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
     let scheme = value("x-forwarded-proto").unwrap_or("http");
     let host = value("x-forwarded-host")
         .or(value("host"))
         .unwrap_or("localhost");
-    format!("{scheme}://{host}{path}")
+    format!("{scheme}://{host}")
+}
+
+/// The URL the provider signed.
+fn signed_url(s: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    format!("{}{path}", public_base(s, headers))
 }
 
 /// Reads the form and checks its signature against the inbox's auth token.

@@ -30,6 +30,7 @@ mod csv;
 mod handoffs;
 mod macros;
 mod mailboxes;
+mod phone;
 mod routing;
 mod settings;
 mod sla;
@@ -64,6 +65,7 @@ pub fn routes() -> Router<AppState> {
         .merge(automation::routes())
         .merge(webhooks::routes())
         .merge(mailboxes::routes())
+        .merge(phone::routes())
         .merge(macros::routes())
 }
 
