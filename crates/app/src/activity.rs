@@ -2,6 +2,7 @@
 //! there, so two people do not answer the same customer at once.
 
 use citius_domain::activity::Activity;
+use citius_domain::conversation::Channel;
 use citius_domain::role::Permission;
 use citius_store::conversations as store;
 use citius_store::{activity, now_ms};
@@ -31,6 +32,8 @@ pub struct Colleague {
 pub struct Collision {
     /// Everyone else viewing or typing now, typing first.
     pub others: Vec<Colleague>,
+    /// In a chat from the widget: whether the visitor is typing and what they have read.
+    pub customer: Option<crate::chat::VisitorActivity>,
 }
 
 impl App {
@@ -45,7 +48,7 @@ impl App {
         let ws = actor.workspace_id;
         let now = now_ms();
         let mut tx = self.db.begin().await?;
-        store::get(&mut tx, ws, conversation_id).await?;
+        let conv = store::get(&mut tx, ws, conversation_id).await?;
         activity::put(
             &mut tx,
             ws,
@@ -57,8 +60,16 @@ impl App {
         )
         .await?;
         let others = activity::others(&mut tx, ws, conversation_id, actor.user_id, now).await?;
+        let customer = if conv.channel == Channel::Chat {
+            // An agent with the chat open has seen what the visitor wrote.
+            citius_store::chat::set_agent_read(&mut tx, conversation_id).await?;
+            self.visitor_activity(&mut tx, ws, conversation_id, now)
+                .await?
+        } else {
+            None
+        };
         tx.commit().await?;
-        Ok(collision(others))
+        Ok(collision(others, customer))
     }
 
     /// The caller left the conversation.
@@ -76,14 +87,25 @@ impl App {
         require(actor, Permission::Read)?;
         let ws = actor.workspace_id;
         let mut c = self.db.read().await?;
-        store::get(&mut c, ws, conversation_id).await?;
-        let others = activity::others(&mut c, ws, conversation_id, actor.user_id, now_ms()).await?;
-        Ok(collision(others))
+        let conv = store::get(&mut c, ws, conversation_id).await?;
+        let now = now_ms();
+        let others = activity::others(&mut c, ws, conversation_id, actor.user_id, now).await?;
+        let customer = if conv.channel == Channel::Chat {
+            self.visitor_activity(&mut c, ws, conversation_id, now)
+                .await?
+        } else {
+            None
+        };
+        Ok(collision(others, customer))
     }
 }
 
-fn collision(rows: Vec<activity::Present>) -> Collision {
+fn collision(
+    rows: Vec<activity::Present>,
+    customer: Option<crate::chat::VisitorActivity>,
+) -> Collision {
     Collision {
+        customer,
         others: rows
             .into_iter()
             .filter_map(|p| {

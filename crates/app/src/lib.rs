@@ -5,6 +5,7 @@
 pub mod access;
 pub mod activity;
 pub mod automation;
+pub mod chat;
 pub mod conversations;
 pub mod customers;
 pub mod directory;

@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod automation;
 pub mod calendar;
+pub mod chat;
 pub mod content;
 pub mod conversation;
 pub mod customer;

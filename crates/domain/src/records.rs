@@ -192,6 +192,22 @@ pub struct ProviderAccount {
     pub updated_at: Timestamp,
 }
 
+/// The live-chat widget of a chat inbox.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChatWidget {
+    pub inbox_id: i64,
+    /// Public: the snippet on the website carries it.
+    pub key: String,
+    pub greeting: String,
+    pub color: String,
+    /// Sites allowed to embed the widget; empty: any.
+    pub allowed_origins: Vec<String>,
+    /// Where offline messages go (an email inbox).
+    pub offline_inbox_id: Option<i64>,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
 /// A phone call on a conversation.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Call {

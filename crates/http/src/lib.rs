@@ -9,6 +9,7 @@ pub mod hooks;
 mod idempotency;
 pub mod state;
 mod ui;
+pub mod widget;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,6 +70,7 @@ pub fn router_with(
     ready_flag: Arc<AtomicBool>,
 ) -> Router {
     let state = AppState {
+        widget_limits: std::sync::Arc::default(),
         app,
         config: Arc::new(config.clone()),
         metrics,
@@ -88,6 +90,7 @@ pub fn router_with(
         .nest("/api/v1", api)
         .merge(ui::routes())
         .merge(hooks::routes())
+        .merge(widget::routes())
         .route("/metrics", get(metrics_endpoint))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn(record_metrics))

@@ -9,4 +9,6 @@ pub struct AppState {
     pub config: std::sync::Arc<HttpConfig>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Request counts of chat-widget visitors and addresses, for their rate limits.
+    pub widget_limits: std::sync::Arc<crate::widget::Limiter>,
 }

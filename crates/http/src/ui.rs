@@ -38,7 +38,7 @@ mod webhooks;
 
 #[derive(Embed)]
 #[folder = "assets/"]
-struct Assets;
+pub(crate) struct Assets;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -59,10 +59,13 @@ pub const TABLES: &[&str] = &[
     "provider_accounts",
     "text_messages",
     "calls",
+    "chat_widgets",
+    "chat_visitors",
 ];
 
 /// Tables keyed by something other than a generated id.
 const WITHOUT_SERIAL_ID: &[&str] = &[
+    "chat_widgets",
     "provider_accounts",
     "text_messages",
     "imap_mailboxes",

@@ -367,6 +367,9 @@ pub async fn delete_many(
         format!("DELETE FROM email_messages WHERE conversation_id IN ({list})"),
         format!("DELETE FROM text_messages WHERE conversation_id IN ({list})"),
         format!("DELETE FROM calls WHERE conversation_id IN ({list})"),
+        format!(
+            "UPDATE chat_visitors SET conversation_id = NULL WHERE conversation_id IN ({list})"
+        ),
         // The record of received mail stays (it spots redeliveries); its links and original go.
         format!(
             "UPDATE inbound_mail SET conversation_id = NULL, message_id = NULL, raw_sha256 = NULL WHERE conversation_id IN ({list})"
@@ -584,6 +587,23 @@ pub async fn insert_attachment(
 }
 
 /// An attachment's metadata and bytes.
+/// Whether an attachment belongs to a message of the conversation.
+pub async fn attachment_in(
+    c: &mut Conn,
+    attachment_id: i64,
+    conversation_id: i64,
+) -> DbResult<bool> {
+    Ok(sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM attachments a JOIN messages m ON m.id = a.message_id \
+         WHERE a.id = $1 AND m.conversation_id = $2",
+    )
+    .bind(attachment_id)
+    .bind(conversation_id)
+    .fetch_one(c)
+    .await?
+        > 0)
+}
+
 pub async fn attachment(
     c: &mut Conn,
     workspace_id: i64,

@@ -235,6 +235,7 @@ pub async fn merge(
         "UPDATE conversations SET customer_id = $1 WHERE customer_id = $2 AND workspace_id = $3",
         "UPDATE customer_identities SET customer_id = $1 WHERE customer_id = $2 AND workspace_id = $3",
         "UPDATE customer_notes SET customer_id = $1 WHERE customer_id = $2 AND workspace_id = $3",
+        "UPDATE chat_visitors SET customer_id = $1 WHERE customer_id = $2 AND workspace_id = $3",
         "UPDATE messages SET author_customer_id = $1 WHERE author_customer_id = $2 AND workspace_id = $3",
         "UPDATE customers SET merged_into_id = $1 WHERE merged_into_id = $2 AND workspace_id = $3",
         "UPDATE customers SET merged_into_id = $1 WHERE id = $2 AND workspace_id = $3",
@@ -346,7 +347,7 @@ pub async fn delete(
         .map(|i| i.to_string())
         .collect::<Vec<_>>()
         .join(",");
-    for table in ["customer_identities", "customer_notes"] {
+    for table in ["customer_identities", "customer_notes", "chat_visitors"] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM {table} WHERE workspace_id = $1 AND customer_id IN ({all})"
         )))

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod automation;
 pub mod backup;
 pub mod bulk;
+pub mod chat;
 pub mod conversations;
 pub mod customers;
 pub mod db;

@@ -11,6 +11,7 @@ mod kit;
 mod attachments;
 mod auth;
 mod automation;
+mod chat;
 mod cli;
 mod conversations;
 mod customers;

@@ -118,6 +118,12 @@ pub async fn attachment(
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
     let (meta, data) = s.app.attachment(&a, id).await?;
+    Ok(download(&meta, data))
+}
+
+/// A stored file as a download that browsers never render: markup and scripts go out as
+/// plain bytes, under a name that cannot break the header.
+pub(crate) fn download(meta: &citius_domain::records::Attachment, data: Vec<u8>) -> Response {
     let safe_type = match meta.content_type.as_str() {
         t if t.starts_with("text/html")
             || t.contains("svg")
@@ -140,7 +146,7 @@ pub async fn attachment(
         })
         .collect();
     let disposition = format!("attachment; filename=\"{name}\"");
-    Ok((
+    (
         [
             (header::CONTENT_TYPE, safe_type.to_string()),
             (header::CONTENT_DISPOSITION, disposition),
@@ -152,7 +158,7 @@ pub async fn attachment(
         ],
         Body::from(data),
     )
-        .into_response())
+        .into_response()
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -204,6 +204,15 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
                 .delete(telephony::remove_account),
         )
         .route("/conversations/{id}/calls", get(telephony::calls))
+        .route("/chat-widgets", get(telephony::widgets))
+        .route(
+            "/inboxes/{id}/widget",
+            get(telephony::widget).put(telephony::set_widget),
+        )
+        .route(
+            "/inboxes/{id}/widget/rotate-key",
+            post(telephony::rotate_widget_key),
+        )
 }
 
 #[derive(OpenApi)]
@@ -334,6 +343,20 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         crate::hooks::messages,
         crate::hooks::status,
         crate::hooks::voice,
+        telephony::widgets,
+        telephony::widget,
+        telephony::set_widget,
+        telephony::rotate_widget_key,
+        crate::widget::start,
+        crate::widget::messages,
+        crate::widget::send,
+        crate::widget::typing,
+        crate::widget::read,
+        crate::widget::identify,
+        crate::widget::offline,
+        crate::widget::state,
+        crate::widget::events,
+        crate::widget::file,
         crate::health,
         crate::ready,
     ),

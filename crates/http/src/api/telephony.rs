@@ -1,8 +1,10 @@
-//! SMS, WhatsApp and voice: inboxes' provider accounts and conversations' phone calls.
+//! Channel settings of inboxes: SMS, WhatsApp and voice provider accounts, conversations' phone
+//! calls, and chat inboxes' widgets.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use citius_domain::records::{Call, ProviderAccount};
+use citius_domain::chat::WidgetInput;
+use citius_domain::records::{Call, ChatWidget, ProviderAccount};
 use citius_domain::telephony::ProviderInput;
 
 use super::Items;
@@ -67,4 +69,47 @@ pub async fn calls(
     Ok(Json(Items {
         items: s.app.calls(&a, id).await?,
     }))
+}
+
+#[utoipa::path(get, path = "/api/v1/chat-widgets", tag = "chat widget",
+    responses((status = 200, body = Items<ChatWidget>), (status = 403, body = ErrorBody)))]
+pub async fn widgets(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+) -> ApiResult<Json<Items<ChatWidget>>> {
+    Ok(Json(Items {
+        items: s.app.chat_widgets(&a).await?,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/inboxes/{id}/widget", tag = "chat widget",
+    responses((status = 200, body = ChatWidget), (status = 404, body = ErrorBody)))]
+pub async fn widget(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ChatWidget>> {
+    Ok(Json(s.app.chat_widget(&a, id).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/inboxes/{id}/widget", tag = "chat widget", request_body = WidgetInput,
+    description = "Sets up a chat inbox's widget; embed it with <script src=\"{base}/widget.js\" data-citius-key=\"{key}\" async></script>.",
+    responses((status = 200, body = ChatWidget), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_widget(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+    Json(input): Json<WidgetInput>,
+) -> ApiResult<Json<ChatWidget>> {
+    Ok(Json(s.app.set_chat_widget(&a, id, input).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/inboxes/{id}/widget/rotate-key", tag = "chat widget",
+    responses((status = 200, body = ChatWidget, description = "a new key; the old snippet stops working"), (status = 404, body = ErrorBody)))]
+pub async fn rotate_widget_key(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ChatWidget>> {
+    Ok(Json(s.app.rotate_widget_key(&a, id).await?))
 }

@@ -1,0 +1,2 @@
+DROP TABLE chat_visitors;
+DROP TABLE chat_widgets;
