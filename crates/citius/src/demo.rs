@@ -283,6 +283,21 @@ pub async fn load(app: &App) -> anyhow::Result<()> {
         inboxes.push(i);
     }
 
+    // The website chat is ready to embed (Settings → Chat widget); offline messages go to email.
+    let inbox_of = |c: Channel| inboxes.iter().find(|i| i.channel == c).map(|i| i.id);
+    if let (Some(chat), Some(email)) = (inbox_of(Channel::Chat), inbox_of(Channel::Email)) {
+        app.set_chat_widget(
+            &owner,
+            chat,
+            citius_domain::chat::WidgetInput {
+                offline_inbox_id: Some(email),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(err)?;
+    }
+
     service_levels(app, &owner).await.map_err(err)?;
 
     for (n, (channel, subject, words, reply, status, priority, tags)) in STORIES.iter().enumerate()

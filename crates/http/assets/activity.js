@@ -8,17 +8,29 @@
   const csrf = el.dataset.csrf;
   let typingUntil = 0;
 
-  function render(others) {
-    if (!others || others.length === 0) {
-      el.hidden = true;
-      el.textContent = "";
-      return;
-    }
-    el.hidden = false;
+  // In a chat from the website widget: marks the replies the visitor has read.
+  function markSeen(upTo) {
+    document.querySelectorAll(".message.reply[data-message-id]").forEach(function (m) {
+      var seen = Number(m.dataset.messageId) <= upTo;
+      var mark = m.querySelector(".seen-mark");
+      if (seen && !mark) {
+        mark = document.createElement("span");
+        mark.className = "seen-mark";
+        mark.textContent = "Seen";
+        m.querySelector(".who").appendChild(mark);
+      }
+    });
+  }
+
+  function render(others, customer) {
+    var parts = (others || []).map(function (o) {
+      return o.activity === "typing" ? o.name + " is typing a reply…" : o.name + " is viewing";
+    });
+    if (customer && customer.typing) parts.unshift("The customer is typing…");
+    if (customer) markSeen(customer.read_up_to);
+    el.hidden = parts.length === 0;
     // textContent only: names are other people's input.
-    el.textContent = others
-      .map((o) => (o.activity === "typing" ? o.name + " is typing a reply…" : o.name + " is viewing"))
-      .join(" · ");
+    el.textContent = parts.join(" · ");
   }
 
   async function report(activity) {
@@ -29,7 +41,10 @@
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
         body: JSON.stringify({ activity: activity }),
       });
-      if (r.ok) render((await r.json()).others);
+      if (r.ok) {
+        var c = await r.json();
+        render(c.others, c.customer);
+      }
     } catch (_) {
       // Offline for a moment: the next tick tries again.
     }
@@ -41,7 +56,8 @@
   }
 
   report("viewing");
-  setInterval(tick, 5000);
+  // Chats move fast: look more often while a visitor may be typing.
+  setInterval(tick, document.querySelector("[data-channel=chat]") ? 2000 : 5000);
   const body = document.getElementById("body");
   if (body) {
     body.addEventListener("input", function () {

@@ -26,6 +26,7 @@ use crate::extract::{Path, Query};
 use crate::state::AppState;
 
 mod automation;
+mod chat;
 mod csv;
 mod handoffs;
 mod macros;
@@ -64,6 +65,7 @@ pub fn routes() -> Router<AppState> {
         .merge(sla::routes())
         .merge(automation::routes())
         .merge(webhooks::routes())
+        .merge(chat::routes())
         .merge(mailboxes::routes())
         .merge(phone::routes())
         .merge(macros::routes())
@@ -641,6 +643,7 @@ fn text_line(m: &citius_domain::records::Message) -> Option<TextLine> {
 
 enum TimelineView {
     Message {
+        id: i64,
         kind: String,
         author: String,
         time: String,
@@ -823,6 +826,7 @@ fn timeline_view(
         .into_iter()
         .filter_map(|i| match i {
             TimelineItem::Message(m) => Some(TimelineView::Message {
+                id: m.id,
                 email: email_line(&m),
                 text: text_line(&m),
                 fold: folded(&m),
