@@ -296,6 +296,29 @@ async fn fill(t: &TestApp) {
     ]))
     .unwrap();
     t.app.call_update(id(&phone), call).await.unwrap();
+    // A chat widget with a visitor who wrote.
+    let chat = t
+        .post_created(
+            "/api/v1/inboxes",
+            owner,
+            json!({"name": "Chat", "channel": "chat"}),
+        )
+        .await;
+    let widget = t
+        .put(
+            &format!("/api/v1/inboxes/{}/widget", id(&chat)),
+            owner,
+            json!({}),
+        )
+        .await
+        .1;
+    let session = t
+        .app
+        .start_visitor(widget["key"].as_str().unwrap(), None)
+        .await
+        .unwrap();
+    let (visitor, _) = t.app.visitor(&session.token).await.unwrap();
+    t.app.visitor_send(&visitor, "Hello", None).await.unwrap();
 }
 
 async fn migrations_round_trip(t: TestApp) {
