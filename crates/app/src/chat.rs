@@ -505,18 +505,20 @@ impl App {
             }
         };
         let current = customers::get(&mut tx, ws, customer).await?;
-        let mut attributes = current.attributes.clone();
         match customers::find_by_identity(&mut tx, ws, &email).await? {
             None => customers::insert_identity(&mut tx, ws, customer, &email).await?,
             Some(holder) if holder == customer => {}
-            Some(_) => {
-                attributes["claimed_email"] = json!(email.value);
-            }
+            // Held by someone else: kept as a claim an agent can act on (Customers → possible
+            // duplicates), never a merge on a visitor's word.
+            Some(_) => customers::add_claim(&mut tx, ws, customer, &email, "chat").await?,
         }
         // A name given replaces the placeholder, never a name an agent set.
         let new_name =
             (!name.is_empty() && current.name == visitor_name(v)).then_some(name.as_str());
-        customers::update(&mut tx, ws, customer, new_name, Some(&attributes)).await?;
+        if new_name.is_some() {
+            customers::update(&mut tx, ws, customer, new_name, None).await?;
+        }
+        crate::customers::reindex(&mut tx, self.db.backend(), ws, customer).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -168,6 +168,45 @@ impl App {
         Ok(cust)
     }
 
+    /// Customers that may be the same person as this one, with the reason.
+    pub async fn duplicates_of(&self, actor: &Actor, id: i64) -> AppResult<Vec<MergeSuggestion>> {
+        require(actor, Permission::Read)?;
+        let mut c = self.db.read().await?;
+        store::get(&mut c, actor.workspace_id, id).await?;
+        let found = store::duplicates_of(&mut c, actor.workspace_id, id).await?;
+        suggestions(&mut c, actor.workspace_id, found).await
+    }
+
+    /// The workspace's possible duplicates from identities claimed by someone else (e.g. an
+    /// email typed into the chat that another customer holds), newest first.
+    pub async fn merge_suggestions(&self, actor: &Actor) -> AppResult<Vec<MergeSuggestion>> {
+        require(actor, Permission::Read)?;
+        let mut c = self.db.read().await?;
+        let found = store::claimed_duplicates(&mut c, actor.workspace_id, 100).await?;
+        suggestions(&mut c, actor.workspace_id, found).await
+    }
+
+    /// Records that two customers are different people; they are not suggested again. Audited.
+    pub async fn dismiss_duplicate(&self, actor: &Actor, id: i64, other: i64) -> AppResult<()> {
+        require(actor, Permission::Supervise)?;
+        let ws = actor.workspace_id;
+        let mut tx = self.db.begin().await?;
+        store::get(&mut tx, ws, id).await?;
+        store::get(&mut tx, ws, other).await?;
+        store::dismiss_duplicate(&mut tx, ws, id, other, actor.user_id).await?;
+        crate::directory::audit(
+            &mut tx,
+            actor,
+            "customer.not_duplicate",
+            "customer",
+            Some(id),
+            json!({"other_id": other}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Merges `source` into `target`: both histories end up on `target`; audited.
     pub async fn merge_customers(
         &self,
@@ -288,4 +327,49 @@ impl App {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Two customers who may be one person.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct MergeSuggestion {
+    pub customer_id: i64,
+    pub customer_name: String,
+    pub other_id: i64,
+    pub other_name: String,
+    /// `claimed_identity`: one gave an identity the other holds; `same_name`: same full name.
+    pub reason: String,
+    /// The identity claimed, or the name shared.
+    pub detail: String,
+}
+
+async fn suggestions(
+    c: &mut citius_store::Conn,
+    ws: i64,
+    found: Vec<store::Duplicate>,
+) -> AppResult<Vec<MergeSuggestion>> {
+    let mut ids: Vec<i64> = found
+        .iter()
+        .flat_map(|d| [d.customer_id, d.other_id])
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let people = store::get_many(c, ws, &ids).await?;
+    let name = |id: i64| {
+        people
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| p.name.clone())
+            .unwrap_or_default()
+    };
+    Ok(found
+        .into_iter()
+        .map(|d| MergeSuggestion {
+            customer_name: name(d.customer_id),
+            other_name: name(d.other_id),
+            customer_id: d.customer_id,
+            other_id: d.other_id,
+            reason: d.reason.to_string(),
+            detail: d.detail,
+        })
+        .collect())
 }

@@ -28,6 +28,7 @@ use crate::state::AppState;
 mod automation;
 mod chat;
 mod csv;
+mod customers_merge;
 mod handoffs;
 mod macros;
 mod mailboxes;
@@ -66,6 +67,7 @@ pub fn routes() -> Router<AppState> {
         .merge(automation::routes())
         .merge(webhooks::routes())
         .merge(chat::routes())
+        .merge(customers_merge::routes())
         .merge(mailboxes::routes())
         .merge(phone::routes())
         .merge(macros::routes())
@@ -871,6 +873,8 @@ struct CustomerView {
     id: i64,
     name: String,
     identities: Vec<(String, String)>,
+    /// Each identity: its kind in words, as the API names it, and its value (for splitting).
+    raw_identities: Vec<(String, String, String)>,
     attributes: Vec<(String, String)>,
 }
 
@@ -882,6 +886,17 @@ fn customer_view(c: &Customer) -> CustomerView {
             .identities
             .iter()
             .map(|i| (i.kind.as_str().replace('_', " "), i.value.clone()))
+            .collect(),
+        raw_identities: c
+            .identities
+            .iter()
+            .map(|i| {
+                (
+                    i.kind.as_str().replace('_', " "),
+                    i.kind.as_str().to_string(),
+                    i.value.clone(),
+                )
+            })
             .collect(),
         attributes: c
             .attributes
@@ -1229,6 +1244,7 @@ struct CustomersPage {
     nav: Nav,
     rows: Vec<CustomerRow>,
     next_link: Option<String>,
+    suggestions: Vec<customers_merge::DuplicateView>,
 }
 
 #[derive(Deserialize)]
@@ -1266,10 +1282,19 @@ async fn customers(
             let next_link = list
                 .next
                 .map(|c| format!("/customers?cursor={}", c.encode()));
+            let suggestions = s
+                .app
+                .merge_suggestions(&caller.actor)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(customers_merge::DuplicateView::from)
+                .collect();
             page(CustomersPage {
                 nav: nav(&s, &caller, "customers", "").await,
                 rows,
                 next_link,
+                suggestions,
             })
         }
         Err(e) => error_page(&s, &caller, e).await,
@@ -1283,12 +1308,16 @@ struct CustomerPage {
     cu: CustomerView,
     rows: Vec<RowView>,
     notes: Vec<(String, String)>,
+    duplicates: Vec<customers_merge::DuplicateView>,
+    can_merge: bool,
+    notice: Option<&'static str>,
 }
 
 async fn customer(
     State(s): State<AppState>,
     WebSession(caller): WebSession,
     Path(id): Path<i64>,
+    Query(q): Query<customers_merge::NoticeParam>,
 ) -> Response {
     let a = &caller.actor;
     let loaded = async {
@@ -1305,11 +1334,12 @@ async fn customer(
             )
             .await?;
         let notes = s.app.customer_notes(a, id).await?;
-        Ok::<_, AppError>((c, convs, notes))
+        let duplicates = s.app.duplicates_of(a, id).await?;
+        Ok::<_, AppError>((c, convs, notes, duplicates))
     }
     .await;
     match loaded {
-        Ok((c, convs, notes)) => {
+        Ok((c, convs, notes, duplicates)) => {
             let names = user_names(&s, a).await;
             page(CustomerPage {
                 nav: nav(&s, &caller, "customers", "").await,
@@ -1325,6 +1355,13 @@ async fn customer(
                         (n.body.clone(), format!("{by} · {}", ago(n.created_at)))
                     })
                     .collect(),
+                duplicates: duplicates
+                    .into_iter()
+                    .map(customers_merge::DuplicateView::from)
+                    .collect(),
+                can_merge: citius_app::require(a, citius_domain::role::Permission::Supervise)
+                    .is_ok(),
+                notice: customers_merge::notice(q.notice.as_deref()),
             })
         }
         Err(e) => error_page(&s, &caller, e).await,

@@ -61,10 +61,13 @@ pub const TABLES: &[&str] = &[
     "calls",
     "chat_widgets",
     "chat_visitors",
+    "identity_claims",
+    "merge_dismissals",
 ];
 
 /// Tables keyed by something other than a generated id.
 const WITHOUT_SERIAL_ID: &[&str] = &[
+    "merge_dismissals",
     "chat_widgets",
     "provider_accounts",
     "text_messages",

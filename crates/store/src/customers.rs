@@ -236,6 +236,10 @@ pub async fn merge(
         "UPDATE customer_identities SET customer_id = $1 WHERE customer_id = $2 AND workspace_id = $3",
         "UPDATE customer_notes SET customer_id = $1 WHERE customer_id = $2 AND workspace_id = $3",
         "UPDATE chat_visitors SET customer_id = $1 WHERE customer_id = $2 AND workspace_id = $3",
+        // Claims move unless the target already makes the same one.
+        "UPDATE identity_claims SET customer_id = $1 WHERE customer_id = $2 AND workspace_id = $3 \
+         AND NOT EXISTS (SELECT 1 FROM identity_claims x WHERE x.customer_id = $1 \
+         AND x.kind = identity_claims.kind AND x.value = identity_claims.value)",
         "UPDATE messages SET author_customer_id = $1 WHERE author_customer_id = $2 AND workspace_id = $3",
         "UPDATE customers SET merged_into_id = $1 WHERE merged_into_id = $2 AND workspace_id = $3",
         "UPDATE customers SET merged_into_id = $1 WHERE id = $2 AND workspace_id = $3",
@@ -247,6 +251,12 @@ pub async fn merge(
             .execute(&mut *c)
             .await?;
     }
+    // What did not move duplicated a claim the target makes already.
+    sqlx::query("DELETE FROM identity_claims WHERE customer_id = $1 AND workspace_id = $2")
+        .bind(source)
+        .bind(workspace_id)
+        .execute(&mut *c)
+        .await?;
     sqlx::query("UPDATE customers SET updated_at = $1 WHERE id IN ($2, $3)")
         .bind(now)
         .bind(source)
@@ -254,6 +264,155 @@ pub async fn merge(
         .execute(c)
         .await?;
     Ok(moved_conversations)
+}
+
+/// Records that a customer said an identity held by someone else is theirs.
+pub async fn add_claim(
+    c: &mut Conn,
+    workspace_id: i64,
+    customer_id: i64,
+    identity: &Identity,
+    source: &str,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO identity_claims (workspace_id, customer_id, kind, value, source, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (customer_id, kind, value) DO NOTHING",
+    )
+    .bind(workspace_id)
+    .bind(customer_id)
+    .bind(identity.kind.as_str())
+    .bind(&identity.value)
+    .bind(source)
+    .bind(now_ms())
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Two customers that may be one person, and why.
+#[derive(Debug, Clone)]
+pub struct Duplicate {
+    pub customer_id: i64,
+    pub other_id: i64,
+    /// `claimed_identity` or `same_name`.
+    pub reason: &'static str,
+    /// The identity claimed, or the name shared.
+    pub detail: String,
+}
+
+const NOT_DISMISSED: &str = "NOT EXISTS (SELECT 1 FROM merge_dismissals d WHERE d.workspace_id = $1 \
+     AND d.customer_a = CASE WHEN a.id < b.id THEN a.id ELSE b.id END \
+     AND d.customer_b = CASE WHEN a.id < b.id THEN b.id ELSE a.id END)";
+
+/// Claims of identities another customer holds, newest first: the workspace's merge queue.
+pub async fn claimed_duplicates(
+    c: &mut Conn,
+    workspace_id: i64,
+    limit: i64,
+) -> DbResult<Vec<Duplicate>> {
+    let sql = format!(
+        "SELECT a.id AS a_id, b.id AS b_id, cl.kind, cl.value FROM identity_claims cl \
+         JOIN customer_identities ci ON ci.workspace_id = cl.workspace_id AND ci.kind = cl.kind AND ci.value = cl.value \
+         JOIN customers a ON a.id = cl.customer_id JOIN customers b ON b.id = ci.customer_id \
+         WHERE cl.workspace_id = $1 AND a.id <> b.id AND a.merged_into_id IS NULL AND b.merged_into_id IS NULL \
+         AND {NOT_DISMISSED} ORDER BY cl.id DESC LIMIT $2"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(workspace_id)
+        .bind(limit)
+        .fetch_all(c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Duplicate {
+                customer_id: r.try_get("a_id")?,
+                other_id: r.try_get("b_id")?,
+                reason: "claimed_identity",
+                detail: format!(
+                    "{} {}",
+                    r.try_get::<String, _>("kind")?,
+                    r.try_get::<String, _>("value")?
+                ),
+            })
+        })
+        .collect()
+}
+
+/// Customers that may be the same person as `id`: one claims the other's identity, or both
+/// carry the same full name. Index lookups only, so it can sit on the customer's page.
+pub async fn duplicates_of(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<Vec<Duplicate>> {
+    let claims = format!(
+        "SELECT a.id AS a_id, b.id AS b_id, cl.kind, cl.value FROM identity_claims cl \
+         JOIN customer_identities ci ON ci.workspace_id = cl.workspace_id AND ci.kind = cl.kind AND ci.value = cl.value \
+         JOIN customers a ON a.id = cl.customer_id JOIN customers b ON b.id = ci.customer_id \
+         WHERE cl.workspace_id = $1 AND (a.id = $2 OR b.id = $3) AND a.id <> b.id \
+         AND a.merged_into_id IS NULL AND b.merged_into_id IS NULL AND {NOT_DISMISSED} LIMIT 20"
+    );
+    let mut out = Vec::new();
+    for r in sqlx::query(sqlx::AssertSqlSafe(claims))
+        .bind(workspace_id)
+        .bind(id)
+        .bind(id)
+        .fetch_all(&mut *c)
+        .await?
+    {
+        let (a, b): (i64, i64) = (r.try_get("a_id")?, r.try_get("b_id")?);
+        out.push(Duplicate {
+            customer_id: id,
+            other_id: if a == id { b } else { a },
+            reason: "claimed_identity",
+            detail: format!(
+                "{} {}",
+                r.try_get::<String, _>("kind")?,
+                r.try_get::<String, _>("value")?
+            ),
+        });
+    }
+    let names = format!(
+        "SELECT b.id AS b_id, b.name FROM customers a JOIN customers b ON b.workspace_id = a.workspace_id \
+         AND lower(b.name) = lower(a.name) AND b.id <> a.id \
+         WHERE a.workspace_id = $1 AND a.id = $2 AND a.name LIKE '% %' AND a.name NOT LIKE 'Visitor %' \
+         AND b.merged_into_id IS NULL AND a.merged_into_id IS NULL AND {NOT_DISMISSED} ORDER BY b.id LIMIT 20"
+    );
+    for r in sqlx::query(sqlx::AssertSqlSafe(names))
+        .bind(workspace_id)
+        .bind(id)
+        .fetch_all(&mut *c)
+        .await?
+    {
+        let other: i64 = r.try_get("b_id")?;
+        if !out.iter().any(|d| d.other_id == other) {
+            out.push(Duplicate {
+                customer_id: id,
+                other_id: other,
+                reason: "same_name",
+                detail: r.try_get("name")?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Remembers that two customers are different people.
+pub async fn dismiss_duplicate(
+    c: &mut Conn,
+    workspace_id: i64,
+    a: i64,
+    b: i64,
+    user_id: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO merge_dismissals (workspace_id, customer_a, customer_b, user_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(workspace_id)
+    .bind(a.min(b))
+    .bind(a.max(b))
+    .bind(user_id)
+    .bind(now_ms())
+    .execute(c)
+    .await?;
+    Ok(())
 }
 
 fn note(r: &AnyRow) -> DbResult<CustomerNote> {
@@ -347,7 +506,12 @@ pub async fn delete(
         .map(|i| i.to_string())
         .collect::<Vec<_>>()
         .join(",");
-    for table in ["customer_identities", "customer_notes", "chat_visitors"] {
+    for table in [
+        "customer_identities",
+        "customer_notes",
+        "chat_visitors",
+        "identity_claims",
+    ] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM {table} WHERE workspace_id = $1 AND customer_id IN ({all})"
         )))
@@ -359,6 +523,12 @@ pub async fn delete(
         .bind(workspace_id)
         .execute(&mut *c)
         .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM merge_dismissals WHERE workspace_id = $1 AND (customer_a IN ({all}) OR customer_b IN ({all}))"
+    )))
+    .bind(workspace_id)
+    .execute(&mut *c)
+    .await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "DELETE FROM customers WHERE workspace_id = $1 AND merged_into_id IN ({all})"
     )))

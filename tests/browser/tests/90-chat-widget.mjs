@@ -109,6 +109,33 @@ export default [
           await agent.goto(`${base}/inbox?view=all`);
           await chatFromVisitor({ browser, base, artifacts, agent, shopUrl: shop.url, viewport, label });
         }
+        // A third visitor says the desktop visitor's email is theirs: agents get a merge
+        // suggestion, never an automatic merge; the admin merges, then splits an identity off.
+        const { page: third, frame } = await visit(browser, shop.url, DESKTOP);
+        await frame.locator('#text').fill(`Me again ${RUN}`);
+        await frame.locator('#send').click();
+        await frame.locator('#id-email').fill(`desktop-${RUN}@example.com`);
+        await frame.locator('#identify button').click();
+        await frame.locator('#identify').waitFor({ state: 'hidden' });
+        await third.context().close();
+
+        await agent.goto(`${base}/customers`);
+        const suggestion = agent.locator('#merge-suggestions li', { hasText: `desktop-${RUN}@example.com` });
+        await suggestion.waitFor();
+        await suggestion.locator('a').first().click();
+        await agent.waitForURL(/\/customers\/\d+/);
+        const duplicates = agent.locator('#duplicates');
+        await duplicates.waitFor();
+        await Promise.all([agent.waitForNavigation(), duplicates.locator('button:has-text("Merge into this customer")').first().click()]);
+        await agent.locator('.notice:has-text("Merged")').waitFor();
+        assert.equal(await agent.locator('#duplicates').count(), 0, 'no suggestion once merged');
+        await agent.screenshot({ path: path.join(artifacts, 'customer-merged.png'), fullPage: true });
+        const identities = agent.locator('#identities li');
+        const before = await identities.count();
+        assert.ok(before >= 3, `the merged customer holds both visitors and the email (${before})`);
+        await Promise.all([agent.waitForNavigation(), identities.filter({ hasText: 'chat visitor' }).last().locator('button').click()]);
+        await agent.locator('.notice:has-text("Split off")').waitFor();
+        assert.match(await agent.locator('#identities').textContent(), /chat visitor/);
       } finally {
         shop.server.close();
       }

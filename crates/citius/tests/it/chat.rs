@@ -373,16 +373,88 @@ async fn chat_widget(t: TestApp) {
         bo_conv["customer_id"], convs[0]["customer_id"],
         "no merge on a visitor's word"
     );
-    let bo_customer = t
-        .get_ok(
-            &format!("/api/v1/customers/{}", bo_conv["customer_id"]),
+    // The claim is a merge suggestion for agents, on the list and on both customers.
+    let (ana_id, bo_id) = (
+        convs[0]["customer_id"].as_i64().unwrap(),
+        bo_conv["customer_id"].as_i64().unwrap(),
+    );
+    let suggested = t.get_ok("/api/v1/customers/merge-suggestions", tok).await["items"].clone();
+    assert_eq!(suggested.as_array().unwrap().len(), 1, "{suggested}");
+    assert_eq!(
+        (
+            suggested[0]["customer_id"].as_i64(),
+            suggested[0]["other_id"].as_i64()
+        ),
+        (Some(bo_id), Some(ana_id))
+    );
+    assert_eq!(suggested[0]["reason"], "claimed_identity");
+    let dups = t
+        .get_ok(&format!("/api/v1/customers/{ana_id}/duplicates"), tok)
+        .await["items"]
+        .clone();
+    assert_eq!(dups[0]["other_id"].as_i64(), Some(bo_id), "{dups}");
+    // Someone else with the same full name is suggested too; "not the same person" is remembered.
+    let namesake = id(&t
+        .post_created(
+            "/api/v1/customers",
             tok,
+            json!({"name": "ana lima", "email": "other-ana@customer.test"}),
+        )
+        .await);
+    let dups = t
+        .get_ok(&format!("/api/v1/customers/{ana_id}/duplicates"), tok)
+        .await["items"]
+        .clone();
+    assert!(
+        dups.as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["other_id"] == namesake && d["reason"] == "same_name"),
+        "{dups}"
+    );
+    let (status, _) = t
+        .post(
+            &format!("/api/v1/customers/{ana_id}/duplicates/{namesake}/dismiss"),
+            tok,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let dups = t
+        .get_ok(&format!("/api/v1/customers/{ana_id}/duplicates"), tok)
+        .await["items"]
+        .clone();
+    assert!(
+        dups.as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["other_id"] != namesake),
+        "{dups}"
+    );
+    let agent = t.user_token("agent").await;
+    let (status, _) = t
+        .post(
+            &format!("/api/v1/customers/{ana_id}/duplicates/{bo_id}/dismiss"),
+            &agent,
+            json!({}),
         )
         .await;
     assert_eq!(
-        bo_customer["attributes"]["claimed_email"],
-        "ana@customer.test"
+        status,
+        StatusCode::FORBIDDEN,
+        "agents cannot decide who is who"
     );
+    // Merging settles it: the suggestion goes.
+    let (status, body) = t
+        .post(
+            &format!("/api/v1/customers/{ana_id}/merge"),
+            tok,
+            json!({"source_id": bo_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let suggested = t.get_ok("/api/v1/customers/merge-suggestions", tok).await["items"].clone();
+    assert!(suggested.as_array().unwrap().is_empty(), "{suggested}");
     let (status, body, _) = widget(
         &t,
         Method::POST,

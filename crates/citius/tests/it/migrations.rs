@@ -319,6 +319,30 @@ async fn fill(t: &TestApp) {
         .unwrap();
     let (visitor, _) = t.app.visitor(&session.token).await.unwrap();
     t.app.visitor_send(&visitor, "Hello", None).await.unwrap();
+    // The visitor claims an email another customer holds; a pair is marked as different people.
+    t.app
+        .visitor_identify(
+            &visitor,
+            citius_domain::chat::VisitorDetails {
+                name: None,
+                email: "full@example.com".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let suggestions = t.get_ok("/api/v1/customers/merge-suggestions", owner).await;
+    let pair = &suggestions["items"][0];
+    let (s, b) = t
+        .post(
+            &format!(
+                "/api/v1/customers/{}/duplicates/{}/dismiss",
+                pair["customer_id"], pair["other_id"]
+            ),
+            owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "dismiss: {b}");
 }
 
 async fn migrations_round_trip(t: TestApp) {

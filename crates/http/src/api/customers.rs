@@ -1,7 +1,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use citius_app::conversations::CustomerRef;
-use citius_app::customers::{IdentityInput, UpdateCustomerInput};
+use citius_app::customers::{IdentityInput, MergeSuggestion, UpdateCustomerInput};
 use citius_domain::paging::PageRequest;
 use citius_domain::records::{Customer, CustomerNote};
 use serde::Deserialize;
@@ -103,6 +103,41 @@ pub async fn merge(
     Json(input): Json<MergeInput>,
 ) -> ApiResult<Json<Customer>> {
     Ok(Json(s.app.merge_customers(&a, id, input.source_id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/customers/{id}/duplicates", tag = "customers",
+    responses((status = 200, body = Items<MergeSuggestion>, description = "customers who may be the same person: one claims the other's identity, or the same full name"),
+        (status = 404, body = ErrorBody)))]
+pub async fn duplicates(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Items<MergeSuggestion>>> {
+    Ok(Json(Items {
+        items: s.app.duplicates_of(&a, id).await?,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/customers/merge-suggestions", tag = "customers",
+    responses((status = 200, body = Items<MergeSuggestion>, description = "identities claimed by one customer and held by another, newest first")))]
+pub async fn merge_suggestions(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+) -> ApiResult<Json<Items<MergeSuggestion>>> {
+    Ok(Json(Items {
+        items: s.app.merge_suggestions(&a).await?,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/customers/{id}/duplicates/{other_id}/dismiss", tag = "customers",
+    responses((status = 204, description = "the two are different people; not suggested again"), (status = 404, body = ErrorBody)))]
+pub async fn dismiss_duplicate(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path((id, other)): Path<(i64, i64)>,
+) -> ApiResult<StatusCode> {
+    s.app.dismiss_duplicate(&a, id, other).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

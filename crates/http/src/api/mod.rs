@@ -88,6 +88,12 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         .route("/customers/{id}/identities", post(cu::add_identity))
         .route("/customers/{id}/split", post(cu::split))
         .route("/customers/{id}/merge", post(cu::merge))
+        .route("/customers/merge-suggestions", get(cu::merge_suggestions))
+        .route("/customers/{id}/duplicates", get(cu::duplicates))
+        .route(
+            "/customers/{id}/duplicates/{other_id}/dismiss",
+            post(cu::dismiss_duplicate),
+        )
         .route("/customers/{id}/notes", get(cu::notes).post(cu::add_note))
         .route(
             "/customers/{id}/notes/{note_id}",
@@ -344,6 +350,9 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         crate::hooks::status,
         crate::hooks::voice,
         telephony::widgets,
+        customers::duplicates,
+        customers::merge_suggestions,
+        customers::dismiss_duplicate,
         telephony::widget,
         telephony::set_widget,
         telephony::rotate_widget_key,
