@@ -186,12 +186,39 @@ impl App {
             .ok_or(AppError::NotFound)
     }
 
+    /// Drops the remembered "anyone online" of a workspace (an agent's presence changed).
+    pub(crate) fn forget_online(&self, ws: i64) {
+        self.online
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&ws);
+    }
+
+    /// Whether anyone is online to answer. Read at most every few seconds per workspace: every
+    /// open widget asks, and a few seconds late is fine for showing "online".
     async fn agents_online(&self, ws: i64) -> AppResult<bool> {
+        const FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+        let cached = self
+            .online
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&ws)
+            .copied();
+        if let Some((at, online)) = cached
+            && at.elapsed() < FRESH
+        {
+            return Ok(online);
+        }
         let mut c = self.db.read().await?;
-        Ok(routing::presences(&mut c, ws)
+        let online = routing::presences(&mut c, ws)
             .await?
             .iter()
-            .any(|p| p.presence == "online"))
+            .any(|p| p.presence == "online");
+        self.online
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(ws, (std::time::Instant::now(), online));
+        Ok(online)
     }
 
     /// Opens the widget for a browser: resumes its visitor when `resume` is a token of this

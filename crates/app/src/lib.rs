@@ -90,6 +90,8 @@ pub struct App {
     relay: Arc<
         std::sync::OnceLock<Result<lettre::AsyncSmtpTransport<lettre::Tokio1Executor>, String>>,
     >,
+    /// Whether each workspace has an agent online, as last read: every open chat widget asks.
+    online: Arc<std::sync::Mutex<std::collections::HashMap<i64, (std::time::Instant, bool)>>>,
 }
 
 impl App {
@@ -108,6 +110,7 @@ impl App {
             writes: Arc::default(),
             mail_key: Arc::default(),
             relay: Arc::default(),
+            online: Arc::default(),
         }
     }
 

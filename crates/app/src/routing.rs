@@ -128,6 +128,7 @@ impl App {
         input: PresenceInput,
     ) -> AppResult<AgentStatus> {
         require(actor, Permission::Work)?;
+        self.forget_online(actor.workspace_id);
         let capacity = input
             .capacity
             .as_ref()

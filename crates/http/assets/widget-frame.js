@@ -105,8 +105,10 @@
     }
   }
 
+  var source = null;
   function listen() {
-    var source = new EventSource("/widget/v1/events?token=" + encodeURIComponent(token));
+    if (source) source.close();
+    source = new EventSource("/widget/v1/events?token=" + encodeURIComponent(token));
     source.addEventListener("message", function () { refresh().catch(function () {}); });
     source.addEventListener("state", function (e) {
       try { applyState(JSON.parse(e.data)); } catch (_) { /* ignore */ }
@@ -151,7 +153,10 @@
       $("file-name").textContent = "";
       typingSent = 0;
       showError("");
+      var first = lastId === 0;
       add(m);
+      // The stream watches the conversation closely once there is one.
+      if (first) listen();
       if (!asked) {
         asked = true;
         $("identify").hidden = false;

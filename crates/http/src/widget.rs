@@ -413,26 +413,26 @@ pub async fn events(
     let mut rx = s.app.hub.subscribe();
     let app = s.app.clone();
     let stream = async_stream::stream! {
+        // Until the visitor writes there is no conversation to watch: look rarely (the page
+        // reconnects after its first message); then watch closely for typing and "seen".
         let mut conversation = first.conversation_id;
         let mut last_state = String::new();
-        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        let mut next_look = tokio::time::Instant::now();
         loop {
+            let every = if conversation.is_some() { Duration::from_secs(2) } else { Duration::from_secs(10) };
             tokio::select! {
                 got = rx.recv() => match got {
-                    Ok(live) if live.workspace_id == first.workspace_id => {
-                        if conversation.is_none() {
-                            conversation = app.visitor(&token).await.ok().and_then(|(v, _)| v.conversation_id);
-                        }
-                        if Some(live.event.conversation_id) == conversation {
-                            yield Ok(SseEvent::default().event("message").data(live.event.id.to_string()));
-                        }
+                    Ok(live) if live.workspace_id == first.workspace_id
+                        && Some(live.event.conversation_id) == conversation => {
+                        yield Ok(SseEvent::default().event("message").data(live.event.id.to_string()));
                     }
                     Ok(_) => {}
                     // Missed some: tell the page to look, it fetches what is new.
                     Err(RecvError::Lagged(_)) => yield Ok(SseEvent::default().event("message").data("0")),
                     Err(RecvError::Closed) => break,
                 },
-                _ = tick.tick() => {
+                _ = tokio::time::sleep_until(next_look) => {
+                    next_look = tokio::time::Instant::now() + every;
                     let Ok((v, _)) = app.visitor(&token).await else { break };
                     if v.conversation_id != conversation {
                         conversation = v.conversation_id;

@@ -46,7 +46,7 @@ async function chatFromVisitor({ browser, base, artifacts, agent, shopUrl, viewp
   } else {
     assert.ok(box.width < 400, `a panel on a desktop: ${JSON.stringify(box)}`);
   }
-  assert.match(await frame.locator('#greeting').textContent(), /How can we help/);
+  await frame.locator("#greeting", { hasText: "How can we help" }).waitFor();
 
   const words = `Is the ${label} sofa ${RUN} in stock? <img src=x onerror="parent.__pwned=1">`;
   await frame.locator('#text').fill(words);
