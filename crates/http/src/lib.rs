@@ -88,7 +88,7 @@ pub fn router_with(
         ));
     Router::new()
         .nest("/api/v1", api)
-        .merge(ui::routes())
+        .merge(ui::routes(config.max_message_bytes))
         .merge(hooks::routes())
         .merge(widget::routes())
         .route("/metrics", get(metrics_endpoint))

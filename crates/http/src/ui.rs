@@ -42,7 +42,7 @@ mod webhooks;
 #[folder = "assets/"]
 pub(crate) struct Assets;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(max_message_bytes: usize) -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/inbox") }))
         .route("/login", get(login_page).post(login_submit))
@@ -52,7 +52,10 @@ pub fn routes() -> Router<AppState> {
         .route("/inbox/list", get(inbox_list))
         .route("/conversations/{id}", get(conversation))
         .route("/conversations/{id}/timeline", get(timeline_partial))
-        .route("/conversations/{id}/messages", post(post_message))
+        .route(
+            "/conversations/{id}/messages",
+            post(post_message).layer(axum::extract::DefaultBodyLimit::max(max_message_bytes)),
+        )
         .route("/messages/{id}/resend", post(resend_email))
         .route("/conversations/{id}/update", post(post_update))
         .route("/customers", get(customers))
@@ -1082,20 +1085,56 @@ async fn timeline_partial(
     }
 }
 
-#[derive(Deserialize)]
+/// The composer's form: the text, reply or note, and any files (sent as multipart).
+#[derive(Default)]
 struct MessageForm {
-    #[serde(rename = "_csrf")]
     csrf: String,
     body: String,
     kind: Option<String>,
+    files: Vec<citius_app::conversations::AttachmentInput>,
+}
+
+async fn read_message_form(mut form: axum::extract::Multipart) -> Result<MessageForm, AppError> {
+    use base64::Engine;
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        AppError::from(citius_domain::Invalid::field("files", e.body_text()))
+    };
+    let mut f = MessageForm::default();
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        match field.name().unwrap_or("") {
+            "_csrf" => f.csrf = field.text().await.map_err(bad)?,
+            "body" => f.body = field.text().await.map_err(bad)?,
+            "kind" => f.kind = Some(field.text().await.map_err(bad)?),
+            "files" => {
+                let filename = field.file_name().unwrap_or("").to_string();
+                let content_type = field.content_type().map(str::to_string);
+                let data = field.bytes().await.map_err(bad)?;
+                // A file input left empty still sends one nameless, empty part.
+                if filename.is_empty() && data.is_empty() {
+                    continue;
+                }
+                f.files.push(citius_app::conversations::AttachmentInput {
+                    filename,
+                    content_type,
+                    data_base64: base64::engine::general_purpose::STANDARD.encode(&data),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(f)
 }
 
 async fn post_message(
     State(s): State<AppState>,
     WebSession(caller): WebSession,
     Path(id): Path<i64>,
-    Form(f): Form<MessageForm>,
+    form: axum::extract::Multipart,
 ) -> Response {
+    let f = match read_message_form(form).await {
+        Ok(f) => f,
+        Err(e) => return error_page(&s, &caller, e).await,
+    };
     if let Err(r) = check_csrf(&caller, &f.csrf) {
         return *r;
     }
@@ -1112,7 +1151,7 @@ async fn post_message(
                 body: Some(f.body),
                 html: None,
                 kind: Some(kind),
-                attachments: vec![],
+                attachments: f.files,
             },
         )
         .await

@@ -47,9 +47,20 @@ export default [
       const note = `Internal: check the billing log (${Date.now()})`;
       await page.fill('#body', note);
       await page.check('input[name=kind][value=note]');
+      // Files go along from the composer, and come back as downloads.
+      await page.setInputFiles('#files', [
+        { name: 'billing-log.txt', mimeType: 'text/plain', buffer: Buffer.from('charge 1\ncharge 2\n') },
+        { name: 'evil.html', mimeType: 'text/html', buffer: Buffer.from('<script>window.__pwned = 1</script>') },
+      ]);
       await page.click('button[name=send]');
       const noteEl = await page.waitForSelector(`.message.note:has-text("${note}")`, { timeout: 10_000 });
       assert.ok(noteEl, 'the note is shown as an internal note');
+      const files = page.locator(`.message.note:has-text("${note}") .files a`);
+      assert.deepEqual(await files.allTextContents(), ['billing-log.txt', 'evil.html']);
+      const download = await page.request.get(new URL(await files.nth(1).getAttribute('href'), base).href);
+      assert.equal(download.status(), 200);
+      assert.match(download.headers()['content-disposition'], /^attachment/);
+      assert.notEqual(download.headers()['content-type'], 'text/html', 'customer-supplied HTML is never served as a page');
 
       await page.selectOption('#status', 'pending');
       await page.fill('#add_tag', 'followup');
