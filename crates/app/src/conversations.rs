@@ -1251,3 +1251,94 @@ pub(crate) async fn find_or_create_customer(
     }
     Ok(id)
 }
+
+impl From<&citius_domain::views::ViewFilters> for ConversationQuery {
+    fn from(f: &citius_domain::views::ViewFilters) -> Self {
+        Self {
+            status: f.status.clone(),
+            assignee: f.assignee.clone(),
+            team_id: f.team_id,
+            tag: f.tag.clone(),
+            channel: f.channel.clone(),
+            inbox_id: f.inbox_id,
+            ..Default::default()
+        }
+    }
+}
+
+impl App {
+    /// The inbox views the caller sees: their own and the shared ones.
+    pub async fn saved_views(
+        &self,
+        actor: &Actor,
+    ) -> AppResult<Vec<citius_domain::records::SavedView>> {
+        require(actor, Permission::Read)?;
+        let mut c = self.db.read().await?;
+        Ok(citius_store::views::visible(&mut c, actor.workspace_id, actor.user_id).await?)
+    }
+
+    /// One view the caller sees.
+    pub async fn saved_view(
+        &self,
+        actor: &Actor,
+        id: i64,
+    ) -> AppResult<citius_domain::records::SavedView> {
+        require(actor, Permission::Read)?;
+        let mut c = self.db.read().await?;
+        citius_store::views::get(&mut c, actor.workspace_id, id)
+            .await?
+            .filter(|v| v.shared || v.owner_id == actor.user_id)
+            .ok_or(AppError::NotFound)
+    }
+
+    /// Saves a view; a shared one is for admins to make.
+    pub async fn create_view(
+        &self,
+        actor: &Actor,
+        input: citius_domain::views::ViewInput,
+    ) -> AppResult<citius_domain::records::SavedView> {
+        require(actor, Permission::Read)?;
+        let (name, filters, shared) = input.validate()?;
+        if shared {
+            require(actor, Permission::Administer)?;
+        }
+        // The filters must make a valid query now, not fail each time the view opens.
+        ConversationQuery::from(&filters).to_filter(actor)?;
+        let mut tx = self.db.begin().await?;
+        if citius_store::views::count_of(&mut tx, actor.workspace_id, actor.user_id).await?
+            >= citius_domain::views::MAX_VIEWS
+        {
+            return Err(Invalid::field(
+                "name",
+                format!(
+                    "at most {} saved views each",
+                    citius_domain::views::MAX_VIEWS
+                ),
+            )
+            .into());
+        }
+        let view = citius_store::views::insert(
+            &mut tx,
+            actor.workspace_id,
+            actor.user_id,
+            &name,
+            &filters,
+            shared,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(view)
+    }
+
+    /// Deletes a view: one's own, or a shared one as an admin.
+    pub async fn delete_view(&self, actor: &Actor, id: i64) -> AppResult<()> {
+        let view = self.saved_view(actor, id).await?;
+        if view.owner_id != actor.user_id {
+            require(actor, Permission::Administer)?;
+        }
+        let mut tx = self.db.begin().await?;
+        citius_store::views::delete(&mut tx, actor.workspace_id, id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -22,6 +22,7 @@ pub mod routing;
 pub mod sla;
 pub mod smtp;
 pub mod telephony;
+pub mod views;
 pub mod webhook;
 pub mod workspace;
 

@@ -192,6 +192,19 @@ pub struct ProviderAccount {
     pub updated_at: Timestamp,
 }
 
+/// An inbox view someone saved.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SavedView {
+    pub id: i64,
+    pub name: String,
+    pub filters: crate::views::ViewFilters,
+    /// Everyone in the workspace sees it.
+    pub shared: bool,
+    pub owner_id: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
 /// The live-chat widget of a chat inbox.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ChatWidget {

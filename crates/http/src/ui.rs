@@ -30,6 +30,7 @@ mod chat;
 mod csv;
 mod customers_merge;
 mod handoffs;
+mod inbox_views;
 mod macros;
 mod mailboxes;
 mod phone;
@@ -71,6 +72,7 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         .merge(webhooks::routes())
         .merge(chat::routes())
         .merge(customers_merge::routes())
+        .merge(inbox_views::routes())
         .merge(mailboxes::routes())
         .merge(phone::routes())
         .merge(macros::routes())
@@ -467,7 +469,39 @@ struct ViewLink {
 #[derive(Deserialize, Default)]
 struct InboxParams {
     view: Option<String>,
+    /// A saved view's id.
+    saved: Option<i64>,
     cursor: Option<String>,
+    // Filters of a custom view; empty means "any".
+    status: Option<String>,
+    assignee: Option<String>,
+    team_id: Option<String>,
+    tag: Option<String>,
+    channel: Option<String>,
+    inbox_id: Option<String>,
+}
+
+impl InboxParams {
+    /// The custom filters given, if any (numbers that do not parse are a clear error).
+    fn filters(&self) -> Result<citius_domain::views::ViewFilters, AppError> {
+        let number = |field: &str, v: &Option<String>| -> Result<Option<i64>, AppError> {
+            match v.as_deref().map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(n) => n.parse().map(Some).map_err(|_| {
+                    citius_domain::Invalid::field(field.to_string(), "must be a number").into()
+                }),
+            }
+        };
+        Ok(citius_domain::views::ViewFilters {
+            status: self.status.clone(),
+            assignee: self.assignee.clone(),
+            team_id: number("team_id", &self.team_id)?,
+            tag: self.tag.clone(),
+            channel: self.channel.clone(),
+            inbox_id: number("inbox_id", &self.inbox_id)?,
+        }
+        .tidy())
+    }
 }
 
 /// The inbox's views: which conversations each shows.
@@ -486,6 +520,81 @@ fn view_query(view: &str) -> (ConversationQuery, &'static str) {
     }
 }
 
+/// What the inbox shows: a preset view, a saved one, or filters picked just now.
+struct Shown {
+    /// `mine`, `unassigned`, ..., `saved` or `custom`.
+    view: String,
+    title: String,
+    /// The query string that shows it again (for paging and live updates).
+    query: String,
+    filters: citius_domain::views::ViewFilters,
+    saved: Option<citius_domain::records::SavedView>,
+}
+
+fn filter_query(f: &citius_domain::views::ViewFilters) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("view", "custom");
+    for (k, v) in [
+        ("status", f.status.clone()),
+        ("assignee", f.assignee.clone()),
+        ("team_id", f.team_id.map(|t| t.to_string())),
+        ("tag", f.tag.clone()),
+        ("channel", f.channel.clone()),
+        ("inbox_id", f.inbox_id.map(|t| t.to_string())),
+    ] {
+        if let Some(v) = v {
+            q.append_pair(k, &v);
+        }
+    }
+    q.finish()
+}
+
+async fn shown(
+    s: &AppState,
+    actor: &Actor,
+    p: &InboxParams,
+) -> Result<(Shown, ConversationQuery), AppError> {
+    if let Some(id) = p.saved {
+        let v = s.app.saved_view(actor, id).await?;
+        let q = ConversationQuery::from(&v.filters);
+        return Ok((
+            Shown {
+                view: "saved".into(),
+                title: v.name.clone(),
+                query: format!("saved={id}"),
+                filters: v.filters.clone(),
+                saved: Some(v),
+            },
+            q,
+        ));
+    }
+    let filters = p.filters()?;
+    if p.view.as_deref() == Some("custom") || !filters.is_empty() {
+        return Ok((
+            Shown {
+                view: "custom".into(),
+                title: "Filtered".into(),
+                query: filter_query(&filters),
+                filters: filters.clone(),
+                saved: None,
+            },
+            ConversationQuery::from(&filters),
+        ));
+    }
+    let view = p.view.clone().unwrap_or_else(|| "mine".into());
+    let (q, title) = view_query(&view);
+    Ok((
+        Shown {
+            query: format!("view={view}"),
+            view,
+            title: title.into(),
+            filters: citius_domain::views::ViewFilters::default(),
+            saved: None,
+        },
+        q,
+    ))
+}
+
 #[derive(Template)]
 #[template(path = "inbox.html")]
 struct InboxPage {
@@ -493,6 +602,15 @@ struct InboxPage {
     views: Vec<ViewLink>,
     view: String,
     view_title: String,
+    /// The query string of what is shown, for live updates.
+    live_query: String,
+    /// Saved views: id, name, whether it is the one shown.
+    saved_views: Vec<(i64, String, bool)>,
+    saved_id: Option<i64>,
+    can_delete_view: bool,
+    can_share: bool,
+    filters: citius_domain::views::ViewFilters,
+    choices: inbox_views::FilterChoices,
     rows: Vec<RowView>,
     next_link: Option<String>,
     strip: handoffs::InboxStrip,
@@ -510,16 +628,15 @@ async fn inbox_rows(
     actor: &Actor,
     p: &InboxParams,
     names: &HashMap<i64, String>,
-) -> Result<(String, &'static str, Vec<RowView>, Option<String>), AppError> {
-    let view = p.view.clone().unwrap_or_else(|| "mine".into());
-    let (mut q, title) = view_query(&view);
+) -> Result<(Shown, Vec<RowView>, Option<String>), AppError> {
+    let (shown, mut q) = shown(s, actor, p).await?;
     q.cursor = p.cursor.clone();
     let page = s.app.conversations(actor, &q).await?;
     let rows = page.items.iter().map(|c| row(c, names)).collect();
     let next = page
         .next
-        .map(|c| format!("/inbox?view={view}&cursor={}", c.encode()));
-    Ok((view, title, rows, next))
+        .map(|c| format!("/inbox?{}&cursor={}", shown.query, c.encode()));
+    Ok((shown, rows, next))
 }
 
 async fn inbox(
@@ -529,10 +646,11 @@ async fn inbox(
 ) -> Response {
     let actor = &caller.actor;
     let names = user_names(&s, actor).await;
-    let (view, title, rows, next_link) = match inbox_rows(&s, actor, &p, &names).await {
+    let (shown, rows, next_link) = match inbox_rows(&s, actor, &p, &names).await {
         Ok(x) => x,
         Err(e) => return error_page(&s, &caller, e).await,
     };
+    let view = shown.view.clone();
     let strip = handoffs::inbox_strip(&s, actor, &names).await;
     let counts = s.app.conversation_counts(actor).await.ok();
     let count = |f: fn(&citius_app::conversations::InboxCounts) -> i64| counts.as_ref().map(f);
@@ -568,11 +686,32 @@ async fn inbox(
             current: view == "resolved",
         },
     ];
+    let saved_views = s.app.saved_views(actor).await.unwrap_or_default();
+    let choices = inbox_views::FilterChoices::load(&s, actor, &names).await;
     page(InboxPage {
         nav: nav(&s, &caller, "inbox", "").await,
         views,
         view,
-        view_title: title.into(),
+        view_title: shown.title.clone(),
+        live_query: shown.query.clone(),
+        saved_views: saved_views
+            .into_iter()
+            .map(|v| {
+                (
+                    v.id,
+                    v.name,
+                    shown.saved.as_ref().is_some_and(|c| c.id == v.id),
+                )
+            })
+            .collect(),
+        can_delete_view: shown.saved.as_ref().is_some_and(|v| {
+            v.owner_id == actor.user_id
+                || citius_app::require(actor, citius_domain::role::Permission::Administer).is_ok()
+        }),
+        saved_id: shown.saved.as_ref().map(|v| v.id),
+        can_share: citius_app::require(actor, citius_domain::role::Permission::Administer).is_ok(),
+        filters: shown.filters,
+        choices,
         rows,
         next_link,
         strip,
@@ -586,7 +725,7 @@ async fn inbox_list(
 ) -> Response {
     let names = user_names(&s, &caller.actor).await;
     match inbox_rows(&s, &caller.actor, &p, &names).await {
-        Ok((_, _, rows, next_link)) => page(InboxList { rows, next_link }),
+        Ok((_, rows, next_link)) => page(InboxList { rows, next_link }),
         Err(e) => error_page(&s, &caller, e).await,
     }
 }

@@ -63,6 +63,7 @@ pub const TABLES: &[&str] = &[
     "chat_visitors",
     "identity_claims",
     "merge_dismissals",
+    "saved_views",
 ];
 
 /// Tables keyed by something other than a generated id.

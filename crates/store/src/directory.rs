@@ -164,6 +164,11 @@ pub async fn remove_member(c: &mut Conn, workspace_id: i64, user_id: i64) -> DbR
         .bind(user_id)
         .execute(&mut *c)
         .await?;
+    sqlx::query("DELETE FROM saved_views WHERE workspace_id = $1 AND user_id = $2 AND shared = 0")
+        .bind(workspace_id)
+        .bind(user_id)
+        .execute(&mut *c)
+        .await?;
     sqlx::query("DELETE FROM sessions WHERE workspace_id = $1 AND user_id = $2")
         .bind(workspace_id)
         .bind(user_id)

@@ -29,6 +29,7 @@ pub mod settings;
 pub mod sla;
 mod sql;
 pub mod telephony;
+pub mod views;
 pub mod webhooks;
 
 pub use db::{Backend, Db, DbConfig};

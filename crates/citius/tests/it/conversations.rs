@@ -719,3 +719,79 @@ async fn concurrent_writes_fail_alone(t: TestApp) {
     );
 }
 both!(concurrent_writes_fail_alone);
+
+/// Saved views: kept per person (or shared by an admin), checked when saved, listing what
+/// the same filters list.
+async fn saved_views(t: TestApp) {
+    let tok = t.token.as_str();
+    t.conversation(tok, "vip@example.com", "VIP question").await;
+    let tagged = t.conversation(tok, "other@example.com", "Tagged one").await;
+    t.patch_ok(
+        &format!("/api/v1/conversations/{}", id(&tagged)),
+        tok,
+        json!({"add_tags": ["vip"]}),
+    )
+    .await;
+    let (status, body) = t
+        .post(
+            "/api/v1/views",
+            tok,
+            json!({"name": "Nothing", "filters": {}}),
+        )
+        .await;
+    crate::kit::assert_invalid(status, &body, "filters", "at least one");
+    let (status, body) = t
+        .post(
+            "/api/v1/views",
+            tok,
+            json!({"name": "Bad", "filters": {"status": "sleeping"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let vip = t
+        .post_created(
+            "/api/v1/views",
+            tok,
+            json!({"name": "VIP", "filters": {"tag": "vip", "status": "open"}}),
+        )
+        .await;
+    let listed = t.conversation_ids("tag=vip&status=open", tok).await;
+    assert_eq!(listed, vec![id(&tagged)]);
+    assert_eq!(vip["filters"], json!({"tag": "vip", "status": "open"}));
+
+    // Another agent sees shared views only; only admins share.
+    let agent = t.user_token("agent").await;
+    let (status, _) = t
+        .post(
+            "/api/v1/views",
+            &agent,
+            json!({"name": "Everyone", "filters": {"channel": "chat"}, "shared": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    t.post_created(
+        "/api/v1/views",
+        tok,
+        json!({"name": "Chats", "filters": {"channel": "chat"}, "shared": true}),
+    )
+    .await;
+    let theirs = t.get_ok("/api/v1/views", &agent).await["items"].clone();
+    let names: Vec<&str> = theirs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Chats"]);
+    let (status, _) = t
+        .delete(&format!("/api/v1/views/{}", id(&vip)), &agent)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a private view is nobody else's"
+    );
+    let (status, _) = t.delete(&format!("/api/v1/views/{}", id(&vip)), tok).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}
+both!(saved_views);

@@ -343,6 +343,12 @@ async fn fill(t: &TestApp) {
         )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT, "dismiss: {b}");
+    t.post_created(
+        "/api/v1/views",
+        owner,
+        json!({"name": "Chats", "filters": {"channel": "chat"}}),
+    )
+    .await;
 }
 
 async fn migrations_round_trip(t: TestApp) {

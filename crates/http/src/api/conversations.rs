@@ -5,7 +5,8 @@ use axum::response::{IntoResponse, Response};
 use citius_app::conversations::{
     ConversationQuery, InboxCounts, NewConversationInput, NewMessageInput, UpdateConversationInput,
 };
-use citius_domain::records::{Conversation, Message, SearchHits, TimelineItem};
+use citius_domain::records::{Conversation, Message, SavedView, SearchHits, TimelineItem};
+use citius_domain::views::ViewInput;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -175,4 +176,38 @@ pub async fn search(
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<Json<SearchHits>> {
     Ok(Json(s.app.search(&a, &q.q).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/views", tag = "conversations",
+    responses((status = 200, body = Items<SavedView>, description = "the caller's saved inbox views and the shared ones")))]
+pub async fn views(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Json<Items<SavedView>>> {
+    Ok(Json(Items {
+        items: s.app.saved_views(&a).await?,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/views", tag = "conversations", request_body = ViewInput,
+    description = "Saves an inbox view; list its conversations with GET /api/v1/conversations and the same filters.",
+    responses((status = 201, body = SavedView), (status = 403, body = ErrorBody, description = "shared views are for admins"),
+        (status = 422, body = ErrorBody)))]
+pub async fn create_view(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Json(input): Json<ViewInput>,
+) -> ApiResult<(StatusCode, Json<SavedView>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.create_view(&a, input).await?),
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/views/{id}", tag = "conversations",
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete_view(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    s.app.delete_view(&a, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -67,6 +67,8 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         .route("/tokens/{id}", axum::routing::delete(access::revoke_token))
         .route("/conversations", get(c::list).post(c::create))
         .route("/conversations/counts", get(c::counts))
+        .route("/views", get(c::views).post(c::create_view))
+        .route("/views/{id}", axum::routing::delete(c::delete_view))
         .route(
             "/conversations/{id}",
             get(c::get).patch(c::update).delete(c::delete),
@@ -351,6 +353,9 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         crate::hooks::voice,
         telephony::widgets,
         customers::duplicates,
+        conversations::views,
+        conversations::create_view,
+        conversations::delete_view,
         customers::merge_suggestions,
         customers::dismiss_duplicate,
         telephony::widget,

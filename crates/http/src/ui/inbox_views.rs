@@ -1,0 +1,132 @@
+//! Saved inbox views: the filter form's choices, saving the filters shown as a view, and
+//! deleting a view.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::response::Response;
+use axum::routing::post;
+use citius_app::Actor;
+use citius_domain::conversation::Channel;
+use citius_domain::views::{ViewFilters, ViewInput};
+
+use super::form_value as value;
+use super::settings::see_other;
+use super::{check_csrf, error_page};
+use crate::auth::WebSession;
+use crate::extract::Path;
+use crate::state::AppState;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/inbox/views", post(save))
+        .route("/inbox/views/{id}/delete", post(delete))
+}
+
+/// What the filter form offers: (value, label) pairs.
+pub(super) struct FilterChoices {
+    pub statuses: Vec<(&'static str, &'static str)>,
+    pub assignees: Vec<(String, String)>,
+    pub teams: Vec<(String, String)>,
+    pub channels: Vec<(&'static str, &'static str)>,
+    pub inboxes: Vec<(String, String)>,
+}
+
+impl FilterChoices {
+    pub async fn load(s: &AppState, actor: &Actor, names: &HashMap<i64, String>) -> Self {
+        let mut assignees = vec![
+            ("me".to_string(), "Me".to_string()),
+            ("none".to_string(), "Nobody".to_string()),
+        ];
+        let mut people: Vec<(&i64, &String)> = names.iter().collect();
+        people.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+        assignees.extend(
+            people
+                .into_iter()
+                .map(|(id, n)| (id.to_string(), n.clone())),
+        );
+        Self {
+            statuses: vec![
+                ("open,pending", "Open or pending"),
+                ("open", "Open"),
+                ("pending", "Pending"),
+                ("snoozed", "Snoozed"),
+                ("resolved,closed", "Resolved or closed"),
+            ],
+            assignees,
+            teams: s
+                .app
+                .teams(actor)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| (t.id.to_string(), t.name))
+                .collect(),
+            channels: Channel::ALL
+                .iter()
+                .map(|c| (c.as_str(), c.as_str()))
+                .collect(),
+            inboxes: s
+                .app
+                .inboxes(actor)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|i| (i.id.to_string(), i.name))
+                .collect(),
+        }
+    }
+}
+
+/// Whether a filter's current value is `v` (for `selected`).
+pub(super) fn picked(current: &Option<String>, v: &str) -> bool {
+    current.as_deref() == Some(v)
+}
+
+pub(super) fn picked_id(current: &Option<i64>, v: &str) -> bool {
+    current.map(|c| c.to_string()).as_deref() == Some(v)
+}
+
+async fn save(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(r) = check_csrf(&caller, value(&f, "_csrf")) {
+        return *r;
+    }
+    let text = |k: &str| Some(value(&f, k).to_string());
+    let filters = ViewFilters {
+        status: text("status"),
+        assignee: text("assignee"),
+        team_id: value(&f, "team_id").parse().ok(),
+        tag: text("tag"),
+        channel: text("channel"),
+        inbox_id: value(&f, "inbox_id").parse().ok(),
+    };
+    let input = ViewInput {
+        name: value(&f, "name").to_string(),
+        filters,
+        shared: value(&f, "shared") == "on",
+    };
+    match s.app.create_view(&caller.actor, input).await {
+        Ok(v) => see_other(&format!("/inbox?saved={}", v.id)),
+        Err(e) => error_page(&s, &caller, e).await,
+    }
+}
+
+async fn delete(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Path(id): Path<i64>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(r) = check_csrf(&caller, value(&f, "_csrf")) {
+        return *r;
+    }
+    match s.app.delete_view(&caller.actor, id).await {
+        Ok(()) => see_other("/inbox"),
+        Err(e) => error_page(&s, &caller, e).await,
+    }
+}

@@ -1,0 +1,12 @@
+-- Inbox filters people keep: their own, or shared with the whole workspace.
+CREATE TABLE saved_views (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    name TEXT NOT NULL,
+    -- JSON: status, assignee, team_id, tag, channel, inbox_id
+    filters TEXT NOT NULL,
+    shared INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX saved_views_owner ON saved_views(workspace_id, user_id);

@@ -1,0 +1,39 @@
+// Inbox filters and saved views: an agent filters the inbox to one channel, saves it as a view,
+// finds it in the sidebar after a reload, and deletes it.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+
+const DESKTOP = { width: 1280, height: 800 };
+
+export default [
+  {
+    name: 'inbox: filter by channel, save as a view, open it again, delete it',
+    run: async ({ browser, base, artifacts, login }) => {
+      const page = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+      await login(page, base);
+      await page.goto(`${base}/inbox?view=all`);
+      await page.click('#filters summary');
+      await page.selectOption('#f-channel', 'email');
+      await page.selectOption('#f-status', 'open,pending');
+      await Promise.all([page.waitForNavigation(), page.click('#filter-form button[type=submit]')]);
+      const badges = await page.locator('#conversation-list .badge.channel').allTextContents();
+      assert.ok(badges.length > 0, 'the demo has open email conversations');
+      assert.ok(badges.every((b) => b.trim() === 'email'), `only email: ${badges}`);
+
+      const name = `Open email ${Date.now()}`;
+      await page.fill('#view-name', name);
+      await Promise.all([page.waitForNavigation(), page.click('#save-view button[type=submit]')]);
+      assert.match(page.url(), /\/inbox\?saved=\d+/);
+      await page.reload();
+      const link = page.locator('#saved-views a', { hasText: name });
+      assert.equal(await link.getAttribute('aria-current'), 'page');
+      assert.match(await page.locator('#inbox-title').textContent(), new RegExp(name));
+      const again = await page.locator('#conversation-list .badge.channel').allTextContents();
+      assert.deepEqual(again, badges, 'the saved view shows the same conversations');
+      await page.screenshot({ path: path.join(artifacts, 'inbox-saved-view.png'), fullPage: true });
+
+      await Promise.all([page.waitForNavigation(), page.click('#delete-view')]);
+      assert.equal(await page.locator('#saved-views a', { hasText: name }).count(), 0);
+    },
+  },
+];
