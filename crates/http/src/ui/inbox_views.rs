@@ -40,7 +40,7 @@ impl FilterChoices {
             ("none".to_string(), "Nobody".to_string()),
         ];
         let mut people: Vec<(&i64, &String)> = names.iter().collect();
-        people.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+        people.sort_by_key(|p| p.1.to_lowercase());
         assignees.extend(
             people
                 .into_iter()
