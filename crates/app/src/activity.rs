@@ -60,6 +60,8 @@ impl App {
         )
         .await?;
         let others = activity::others(&mut tx, ws, conversation_id, actor.user_id, now).await?;
+        // Being here answers any @mention of the caller in this conversation.
+        citius_store::mentions::mark_seen(&mut tx, conversation_id, actor.user_id).await?;
         let customer = if conv.channel == Channel::Chat {
             // An agent with the chat open has seen what the visitor wrote.
             citius_store::chat::set_agent_read(&mut tx, conversation_id).await?;

@@ -539,6 +539,13 @@ impl App {
                             );
                         }
                     }
+                    // A note calls in the colleagues it @mentions.
+                    if kind == MessageKind::Note && body.text.contains('@') {
+                        events.extend(
+                            record_mentions(&mut *c, ws, conversation_id, message_id, &actor, &body.text)
+                                .await?,
+                        );
+                    }
                     // A customer writing reopens the conversation; an agent's reply leaves the status to the agent.
                     if kind == MessageKind::Inbound {
                         events.extend(reopen_for_customer(&mut *c, ws, &conv).await?);
@@ -1340,5 +1347,70 @@ impl App {
         citius_store::views::delete(&mut tx, actor.workspace_id, id).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// Records the @mentions of a note, one event each (the mentioned see it live in their list).
+async fn record_mentions(
+    c: &mut Conn,
+    ws: i64,
+    conversation_id: i64,
+    message_id: i64,
+    actor: &Actor,
+    text: &str,
+) -> AppResult<Vec<Event>> {
+    let members = directory::members(&mut *c, ws).await?;
+    let people: Vec<citius_domain::mention::Person<'_>> = members
+        .iter()
+        .map(|m| citius_domain::mention::Person {
+            id: m.id,
+            name: &m.name,
+            email: &m.email,
+        })
+        .collect();
+    let mut events = Vec::new();
+    for user_id in citius_domain::mention::mentioned(text, &people) {
+        if user_id == actor.user_id {
+            continue;
+        }
+        citius_store::mentions::insert(
+            &mut *c,
+            ws,
+            conversation_id,
+            message_id,
+            user_id,
+            Some(actor.user_id),
+        )
+        .await?;
+        events.push(
+            store::insert_event(
+                &mut *c,
+                ws,
+                conversation_id,
+                EventKind::Mentioned,
+                Some(actor.user_id),
+                &json!({"user_id": user_id, "message_id": message_id}),
+            )
+            .await?,
+        );
+    }
+    Ok(events)
+}
+
+impl App {
+    /// The caller's @mentions, newest first.
+    pub async fn my_mentions(
+        &self,
+        actor: &Actor,
+    ) -> AppResult<Vec<citius_domain::records::Mention>> {
+        require(actor, Permission::Read)?;
+        let mut c = self.db.read().await?;
+        Ok(citius_store::mentions::of_user(&mut c, actor.workspace_id, actor.user_id, 100).await?)
+    }
+
+    /// How many of the caller's mentions they have not looked at yet.
+    pub async fn unseen_mentions(&self, actor: &Actor) -> AppResult<i64> {
+        let mut c = self.db.read().await?;
+        Ok(citius_store::mentions::unseen_count(&mut c, actor.workspace_id, actor.user_id).await?)
     }
 }

@@ -38,5 +38,6 @@ string_enum!(
         EmailFailed => "email_failed",
         TextFailed => "text_failed",
         CallUpdated => "call_updated",
+        Mentioned => "mentioned",
     }
 );

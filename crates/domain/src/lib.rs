@@ -15,6 +15,7 @@ pub mod handoff;
 pub mod imap;
 pub mod language;
 pub mod macros;
+pub mod mention;
 pub mod paging;
 pub mod records;
 pub mod role;

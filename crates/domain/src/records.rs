@@ -192,6 +192,23 @@ pub struct ProviderAccount {
     pub updated_at: Timestamp,
 }
 
+/// Someone was @mentioned in an internal note.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Mention {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub subject: String,
+    pub message_id: i64,
+    /// The start of the note.
+    pub excerpt: String,
+    pub by_user_id: Option<i64>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    /// When they opened the conversation since.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub seen_at: Option<Timestamp>,
+}
+
 /// An inbox view someone saved.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SavedView {

@@ -73,6 +73,7 @@ pub fn event_type_of(kind: EventKind) -> Option<&'static str> {
         K::TextFailed => "text.failed",
         K::CallUpdated => "call.updated",
         K::EmailSent
+        | K::Mentioned
         | K::Queued
         | K::Requeued
         | K::Overflowed

@@ -30,7 +30,7 @@
     ["created", "message_added", "assigned", "transferred", "status_changed", "priority_changed", "tagged", "untagged", "subject_changed", "customer_merged",
      "transfer_offered", "transfer_declined", "transfer_expired", "transfer_cancelled", "follow_up_added", "follow_up_done", "follow_up_due",
      "queued", "requeued", "overflowed", "sla_applied", "sla_warning", "sla_breached", "email_sent", "email_failed",
-     "text_failed", "call_updated"]
+     "text_failed", "call_updated", "mentioned"]
       .forEach(function (k) { source.addEventListener(k, handle); });
   }
 

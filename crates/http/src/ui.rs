@@ -59,6 +59,7 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         )
         .route("/messages/{id}/resend", post(resend_email))
         .route("/conversations/{id}/update", post(post_update))
+        .route("/mentions", get(mentions_page))
         .route("/customers", get(customers))
         .route("/customers/{id}", get(customer))
         .route("/customers/{id}/notes", post(post_customer_note))
@@ -604,6 +605,7 @@ struct InboxPage {
     view_title: String,
     /// The query string of what is shown, for live updates.
     live_query: String,
+    unseen_mentions: i64,
     /// Saved views: id, name, whether it is the one shown.
     saved_views: Vec<(i64, String, bool)>,
     saved_id: Option<i64>,
@@ -687,6 +689,7 @@ async fn inbox(
         },
     ];
     let saved_views = s.app.saved_views(actor).await.unwrap_or_default();
+    let unseen_mentions = s.app.unseen_mentions(actor).await.unwrap_or(0);
     let choices = inbox_views::FilterChoices::load(&s, actor, &names).await;
     page(InboxPage {
         nav: nav(&s, &caller, "inbox", "").await,
@@ -694,6 +697,7 @@ async fn inbox(
         view,
         view_title: shown.title.clone(),
         live_query: shown.query.clone(),
+        unseen_mentions,
         saved_views: saved_views
             .into_iter()
             .map(|v| {
@@ -895,6 +899,10 @@ fn describe_event(e: &citius_domain::records::Event, names: &HashMap<i64, String
         K::EmailFailed => format!("Email to {} not delivered: {}", s("to"), s("error")),
         K::TextFailed => format!("Text to {} not delivered: {}", s("to"), s("error")),
         K::CallUpdated => describe_call(d),
+        K::Mentioned => {
+            let whom = name_of(&d["user_id"]).unwrap_or_else(|| "a colleague".into());
+            format!("{who} mentioned {whom}")
+        }
     }
 }
 
@@ -1414,6 +1422,43 @@ struct CustomerRow {
     name: String,
     identities: String,
     updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "mentions.html")]
+struct MentionsPage {
+    nav: Nav,
+    /// Conversation, subject, excerpt, by whom, when, seen.
+    rows: Vec<(i64, String, String, String, String, bool)>,
+}
+
+/// Where the caller was @mentioned, newest first, unseen ones marked.
+async fn mentions_page(State(s): State<AppState>, WebSession(caller): WebSession) -> Response {
+    let a = &caller.actor;
+    match s.app.my_mentions(a).await {
+        Ok(list) => {
+            let names = user_names(&s, a).await;
+            page(MentionsPage {
+                nav: nav(&s, &caller, "inbox", "").await,
+                rows: list
+                    .into_iter()
+                    .map(|m| {
+                        (
+                            m.conversation_id,
+                            m.subject,
+                            m.excerpt,
+                            m.by_user_id
+                                .and_then(|u| names.get(&u).cloned())
+                                .unwrap_or_default(),
+                            ago(m.created_at),
+                            m.seen_at.is_some(),
+                        )
+                    })
+                    .collect(),
+            })
+        }
+        Err(e) => error_page(&s, &caller, e).await,
+    }
 }
 
 #[derive(Template)]

@@ -64,6 +64,7 @@ pub const TABLES: &[&str] = &[
     "identity_claims",
     "merge_dismissals",
     "saved_views",
+    "mentions",
 ];
 
 /// Tables keyed by something other than a generated id.

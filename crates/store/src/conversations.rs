@@ -367,6 +367,7 @@ pub async fn delete_many(
         format!("DELETE FROM email_messages WHERE conversation_id IN ({list})"),
         format!("DELETE FROM text_messages WHERE conversation_id IN ({list})"),
         format!("DELETE FROM calls WHERE conversation_id IN ({list})"),
+        format!("DELETE FROM mentions WHERE conversation_id IN ({list})"),
         format!(
             "UPDATE chat_visitors SET conversation_id = NULL WHERE conversation_id IN ({list})"
         ),

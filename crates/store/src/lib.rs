@@ -21,6 +21,7 @@ pub mod handoffs;
 pub mod idempotency;
 pub mod imap;
 pub mod jobs;
+pub mod mentions;
 pub mod notify;
 pub mod outbox;
 pub mod routing;

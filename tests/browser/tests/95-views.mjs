@@ -36,4 +36,33 @@ export default [
       assert.equal(await page.locator('#saved-views a', { hasText: name }).count(), 0);
     },
   },
+  {
+    name: 'mentions: a note calls a colleague in; she finds it under Mentions and it turns seen',
+    run: async ({ browser, base, artifacts, login }) => {
+      const owner = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+      await login(owner, base);
+      await owner.goto(`${base}/inbox?view=all`);
+      await Promise.all([owner.waitForURL(/\/conversations\/\d+/), owner.locator('#conversation-list a.conversation-row').first().click()]);
+      const note = `@maya can you check the refund? (${Date.now()})`;
+      await owner.fill('#body', note);
+      await owner.check('input[name=kind][value=note]');
+      await Promise.all([owner.waitForNavigation(), owner.click('button[name=send]')]);
+      await owner.locator('.event:has-text("mentioned Maya Lopez")').waitFor();
+
+      const maya = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+      await login(maya, base, { email: 'maya@demo.test' });
+      await maya.goto(`${base}/inbox`);
+      assert.match(await maya.locator("#mentions-link").textContent(), /Mentions\s*[1-9]/, "an unseen count");
+      await maya.click('#mentions-link');
+      const item = maya.locator('#mentions li', { hasText: 'can you check the refund' }).first();
+      assert.match(await item.textContent(), /new/);
+      await maya.screenshot({ path: path.join(artifacts, 'mentions.png'), fullPage: true });
+      await Promise.all([maya.waitForURL(/\/conversations\/\d+/), item.locator('a').click()]);
+      await maya.locator('.message.note', { hasText: 'can you check the refund' }).waitFor();
+      // Opening the conversation reports her there, which marks the mention seen.
+      await maya.waitForTimeout(500);
+      await maya.goto(`${base}/mentions`);
+      assert.doesNotMatch(await maya.locator('#mentions li', { hasText: 'can you check the refund' }).first().textContent(), /new/);
+    },
+  },
 ];

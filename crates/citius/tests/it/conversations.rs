@@ -795,3 +795,57 @@ async fn saved_views(t: TestApp) {
     assert_eq!(status, StatusCode::NO_CONTENT);
 }
 both!(saved_views);
+
+/// An @mention in a note calls a colleague in: listed for them, an event on the timeline, seen
+/// once they open the conversation. Replies and unknown handles mention nobody.
+async fn mentions(t: TestApp) {
+    let tok = t.token.as_str();
+    let colleague = t.new_user("agent").await;
+    let handle = colleague.email.split('@').next().unwrap().to_string();
+    let conv = id(&t.conversation(tok, "m@example.com", "Refund").await);
+    let msgs = format!("/api/v1/conversations/{conv}/messages");
+    t.post_created(
+        &msgs,
+        tok,
+        json!({"body": format!("@{handle} see this"), "kind": "reply"}),
+    )
+    .await;
+    t.post_created(
+        &msgs,
+        tok,
+        json!({"body": "@nobody-here ping", "kind": "note"}),
+    )
+    .await;
+    assert!(
+        t.get_ok("/api/v1/mentions", &colleague.token).await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let note = t
+        .post_created(
+            &msgs,
+            tok,
+            json!({"body": format!("@{handle} can you check the refund?"), "kind": "note"}),
+        )
+        .await;
+    let mine = t.get_ok("/api/v1/mentions", &colleague.token).await["items"].clone();
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine[0]["message_id"], note["id"]);
+    assert_eq!(mine[0]["conversation_id"].as_i64(), Some(conv));
+    assert_eq!(mine[0]["seen_at"], Value::Null);
+    let timeline = t
+        .get_ok(&format!("/api/v1/conversations/{conv}/timeline"), tok)
+        .await
+        .to_string();
+    assert!(timeline.contains("\"mentioned\""), "{timeline}");
+    t.post_ok(
+        &format!("/api/v1/conversations/{conv}/activity"),
+        &colleague.token,
+        json!({"activity": "viewing"}),
+    )
+    .await;
+    let mine = t.get_ok("/api/v1/mentions", &colleague.token).await["items"].clone();
+    assert!(mine[0]["seen_at"].is_string(), "{mine}");
+}
+both!(mentions);

@@ -349,6 +349,15 @@ async fn fill(t: &TestApp) {
         json!({"name": "Chats", "filters": {"channel": "chat"}}),
     )
     .await;
+    // A note mentioning a colleague.
+    let colleague = t.new_user("agent").await;
+    let handle = colleague.email.split('@').next().unwrap().to_string();
+    t.post_created(
+        &format!("/api/v1/conversations/{cid}/messages"),
+        owner,
+        json!({"body": format!("@{handle} look"), "kind": "note"}),
+    )
+    .await;
 }
 
 async fn migrations_round_trip(t: TestApp) {

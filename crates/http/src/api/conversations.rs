@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use citius_app::conversations::{
     ConversationQuery, InboxCounts, NewConversationInput, NewMessageInput, UpdateConversationInput,
 };
-use citius_domain::records::{Conversation, Message, SavedView, SearchHits, TimelineItem};
+use citius_domain::records::{Conversation, Mention, Message, SavedView, SearchHits, TimelineItem};
 use citius_domain::views::ViewInput;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -210,4 +210,12 @@ pub async fn delete_view(
 ) -> ApiResult<StatusCode> {
     s.app.delete_view(&a, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/mentions", tag = "conversations",
+    responses((status = 200, body = Items<Mention>, description = "the caller's @mentions in internal notes, newest first; seen once they open the conversation")))]
+pub async fn mentions(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Json<Items<Mention>>> {
+    Ok(Json(Items {
+        items: s.app.my_mentions(&a).await?,
+    }))
 }

@@ -68,6 +68,7 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         .route("/conversations", get(c::list).post(c::create))
         .route("/conversations/counts", get(c::counts))
         .route("/views", get(c::views).post(c::create_view))
+        .route("/mentions", get(c::mentions))
         .route("/views/{id}", axum::routing::delete(c::delete_view))
         .route(
             "/conversations/{id}",
@@ -354,6 +355,7 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         telephony::widgets,
         customers::duplicates,
         conversations::views,
+        conversations::mentions,
         conversations::create_view,
         conversations::delete_view,
         customers::merge_suggestions,
