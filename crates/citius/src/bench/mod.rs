@@ -116,6 +116,7 @@ fn memory_mib(pid: u32) -> (f64, f64) {
 struct Server {
     child: Child,
     base: String,
+    smtp_port: u16,
 }
 
 impl Drop for Server {
@@ -139,12 +140,17 @@ async fn start_server(cfg: &Config) -> anyhow::Result<Server> {
         .local_addr()?
         .port();
     let exe = std::env::current_exe().context("locating the citius binary")?;
+    let smtp_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let mut cmd = Command::new(exe);
     cmd.args([
         "serve",
         "--http-only",
         "--listen",
         &format!("127.0.0.1:{port}"),
+        "--smtp-listen",
+        &format!("127.0.0.1:{smtp_port}"),
     ]);
     if cfg.database_url.is_empty() {
         cmd.args(["--data", &cfg.data_dir.display().to_string()]);
@@ -160,6 +166,7 @@ async fn start_server(cfg: &Config) -> anyhow::Result<Server> {
     let server = Server {
         child,
         base: format!("http://127.0.0.1:{port}"),
+        smtp_port,
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -375,15 +382,57 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
     rows.push(fan_out(&base, &token, opts.connections).await?);
     let (_, peak_rss) = memory_mib(server.child.id());
 
-    rows.push(Row {
-        scenario: "smtp ingest".into(),
-        requests: 0,
-        p50_ms: 0.0,
-        p95_ms: 0.0,
-        p99_ms: 0.0,
-        per_sec: 0.0,
-        note: "not measured: no SMTP listener in this build".into(),
-    });
+    // Pages as agents load them: the inbox and a conversation, rendered on the server.
+    let pages = |path: PathMaker| {
+        let (c, b) = (session.clone(), base.clone());
+        move |i: usize| {
+            let (c, b, path) = (c.clone(), b.clone(), path.clone());
+            async move {
+                let mut rng = StdRng::seed_from_u64(i as u64);
+                let r = c.get(format!("{b}{}", path(i, &mut rng))).send().await?;
+                if !r.status().is_success() {
+                    bail!("page answered {}", r.status());
+                }
+                r.bytes().await?;
+                Ok(())
+            }
+        }
+    };
+    let (lat, el) = load(
+        4,
+        opts.requests,
+        pages(Arc::new(|i, _| {
+            [
+                "/inbox?view=all",
+                "/inbox?view=unassigned",
+                "/inbox?view=custom&channel=email",
+            ][i % 3]
+                .to_string()
+        })),
+    )
+    .await?;
+    rows.push(row(
+        "inbox page (HTML)",
+        lat,
+        el,
+        "signed-in agent, views and counts",
+    ));
+    let (lat, el) = load(
+        4,
+        opts.requests,
+        pages(Arc::new(move |_, rng| {
+            format!("/conversations/{}", rng.random_range(1..=max_id))
+        })),
+    )
+    .await?;
+    rows.push(row(
+        "conversation page (HTML)",
+        lat,
+        el,
+        "timeline, customer, side panels",
+    ));
+
+    rows.extend(smtp_ingest(&client, &token, &base, server.smtp_port, opts.requests).await?);
     rows.push(routing_decisions(1000, 20_000));
     drop(server);
 
@@ -402,6 +451,122 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", opts.out.display()))?;
     println!("results written to {}", opts.out.display());
     Ok(())
+}
+
+/// Mail taken in over SMTP by 1 and 8 clients, each message answered 250 only once stored.
+async fn smtp_ingest(
+    client: &reqwest::Client,
+    token: &Arc<String>,
+    base: &Arc<String>,
+    port: u16,
+    requests: usize,
+) -> anyhow::Result<Vec<Row>> {
+    // An inbox for the mail, unless an earlier run made it.
+    let inboxes: Value = client
+        .get(format!("{base}/api/v1/inboxes"))
+        .header("Authorization", token.as_str())
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let have = inboxes["items"]
+        .as_array()
+        .is_some_and(|l| l.iter().any(|i| i["address"] == "mail@bench.test"));
+    if !have {
+        client
+            .post(format!("{base}/api/v1/inboxes"))
+            .header("Authorization", token.as_str())
+            .json(&json!({"name": "Bench mail", "channel": "email", "address": "mail@bench.test"}))
+            .send()
+            .await?
+            .error_for_status()
+            .context("creating the bench mail inbox")?;
+    }
+    let mut rows = Vec::new();
+    for clients in [1usize, 8] {
+        // One connection per client, kept open as a relay would keep it.
+        let mut conns = Vec::new();
+        for _ in 0..clients {
+            conns.push(tokio::sync::Mutex::new(SmtpClient::connect(port).await?));
+        }
+        let conns = Arc::new(conns);
+        let run = rand::random::<u32>();
+        let (lat, el) = load(clients, requests, move |i| {
+            let conns = conns.clone();
+            async move {
+                let raw = format!(
+                    "From: Customer {n} <sender{n}@customers.test>\r\nTo: mail@bench.test\r\nSubject: Order {i} question\r\n\
+                     Message-ID: <bench-{run}-{i}@customers.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+                     Hello, where is my order {i}? It was due last week.\r\n",
+                    n = i % 500
+                );
+                let mut conn = conns[i % conns.len()].lock().await;
+                conn.send(&format!("sender{}@customers.test", i % 500), "mail@bench.test", &raw)
+                    .await
+            }
+        })
+        .await?;
+        rows.push(row(
+            &format!("smtp ingest, {clients} client(s)"),
+            lat,
+            el,
+            "250 after the mail is stored",
+        ));
+    }
+    Ok(rows)
+}
+
+/// A plain SMTP client: one command per packet (no delayed-ACK stalls), each reply checked.
+struct SmtpClient {
+    reader: tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl SmtpClient {
+    async fn connect(port: u16) -> anyhow::Result<Self> {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream.set_nodelay(true)?;
+        let (r, w) = stream.into_split();
+        let mut c = Self {
+            reader: tokio::io::BufReader::new(r),
+            writer: w,
+        };
+        c.expect("220").await?;
+        c.command("EHLO bench.test\r\n", "250").await?;
+        Ok(c)
+    }
+
+    /// Reads a (possibly multi-line) reply; fails unless it has the code.
+    async fn expect(&mut self, code: &str) -> anyhow::Result<()> {
+        use tokio::io::AsyncBufReadExt;
+        loop {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line).await? == 0 {
+                bail!("the SMTP server closed the connection");
+            }
+            if !line.starts_with(code) {
+                bail!("expected {code}, got {}", line.trim_end());
+            }
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn command(&mut self, line: &str, code: &str) -> anyhow::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.writer.write_all(line.as_bytes()).await?;
+        self.expect(code).await
+    }
+
+    async fn send(&mut self, from: &str, to: &str, raw: &str) -> anyhow::Result<()> {
+        self.command(&format!("MAIL FROM:<{from}>\r\n"), "250")
+            .await?;
+        self.command(&format!("RCPT TO:<{to}>\r\n"), "250").await?;
+        self.command("DATA\r\n", "354").await?;
+        self.command(&format!("{raw}.\r\n"), "250").await
+    }
 }
 
 /// Time to choose an agent for one conversation among `agents` online agents with skills, teams
