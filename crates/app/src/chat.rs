@@ -294,7 +294,9 @@ impl App {
             return Ok(Vec::new());
         };
         let mut c = self.db.read().await?;
-        let list = conversations::messages(&mut c, v.workspace_id, conv, after.max(0), 200).await?;
+        let list =
+            conversations::customer_messages(&mut c, v.workspace_id, conv, after.max(0), 200)
+                .await?;
         let mut names: Vec<(i64, String)> = Vec::new();
         let mut out = Vec::with_capacity(list.len());
         for m in list {
@@ -527,7 +529,7 @@ impl App {
                     None,
                 )
                 .await?;
-                store::set_customer(&mut tx, v.id, c).await?;
+                store::set_customer(&mut tx, ws, v.id, c).await?;
                 c
             }
         };
@@ -619,11 +621,10 @@ impl App {
     ) -> AppResult<(citius_domain::records::Attachment, Vec<u8>)> {
         let conv = v.conversation_id.ok_or(AppError::NotFound)?;
         let mut c = self.db.read().await?;
-        let (a, data) = conversations::attachment(&mut c, v.workspace_id, id).await?;
         if !conversations::attachment_in(&mut c, id, conv).await? {
             return Err(AppError::NotFound);
         }
-        Ok((a, data))
+        Ok(conversations::attachment(&mut c, v.workspace_id, id).await?)
     }
 
     /// The visitor of a chat conversation, as agents see them.

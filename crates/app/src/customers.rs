@@ -158,6 +158,15 @@ impl App {
         store::remove_identity(&mut tx, ws, id, &identity).await?;
         let new_id = store::create(&mut tx, ws, &identity.value, &json!({})).await?;
         store::add_identity(&mut tx, ws, new_id, &identity).await?;
+        // A chat visitor split off takes their browser along: what they say next is theirs.
+        if identity.kind == IdentityKind::ChatVisitor
+            && let Some(visitor) = identity
+                .value
+                .strip_prefix("visitor-")
+                .and_then(|v| v.parse::<i64>().ok())
+        {
+            citius_store::chat::set_customer(&mut tx, ws, visitor, new_id).await?;
+        }
         reindex(&mut tx, backend, ws, id).await?;
         reindex(&mut tx, backend, ws, new_id).await?;
         crate::directory::audit(&mut tx, actor, "customer.split", "customer", Some(id), json!({

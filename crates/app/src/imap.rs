@@ -122,23 +122,30 @@ impl App {
     }
 
     /// Reads every due mailbox once, up to [`PARALLEL`] at a time; returns how many were read.
-    /// Tests call this to poll deterministically; [`App::run_imap_poller`] calls it on a timer.
+    /// Tests call this to poll deterministically; [`App::run_imap_poller`] keeps polling.
     pub async fn poll_due_mailboxes(&self) -> AppResult<usize> {
-        let mut tx = self.db.begin().await?;
-        let due = store::claim_due(&mut tx, self.db.backend(), PARALLEL, LEASE_MS).await?;
-        tx.commit().await?;
+        let due = self.claim_mailboxes(PARALLEL).await?;
         let n = due.len();
         futures::stream::iter(due)
-            .for_each_concurrent(None, |account| async move {
-                let outcome = tokio::time::timeout(POLL_TIMEOUT, self.poll_mailbox(&account))
-                    .await
-                    .unwrap_or_else(|_| Err("the poll took too long and was cut off".into()));
-                if let Err(e) = self.end_poll(&account, outcome).await {
-                    tracing::error!(inbox_id = account.inbox_id, error = %e, "recording an IMAP poll failed");
-                }
-            })
+            .for_each_concurrent(None, |account| self.poll_one(account))
             .await;
         Ok(n)
+    }
+
+    async fn claim_mailboxes(&self, limit: i64) -> AppResult<Vec<Account>> {
+        let mut tx = self.db.begin().await?;
+        let due = store::claim_due(&mut tx, self.db.backend(), limit, LEASE_MS).await?;
+        tx.commit().await?;
+        Ok(due)
+    }
+
+    async fn poll_one(&self, account: Account) {
+        let outcome = tokio::time::timeout(POLL_TIMEOUT, self.poll_mailbox(&account))
+            .await
+            .unwrap_or_else(|_| Err("the poll took too long and was cut off".into()));
+        if let Err(e) = self.end_poll(&account, outcome).await {
+            tracing::error!(inbox_id = account.inbox_id, error = %e, "recording an IMAP poll failed");
+        }
     }
 
     async fn end_poll(&self, a: &Account, outcome: Result<Poll, String>) -> AppResult<()> {
@@ -167,17 +174,32 @@ impl App {
         Ok(())
     }
 
-    /// Polls due mailboxes every `tick` until `shutdown` turns true.
+    /// Polls due mailboxes until `shutdown` turns true: up to [`PARALLEL`] at once, a free
+    /// place taken by the next due mailbox at once (a slow server holds up only itself).
     pub async fn run_imap_poller(&self, tick: Duration, mut shutdown: watch::Receiver<bool>) {
+        let mut running = tokio::task::JoinSet::new();
         loop {
-            if let Err(e) = self.poll_due_mailboxes().await {
-                tracing::error!(error = %e, "IMAP polling failed");
+            let free = PARALLEL - running.len() as i64;
+            if free > 0 {
+                match self.claim_mailboxes(free).await {
+                    Ok(due) => {
+                        for account in due {
+                            let app = self.clone();
+                            running.spawn(async move { app.poll_one(account).await });
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "claiming IMAP mailboxes failed"),
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(tick) => {}
+                Some(_) = running.join_next(), if !running.is_empty() => {}
                 _ = shutdown.changed() => {}
             }
             if *shutdown.borrow() {
+                // Progress is saved message by message; a cut poll's lease runs out and another
+                // node (or the next start) carries on.
+                running.shutdown().await;
                 return;
             }
         }
@@ -240,17 +262,19 @@ impl App {
             more: uids.len() == rules::BATCH,
         };
         for uid in uids {
-            let size = sizes.get(&uid).copied().unwrap_or(0);
-            if size as usize > MAX_MESSAGE_BYTES {
-                self.record_refused(
-                    &target,
-                    &[],
-                    size as i64,
-                    &format!("larger than the {} MiB limit", MAX_MESSAGE_BYTES >> 20),
-                    uid,
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+            // A size the server does not tell is treated as too large: never download blind.
+            let size = sizes.get(&uid).copied().map_or(usize::MAX, |s| s as usize);
+            if size > MAX_MESSAGE_BYTES {
+                let (size, reason) = match sizes.get(&uid) {
+                    Some(s) => (
+                        i64::from(*s),
+                        format!("larger than the {} MiB limit", MAX_MESSAGE_BYTES >> 20),
+                    ),
+                    None => (0, "the server did not tell its size".to_string()),
+                };
+                self.record_refused(&target, &[], size, &reason, uid)
+                    .await
+                    .map_err(|e| e.to_string())?;
             } else {
                 let raw = fetch_one(&mut session, uid).await?;
                 match self

@@ -128,7 +128,6 @@ impl App {
         input: PresenceInput,
     ) -> AppResult<AgentStatus> {
         require(actor, Permission::Work)?;
-        self.forget_online(actor.workspace_id);
         let capacity = input
             .capacity
             .as_ref()
@@ -156,6 +155,8 @@ impl App {
             events = requeue(&mut tx, ws, actor.user_id, input.presence).await?;
         }
         self.commit(tx, ws, events).await?;
+        // Chat widgets ask whether anyone is online: not from before this change.
+        self.forget_online(ws);
         self.dispatch(ws).await?;
         self.agent_status(actor, actor.user_id).await
     }

@@ -188,22 +188,29 @@ impl App {
             )
             .into());
         }
-        let attempt = self.store_text(ws, &inbox, &text).await;
-        let receipt = match attempt {
-            // Two deliveries of the same webhook raced; the other one stored it.
-            Err(AppError::Conflict(_)) => {
-                let mut c = self.db.read().await?;
-                let (message_id, conversation_id) =
-                    store::message_by_sid(&mut c, inbox_id, &text.sid)
-                        .await?
-                        .ok_or_else(|| AppError::Conflict("the message is being stored".into()))?;
-                TextReceipt {
-                    conversation_id,
-                    message_id,
-                    duplicate: true,
+        // Two webhooks can race: the same message retried (the loser finds the winner's), or two
+        // texts from a new number (the loser's new customer collides; trying again finds it).
+        let mut tries = 0;
+        let receipt = loop {
+            tries += 1;
+            match self.store_text(ws, &inbox, &text).await {
+                Err(AppError::Conflict(why)) => {
+                    let mut c = self.db.read().await?;
+                    if let Some((message_id, conversation_id)) =
+                        store::message_by_sid(&mut c, inbox_id, &text.sid).await?
+                    {
+                        break TextReceipt {
+                            conversation_id,
+                            message_id,
+                            duplicate: true,
+                        };
+                    }
+                    if tries >= 3 {
+                        return Err(AppError::Conflict(why));
+                    }
                 }
+                other => break other?,
             }
-            other => other?,
         };
         if !receipt.duplicate
             && let Err(e) = self.dispatch(ws).await
@@ -287,7 +294,7 @@ impl App {
         else {
             return Ok(());
         };
-        let (_, _, _, details) = store::text(&mut tx, message_id).await?;
+        let (_, _, _, details) = store::text_locked(&mut tx, self.db.backend(), message_id).await?;
         if !tel::delivery_advances(&details.delivery_state, state) {
             return Ok(());
         }
@@ -323,46 +330,73 @@ impl App {
     /// conversation; later ones move the call forward. A repeated report changes nothing.
     pub async fn call_update(&self, inbox_id: i64, u: CallUpdate) -> AppResult<Call> {
         let (ws, inbox) = self.webhook_inbox(inbox_id, &[Channel::Voice]).await?;
+        // The first reports of a call can race to open it; the loser tries again and finds it.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.apply_call_update(ws, &inbox, &u).await {
+                Err(AppError::Conflict(_)) if tries < 3 => continue,
+                other => return other,
+            }
+        }
+    }
+
+    async fn apply_call_update(&self, ws: i64, inbox: &Inbox, u: &CallUpdate) -> AppResult<Call> {
+        let inbox_id = inbox.id;
         let mut tx = self.db.begin().await?;
         let mut events = Vec::new();
-        let mut call = match store::call_by_sid(&mut tx, inbox_id, &u.sid).await? {
-            Some(call) => call,
-            None => {
-                let identity = Identity::parse(IdentityKind::Phone, &u.customer.phone)?;
-                let text = if u.outbound {
-                    format!("Phone call to {}", u.customer.phone)
-                } else {
-                    format!("Phone call from {}", u.customer.phone)
-                };
-                let (conversation_id, _, evs) = continue_or_open(
-                    &mut tx,
-                    self.db.backend(),
-                    ws,
-                    &inbox,
-                    identity,
-                    None,
-                    text.clone(),
-                    &Body::from_received(Some(&text), None),
-                )
-                .await?;
-                events.extend(evs);
-                store::insert_call(
-                    &mut tx,
-                    &NewCall {
-                        workspace_id: ws,
-                        inbox_id,
-                        conversation_id,
-                        sid: &u.sid,
-                        outbound: u.outbound,
-                        customer_number: &u.customer.phone,
-                        our_number: &u.ours.phone,
-                        phase: CallPhase::Ringing.as_str(),
-                        provider_status: &u.provider_status,
-                    },
-                )
-                .await?
-            }
-        };
+        let mut call =
+            match store::call_by_sid(&mut tx, self.db.backend(), inbox_id, &u.sid).await? {
+                Some(call) => call,
+                None => {
+                    // A withheld number is nobody's: the call gets a customer of its own.
+                    let (identity, who) = match &u.customer {
+                        Some(p) => (
+                            Identity::parse(IdentityKind::Phone, &p.phone)?,
+                            p.phone.clone(),
+                        ),
+                        None => (
+                            Identity::parse(IdentityKind::External, &format!("call-{}", u.sid))?,
+                            "a withheld number".to_string(),
+                        ),
+                    };
+                    let text = if u.outbound {
+                        format!("Phone call to {who}")
+                    } else {
+                        format!("Phone call from {who}")
+                    };
+                    let (conversation_id, _, evs) = continue_or_open(
+                        &mut tx,
+                        self.db.backend(),
+                        ws,
+                        inbox,
+                        identity,
+                        None,
+                        text.clone(),
+                        &Body::from_received(Some(&text), None),
+                    )
+                    .await?;
+                    events.extend(evs);
+                    store::insert_call(
+                        &mut tx,
+                        &NewCall {
+                            workspace_id: ws,
+                            inbox_id,
+                            conversation_id,
+                            sid: &u.sid,
+                            outbound: u.outbound,
+                            customer_number: u
+                                .customer
+                                .as_ref()
+                                .map_or("withheld", |p| p.phone.as_str()),
+                            our_number: &u.ours.phone,
+                            phase: CallPhase::Ringing.as_str(),
+                            provider_status: &u.provider_status,
+                        },
+                    )
+                    .await?
+                }
+            };
         let before = call.clone();
         let current = CallPhase::parse(&call.phase).unwrap_or(CallPhase::Ringing);
         let now = jiff::Timestamp::now();
@@ -539,10 +573,17 @@ impl App {
             .send()
             .await;
         match response {
-            Ok(r) => {
+            Ok(mut r) => {
                 let status = r.status().as_u16();
-                let body = r.text().await.unwrap_or_default();
-                tel::judge_send(status, &body)
+                // The answer is a small JSON document: read no more than that.
+                let mut body = Vec::new();
+                while let Ok(Some(chunk)) = r.chunk().await {
+                    body.extend_from_slice(&chunk);
+                    if body.len() > 64 * 1024 {
+                        break;
+                    }
+                }
+                tel::judge_send(status, &String::from_utf8_lossy(&body))
             }
             Err(e) => SendOutcome::Retry(format!("the provider did not answer: {e}")),
         }

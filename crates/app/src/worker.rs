@@ -145,7 +145,7 @@ impl App {
     }
 
     /// Forgets what is no longer needed: expired sessions, day-old idempotency keys, week-old
-    /// finished jobs.
+    /// finished jobs, chat visitors who never wrote.
     pub async fn tidy(&self) -> AppResult<()> {
         let now = now_ms();
         let mut tx = self.db.begin().await?;
@@ -154,6 +154,8 @@ impl App {
         jobs::purge_done(&mut tx, now - 7 * 24 * 3_600_000).await?;
         conversations::purge_orphan_blobs(&mut tx).await?;
         citius_store::activity::purge(&mut tx, now).await?;
+        // Browsers that opened the chat a month ago and never wrote.
+        citius_store::chat::purge_idle(&mut tx, now - 30 * 24 * 3_600_000).await?;
         citius_store::db::optimize(&mut tx, self.db.backend()).await?;
         tx.commit().await?;
         Ok(())

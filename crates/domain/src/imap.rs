@@ -129,6 +129,9 @@ impl MailboxInput {
         if folder.chars().any(|c| c.is_control()) {
             fail("folder", "must not contain control characters".into());
         }
+        if username.chars().any(|c| c.is_control()) {
+            fail("username", "must not contain control characters".into());
+        }
         let security =
             Security::parse(self.security.as_deref().unwrap_or("tls")).unwrap_or_else(|| {
                 fail("security", "must be tls or plain".into());

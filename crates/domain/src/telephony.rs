@@ -265,12 +265,35 @@ impl CallPhase {
     }
 }
 
+/// Numbers providers put in place of a withheld caller ID ("anonymous", "restricted",
+/// "blocked", "unavailable"): they are nobody's, so every such call stands alone.
+const WITHHELD: &[&str] = &[
+    "+266696687",
+    "+7378742833",
+    "+2562533",
+    "+8656696",
+    "+86282452253",
+];
+
+/// The other party of a call, or `None` when they withheld their number.
+fn caller(field: &str, raw: &str) -> Result<Option<Party>, Invalid> {
+    let word = raw.trim().to_ascii_lowercase();
+    if matches!(
+        word.as_str(),
+        "anonymous" | "restricted" | "blocked" | "unavailable" | "unknown" | "private"
+    ) {
+        return Ok(None);
+    }
+    let party = Party::parse(field, raw)?;
+    Ok((!WITHHELD.contains(&party.phone.as_str())).then_some(party))
+}
+
 /// What a voice webhook says about a call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallUpdate {
     pub sid: String,
-    /// The customer's number and ours; for a call we placed, the other way round.
-    pub customer: Party,
+    /// The customer's number (none when they withheld it) and ours.
+    pub customer: Option<Party>,
     pub ours: Party,
     pub outbound: bool,
     pub phase: Option<CallPhase>,
@@ -286,12 +309,16 @@ pub struct CallUpdate {
 impl CallUpdate {
     pub fn parse(f: &Fields) -> Result<Self, Invalid> {
         let sid = sid(f, "CallSid")?;
-        let from = Party::parse("From", f.required("From")?)?;
-        let to = Party::parse("To", f.required("To")?)?;
         let outbound = f
             .get("Direction")
             .is_some_and(|d| d.starts_with("outbound"));
-        let (customer, ours) = if outbound { (to, from) } else { (from, to) };
+        let (theirs, mine) = if outbound {
+            ("To", "From")
+        } else {
+            ("From", "To")
+        };
+        let customer = caller(theirs, f.required(theirs)?)?;
+        let ours = Party::parse(mine, f.required(mine)?)?;
         let number = |key: &str| -> Result<Option<i64>, Invalid> {
             f.get(key)
                 .map(|v| {
@@ -700,7 +727,17 @@ mod tests {
             ("CallStatus", "ringing"),
         ]))
         .unwrap();
-        assert_eq!(out.customer.phone, "+14155550100");
+        assert_eq!(out.customer.unwrap().phone, "+14155550100");
+        for hidden in ["anonymous", "Restricted", "+266696687"] {
+            let c = CallUpdate::parse(&fields(&[
+                ("CallSid", "CA4"),
+                ("From", hidden),
+                ("To", "+14155550199"),
+                ("CallStatus", "ringing"),
+            ]))
+            .unwrap();
+            assert_eq!(c.customer, None, "{hidden}");
+        }
     }
 
     #[test]

@@ -56,9 +56,11 @@
     }
   }
 
+  var shown = new Set();
   function add(m) {
-    if (m.id <= lastId) return;
-    lastId = m.id;
+    if (shown.has(m.id)) return;
+    shown.add(m.id);
+    lastId = Math.max(lastId, m.id);
     if (m.from === "agent") lastAgentId = m.id; else lastVisitorId = m.id;
     var li = document.createElement("li");
     li.className = m.from;
@@ -154,7 +156,9 @@
       typingSent = 0;
       showError("");
       var first = lastId === 0;
-      add(m);
+      // Fetch rather than add: a reply that arrived meanwhile must not be skipped.
+      await refresh();
+      if (!shown.has(m.id)) add(m);
       // The stream watches the conversation closely once there is one.
       if (first) listen();
       if (!asked) {

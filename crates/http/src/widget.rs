@@ -56,17 +56,34 @@ pub fn routes() -> Router<AppState> {
 // ---- Rate limits -----------------------------------------------------------------------------
 
 /// Requests allowed per key in a minute, counted per node (a cluster allows nodes x limit).
-#[derive(Default)]
 pub struct Limiter {
     hits: Mutex<HashMap<String, (Instant, u32)>>,
+    last_sweep: Mutex<Instant>,
+    /// Event streams open per visitor.
+    streams: Mutex<HashMap<i64, usize>>,
+}
+
+impl Default for Limiter {
+    fn default() -> Self {
+        Self {
+            hits: Mutex::default(),
+            last_sweep: Mutex::new(Instant::now()),
+            streams: Mutex::default(),
+        }
+    }
 }
 
 impl Limiter {
     fn check(&self, key: String, per_minute: u32) -> ApiResult<()> {
-        let mut map = self.hits.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        if map.len() > 200_000 {
-            map.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
+        let mut map = self.hits.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget finished minutes now and then, not on every request.
+        {
+            let mut last = self.last_sweep.lock().unwrap_or_else(|e| e.into_inner());
+            if map.len() > 10_000 && now.duration_since(*last) > Duration::from_secs(10) {
+                map.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
+                *last = now;
+            }
         }
         let entry = map.entry(key).or_insert((now, 0));
         if now.duration_since(entry.0) >= Duration::from_secs(60) {
@@ -84,7 +101,51 @@ impl Limiter {
         }
         Ok(())
     }
+
+    /// Counts an open event stream of a visitor; refused beyond a few (tabs of one browser).
+    fn open_stream(self: &std::sync::Arc<Self>, visitor: i64) -> ApiResult<StreamSlot> {
+        let mut map = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(visitor).or_insert(0);
+        if *n >= STREAMS_PER_VISITOR {
+            return Err(AppError::RateLimited {
+                retry_after_secs: 5,
+            }
+            .into());
+        }
+        *n += 1;
+        Ok(StreamSlot {
+            limiter: self.clone(),
+            visitor,
+        })
+    }
 }
+
+/// An open event stream; when it closes its place is free again.
+struct StreamSlot {
+    limiter: std::sync::Arc<Limiter>,
+    visitor: i64,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut map = self
+            .limiter
+            .streams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.visitor) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.visitor);
+            }
+        }
+    }
+}
+
+/// Event streams one visitor may hold open at once.
+const STREAMS_PER_VISITOR: usize = 4;
+/// Reads a visitor may make per minute (messages, state, files).
+const VISITOR_READS: u32 = 240;
 
 /// Writes a visitor may make per minute (messages, typing and read reports together).
 const VISITOR_WRITES: u32 = 120;
@@ -185,7 +246,12 @@ pub async fn start(
 ) -> ApiResult<Json<VisitorSession>> {
     let (_, widget) = s.app.widget_by_key(&input.key).await?;
     check_origin(&s, &headers, &widget)?;
-    if input.token.is_none() {
+    // Only a browser resuming its own visitor skips the limit on new visitors.
+    let resumes = match input.token.as_deref() {
+        Some(t) => matches!(s.app.visitor(t).await, Ok((v, _)) if v.inbox_id == widget.inbox_id),
+        None => false,
+    };
+    if !resumes {
         s.widget_limits.check(
             format!("start:{}", address_of(&s, &headers, Some(peer))),
             PER_ADDRESS,
@@ -222,6 +288,8 @@ pub async fn messages(
     Query(q): Query<AfterQuery>,
 ) -> ApiResult<Json<VisitorMessages>> {
     let v = visitor(&s, &headers, q.token.as_deref()).await?;
+    s.widget_limits
+        .check(format!("r:{}", v.id), VISITOR_READS)?;
     Ok(Json(VisitorMessages {
         items: s.app.visitor_messages(&v, q.after.unwrap_or(0)).await?,
     }))
@@ -393,6 +461,8 @@ pub async fn state(
     Query(q): Query<AfterQuery>,
 ) -> ApiResult<Json<VisitorState>> {
     let v = visitor(&s, &headers, q.token.as_deref()).await?;
+    s.widget_limits
+        .check(format!("r:{}", v.id), VISITOR_READS)?;
     Ok(Json(s.app.visitor_state(&v).await?))
 }
 
@@ -406,6 +476,7 @@ pub async fn events(
     Query(q): Query<AfterQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     let first = visitor(&s, &headers, q.token.as_deref()).await?;
+    let slot = s.widget_limits.open_stream(first.id)?;
     let token = bearer(&headers)
         .or(q.token.as_deref())
         .unwrap_or("")
@@ -413,6 +484,7 @@ pub async fn events(
     let mut rx = s.app.hub.subscribe();
     let app = s.app.clone();
     let stream = async_stream::stream! {
+        let _slot = slot;
         // Until the visitor writes there is no conversation to watch: look rarely (the page
         // reconnects after its first message); then watch closely for typing and "seen".
         let mut conversation = first.conversation_id;
@@ -461,6 +533,8 @@ pub async fn file(
     Query(q): Query<AfterQuery>,
 ) -> ApiResult<Response> {
     let v = visitor(&s, &headers, q.token.as_deref()).await?;
+    s.widget_limits
+        .check(format!("r:{}", v.id), VISITOR_READS)?;
     let (a, data) = s.app.visitor_file(&v, id).await?;
     Ok(crate::api::conversations::download(&a, data))
 }

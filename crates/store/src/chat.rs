@@ -188,10 +188,16 @@ pub async fn set_conversation(
     Ok(())
 }
 
-pub async fn set_customer(c: &mut Conn, visitor_id: i64, customer_id: i64) -> DbResult<()> {
-    sqlx::query("UPDATE chat_visitors SET customer_id = $1 WHERE id = $2")
+pub async fn set_customer(
+    c: &mut Conn,
+    workspace_id: i64,
+    visitor_id: i64,
+    customer_id: i64,
+) -> DbResult<()> {
+    sqlx::query("UPDATE chat_visitors SET customer_id = $1 WHERE id = $2 AND workspace_id = $3")
         .bind(customer_id)
         .bind(visitor_id)
+        .bind(workspace_id)
         .execute(c)
         .await?;
     Ok(())

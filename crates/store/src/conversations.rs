@@ -587,8 +587,8 @@ pub async fn insert_attachment(
     .await?)
 }
 
-/// An attachment's metadata and bytes.
-/// Whether an attachment belongs to a message of the conversation.
+/// Whether an attachment belongs to a message the customer can see in the conversation (theirs
+/// or a reply, never an internal note).
 pub async fn attachment_in(
     c: &mut Conn,
     attachment_id: i64,
@@ -596,7 +596,7 @@ pub async fn attachment_in(
 ) -> DbResult<bool> {
     Ok(sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM attachments a JOIN messages m ON m.id = a.message_id \
-         WHERE a.id = $1 AND m.conversation_id = $2",
+         WHERE a.id = $1 AND m.conversation_id = $2 AND m.kind IN ('inbound', 'reply')",
     )
     .bind(attachment_id)
     .bind(conversation_id)
@@ -605,6 +605,7 @@ pub async fn attachment_in(
         > 0)
 }
 
+/// An attachment's metadata and bytes.
 pub async fn attachment(
     c: &mut Conn,
     workspace_id: i64,
@@ -657,9 +658,36 @@ pub async fn messages(
     after_id: i64,
     limit: i64,
 ) -> DbResult<Vec<Message>> {
-    let rows = sqlx::query(
-        "SELECT * FROM messages WHERE conversation_id = $1 AND workspace_id = $2 AND id > $3 ORDER BY id LIMIT $4",
-    )
+    load_messages(c, workspace_id, conversation_id, after_id, limit, false).await
+}
+
+/// The messages a customer sees: theirs and the replies, never internal notes.
+pub async fn customer_messages(
+    c: &mut Conn,
+    workspace_id: i64,
+    conversation_id: i64,
+    after_id: i64,
+    limit: i64,
+) -> DbResult<Vec<Message>> {
+    load_messages(c, workspace_id, conversation_id, after_id, limit, true).await
+}
+
+async fn load_messages(
+    c: &mut Conn,
+    workspace_id: i64,
+    conversation_id: i64,
+    after_id: i64,
+    limit: i64,
+    customer_side: bool,
+) -> DbResult<Vec<Message>> {
+    let kinds = if customer_side {
+        " AND kind IN ('inbound', 'reply')"
+    } else {
+        ""
+    };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT * FROM messages WHERE conversation_id = $1 AND workspace_id = $2 AND id > $3{kinds} ORDER BY id LIMIT $4"
+    )))
     .bind(conversation_id)
     .bind(workspace_id)
     .bind(after_id)

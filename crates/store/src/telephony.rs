@@ -189,13 +189,39 @@ pub async fn details_between(
         .collect()
 }
 
+fn row_lock(backend: crate::Backend) -> &'static str {
+    match backend {
+        crate::Backend::Postgres => " FOR UPDATE",
+        crate::Backend::Sqlite => "",
+    }
+}
+
 /// A text message with its inbox and conversation.
 pub async fn text(c: &mut Conn, message_id: i64) -> DbResult<(i64, i64, i64, TextDetails)> {
-    let r = sqlx::query("SELECT * FROM text_messages WHERE message_id = $1")
-        .bind(message_id)
-        .fetch_optional(c)
-        .await?
-        .found()?;
+    text_row(c, message_id, "").await
+}
+
+/// [`text`], locked until the transaction ends on PostgreSQL, as [`call_by_sid`] is.
+pub async fn text_locked(
+    c: &mut Conn,
+    backend: crate::Backend,
+    message_id: i64,
+) -> DbResult<(i64, i64, i64, TextDetails)> {
+    text_row(c, message_id, row_lock(backend)).await
+}
+
+async fn text_row(
+    c: &mut Conn,
+    message_id: i64,
+    lock: &str,
+) -> DbResult<(i64, i64, i64, TextDetails)> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT * FROM text_messages WHERE message_id = $1{lock}"
+    )))
+    .bind(message_id)
+    .fetch_optional(c)
+    .await?
+    .found()?;
     Ok((
         r.try_get("workspace_id")?,
         r.try_get("inbox_id")?,
@@ -276,12 +302,22 @@ fn call_row(r: &AnyRow) -> DbResult<Call> {
     })
 }
 
-pub async fn call_by_sid(c: &mut Conn, inbox_id: i64, sid: &str) -> DbResult<Option<Call>> {
-    let r = sqlx::query("SELECT * FROM calls WHERE inbox_id = $1 AND sid = $2")
-        .bind(inbox_id)
-        .bind(sid)
-        .fetch_optional(c)
-        .await?;
+/// A call by the provider's id, locked until the transaction ends on PostgreSQL (reports of
+/// one call arrive together at hang-up; SQLite has one writer anyway).
+pub async fn call_by_sid(
+    c: &mut Conn,
+    backend: crate::Backend,
+    inbox_id: i64,
+    sid: &str,
+) -> DbResult<Option<Call>> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT * FROM calls WHERE inbox_id = $1 AND sid = $2{}",
+        row_lock(backend)
+    )))
+    .bind(inbox_id)
+    .bind(sid)
+    .fetch_optional(c)
+    .await?;
     r.as_ref().map(call_row).transpose()
 }
 

@@ -268,6 +268,28 @@ async fn chat_widget(t: TestApp) {
         json!({"body": "secret margin note", "kind": "note"}),
     )
     .await;
+
+    // Nor the files on internal notes, whatever id a visitor tries.
+    let secret = t
+        .post_created(
+            &msgs,
+            tok,
+            json!({"body": "internal file", "kind": "note",
+                   "attachments": [{"filename": "margins.csv", "content_type": "text/csv", "data_base64": "YSxi"}]}),
+        )
+        .await;
+    let secret_file = secret["attachments"][0]["id"].as_i64().unwrap();
+    let r = t
+        .http
+        .get(t.url(&format!("/widget/v1/files/{secret_file}?token={ana}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "a note's file stays internal"
+    );
     let seen_by_visitor = visitor_messages(&t, &ana).await;
     let texts: Vec<&str> = seen_by_visitor
         .iter()
