@@ -453,35 +453,24 @@ impl App {
 
     /// Conversation counts per status: all, mine and unassigned (the inbox's badges).
     pub async fn conversation_counts(&self, actor: &Actor) -> AppResult<InboxCounts> {
+        let mut counts = self.inbox_counts(actor).await?;
+        let mut c = self.db.read().await?;
+        counts.by_status = store::count_by_status(&mut c, actor.workspace_id, None).await?;
+        Ok(counts)
+    }
+
+    /// The inbox sidebar's counts, without the per-status totals of the whole history.
+    pub async fn inbox_counts(&self, actor: &Actor) -> AppResult<InboxCounts> {
         require(actor, Permission::Read)?;
         let mut c = self.db.read().await?;
-        let open = |list: Vec<(Status, i64)>| {
-            list.iter()
-                .filter(|(s, _)| *s == Status::Open)
-                .map(|(_, n)| n)
-                .sum::<i64>()
-        };
-        let all = store::count_by_status(&mut c, actor.workspace_id, None).await?;
-        let mine = store::count_by_status(
-            &mut c,
-            actor.workspace_id,
-            Some(AssigneeFilter::User(actor.user_id)),
-        )
-        .await?;
-        let unassigned =
-            store::count_by_status(&mut c, actor.workspace_id, Some(AssigneeFilter::Unassigned))
-                .await?;
-        let snoozed = all
-            .iter()
-            .filter(|(s, _)| *s == Status::Snoozed)
-            .map(|(_, n)| n)
-            .sum();
+        let [open, mine_open, unassigned_open, snoozed] =
+            store::count_open(&mut c, actor.workspace_id, actor.user_id).await?;
         Ok(InboxCounts {
-            open: open(all.clone()),
-            mine_open: open(mine),
-            unassigned_open: open(unassigned),
+            open,
+            mine_open,
+            unassigned_open,
             snoozed,
-            by_status: all,
+            by_status: Vec::new(),
         })
     }
 

@@ -654,7 +654,7 @@ async fn inbox(
     };
     let view = shown.view.clone();
     let strip = handoffs::inbox_strip(&s, actor, &names).await;
-    let counts = s.app.conversation_counts(actor).await.ok();
+    let counts = s.app.inbox_counts(actor).await.ok();
     let count = |f: fn(&citius_app::conversations::InboxCounts) -> i64| counts.as_ref().map(f);
     let views = vec![
         ViewLink {

@@ -253,6 +253,28 @@ pub async fn count_by_status(
         .collect()
 }
 
+/// What an inbox's sidebar counts: open conversations (all, the caller's, nobody's) and snoozed
+/// ones. Only open and snoozed rows are read (the status index), never the resolved history.
+pub async fn count_open(c: &mut Conn, workspace_id: i64, user_id: i64) -> DbResult<[i64; 4]> {
+    let r = sqlx::query(
+        "SELECT COALESCE(SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END), 0) AS open, \
+         COALESCE(SUM(CASE WHEN status = 'open' AND assignee_id = $1 THEN 1 ELSE 0 END), 0) AS mine, \
+         COALESCE(SUM(CASE WHEN status = 'open' AND assignee_id IS NULL THEN 1 ELSE 0 END), 0) AS nobody, \
+         COALESCE(SUM(CASE WHEN status = 'snoozed' THEN 1 ELSE 0 END), 0) AS snoozed \
+         FROM conversations WHERE workspace_id = $2 AND status IN ('open', 'snoozed')",
+    )
+    .bind(user_id)
+    .bind(workspace_id)
+    .fetch_one(c)
+    .await?;
+    Ok([
+        r.try_get("open")?,
+        r.try_get("mine")?,
+        r.try_get("nobody")?,
+        r.try_get("snoozed")?,
+    ])
+}
+
 /// The fields a use case may change on a conversation; `None` leaves a field alone.
 #[derive(Debug, Default)]
 pub struct Changes {
