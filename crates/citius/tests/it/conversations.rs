@@ -849,3 +849,38 @@ async fn mentions(t: TestApp) {
     assert!(mine[0]["seen_at"].is_string(), "{mine}");
 }
 both!(mentions);
+
+/// The inbox counts: open (all, mine, nobody's), snoozed, and every status through the API.
+async fn inbox_counts(t: TestApp) {
+    let tok = t.token.as_str();
+    let me = t.me(tok).await;
+    let path = |c: &Value| format!("/api/v1/conversations/{}", id(c));
+    let mine = t.conversation(tok, "a@example.com", "Mine").await;
+    t.patch_ok(&path(&mine), tok, json!({"assignee_id": me}))
+        .await;
+    t.conversation(tok, "b@example.com", "Nobody's").await;
+    let snoozed = t.conversation(tok, "c@example.com", "Later").await;
+    t.patch_ok(
+        &path(&snoozed),
+        tok,
+        json!({"status": "snoozed", "snoozed_until": crate::kit::rfc3339_in(600_000)}),
+    )
+    .await;
+    let done = t.conversation(tok, "d@example.com", "Done").await;
+    t.patch_ok(&path(&done), tok, json!({"status": "resolved"}))
+        .await;
+    let counts = t.get_ok("/api/v1/conversations/counts", tok).await;
+    assert_eq!(
+        (
+            counts["open"].as_i64(),
+            counts["mine_open"].as_i64(),
+            counts["unassigned_open"].as_i64(),
+            counts["snoozed"].as_i64()
+        ),
+        (Some(2), Some(1), Some(1), Some(1)),
+        "{counts}"
+    );
+    let by_status = counts["by_status"].to_string();
+    assert!(by_status.contains("[\"resolved\",1]"), "{by_status}");
+}
+both!(inbox_counts);
