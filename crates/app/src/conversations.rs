@@ -96,7 +96,7 @@ pub struct NewMessageInput {
 }
 
 /// A partial update; absent fields stay as they are, `null` clears assignee or team.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConversationInput {
     pub status: Option<Status>,
@@ -1401,5 +1401,58 @@ impl App {
     pub async fn unseen_mentions(&self, actor: &Actor) -> AppResult<i64> {
         let mut c = self.db.read().await?;
         Ok(citius_store::mentions::unseen_count(&mut c, actor.workspace_id, actor.user_id).await?)
+    }
+}
+
+/// Most conversations one bulk action changes.
+pub const MAX_BULK: usize = 100;
+
+/// What a bulk change did: each conversation changes on its own (with its events, rules and
+/// audit), so one that cannot change does not stop the others.
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct BulkOutcome {
+    pub updated: Vec<i64>,
+    /// Conversation and why it did not change.
+    #[schema(value_type = Vec<Object>)]
+    pub failed: Vec<(i64, String)>,
+}
+
+impl App {
+    /// Applies one change to several conversations.
+    pub async fn bulk_update(
+        &self,
+        actor: &Actor,
+        ids: &[i64],
+        change: UpdateConversationInput,
+    ) -> AppResult<BulkOutcome> {
+        require(actor, Permission::Work)?;
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() || ids.len() > MAX_BULK {
+            return Err(
+                Invalid::field("ids", format!("pick 1 to {MAX_BULK} conversations")).into(),
+            );
+        }
+        let mut out = BulkOutcome {
+            updated: Vec::new(),
+            failed: Vec::new(),
+        };
+        for id in ids {
+            match self.update_conversation(actor, id, change.clone()).await {
+                Ok(_) => out.updated.push(id),
+                Err(AppError::NotFound) => out.failed.push((id, "no such conversation".into())),
+                Err(AppError::Invalid(e)) => {
+                    // The same change is invalid for all of them: say so once.
+                    if out.updated.is_empty() {
+                        return Err(AppError::Invalid(e));
+                    }
+                    out.failed.push((id, e.to_string()));
+                }
+                Err(AppError::Conflict(m)) => out.failed.push((id, m)),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 }

@@ -9,7 +9,12 @@
     el.dataset.loading = "1";
     fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
-      .then(function (html) { el.innerHTML = html; el.classList.add("live-flash"); setTimeout(function () { el.classList.remove("live-flash"); }, 1300); })
+      .then(function (html) {
+        // Rows ticked for a bulk action stay ticked when the list refreshes.
+        var ticked = Array.prototype.map.call(el.querySelectorAll("input.pick:checked"), function (i) { return i.value; });
+        el.innerHTML = html;
+        ticked.forEach(function (v) { var box = el.querySelector('input.pick[value="' + v + '"]'); if (box) box.checked = true; });
+        el.classList.add("live-flash"); setTimeout(function () { el.classList.remove("live-flash"); }, 1300); })
       .catch(function () {})
       .finally(function () {
         delete el.dataset.loading;

@@ -253,15 +253,16 @@ pub async fn count_by_status(
         .collect()
 }
 
-/// What an inbox's sidebar counts: open conversations (all, the caller's, nobody's) and snoozed
-/// ones. Only open and snoozed rows are read (the status index), never the resolved history.
+/// What an inbox's sidebar counts, as its views show them: conversations waiting on the team
+/// (open or pending: all, the caller's, nobody's) and snoozed ones. Only those rows are read
+/// (the status index), never the resolved history.
 pub async fn count_open(c: &mut Conn, workspace_id: i64, user_id: i64) -> DbResult<[i64; 4]> {
     let r = sqlx::query(
-        "SELECT COALESCE(SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END), 0) AS open, \
-         COALESCE(SUM(CASE WHEN status = 'open' AND assignee_id = $1 THEN 1 ELSE 0 END), 0) AS mine, \
-         COALESCE(SUM(CASE WHEN status = 'open' AND assignee_id IS NULL THEN 1 ELSE 0 END), 0) AS nobody, \
+        "SELECT COALESCE(SUM(CASE WHEN status <> 'snoozed' THEN 1 ELSE 0 END), 0) AS open, \
+         COALESCE(SUM(CASE WHEN status <> 'snoozed' AND assignee_id = $1 THEN 1 ELSE 0 END), 0) AS mine, \
+         COALESCE(SUM(CASE WHEN status <> 'snoozed' AND assignee_id IS NULL THEN 1 ELSE 0 END), 0) AS nobody, \
          COALESCE(SUM(CASE WHEN status = 'snoozed' THEN 1 ELSE 0 END), 0) AS snoozed \
-         FROM conversations WHERE workspace_id = $2 AND status IN ('open', 'snoozed')",
+         FROM conversations WHERE workspace_id = $2 AND status IN ('open', 'pending', 'snoozed')",
     )
     .bind(user_id)
     .bind(workspace_id)

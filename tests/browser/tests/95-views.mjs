@@ -65,4 +65,28 @@ export default [
       assert.doesNotMatch(await maya.locator('#mentions li', { hasText: 'can you check the refund' }).first().textContent(), /new/);
     },
   },
+  {
+    name: 'inbox: tick unassigned conversations and take them in one go',
+    run: async ({ browser, base, artifacts, login }) => {
+      const page = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+      await login(page, base);
+      await page.goto(`${base}/inbox?view=unassigned`);
+      const rows = page.locator('#conversation-list li.selectable');
+      assert.ok(await rows.count() >= 2, 'the demo has unassigned conversations');
+      const subjects = [];
+      for (const i of [0, 1]) {
+        subjects.push((await rows.nth(i).locator('.subject').textContent()).trim());
+        await rows.nth(i).locator('input.pick').check();
+      }
+      await page.selectOption('#bulk-action', 'assign_me');
+      await page.screenshot({ path: path.join(artifacts, 'inbox-bulk.png'), fullPage: true });
+      await Promise.all([page.waitForNavigation(), page.click('#bulk-apply')]);
+      assert.match(page.url(), /view=unassigned/, 'back on the same list');
+      const left = await page.locator('#conversation-list .subject').allTextContents();
+      for (const s of subjects) assert.ok(!left.map((x) => x.trim()).includes(s), `${s} is no longer unassigned`);
+      await page.goto(`${base}/inbox?view=mine`);
+      const mine = (await page.locator('#conversation-list .subject').allTextContents()).map((x) => x.trim());
+      for (const s of subjects) assert.ok(mine.includes(s), `${s} is mine now`);
+    },
+  },
 ];

@@ -869,6 +869,10 @@ async fn inbox_counts(t: TestApp) {
     let done = t.conversation(tok, "d@example.com", "Done").await;
     t.patch_ok(&path(&done), tok, json!({"status": "resolved"}))
         .await;
+    // Pending still waits on the team: counted as the views show it.
+    let waiting = t.conversation(tok, "e@example.com", "Waiting").await;
+    t.patch_ok(&path(&waiting), tok, json!({"status": "pending"}))
+        .await;
     let counts = t.get_ok("/api/v1/conversations/counts", tok).await;
     assert_eq!(
         (
@@ -877,10 +881,65 @@ async fn inbox_counts(t: TestApp) {
             counts["unassigned_open"].as_i64(),
             counts["snoozed"].as_i64()
         ),
-        (Some(2), Some(1), Some(1), Some(1)),
+        (Some(3), Some(1), Some(2), Some(1)),
         "{counts}"
     );
     let by_status = counts["by_status"].to_string();
     assert!(by_status.contains("[\"resolved\",1]"), "{by_status}");
 }
 both!(inbox_counts);
+
+/// One change to several conversations: each changes with its own event; unknown ones are listed;
+/// an invalid change is refused as a whole; at most 100 at once.
+async fn bulk_changes(t: TestApp) {
+    let tok = t.token.as_str();
+    let me = t.me(tok).await;
+    let a = id(&t.conversation(tok, "a@example.com", "A").await);
+    let b = id(&t.conversation(tok, "b@example.com", "B").await);
+    let out = t
+        .post_ok(
+            "/api/v1/conversations/bulk",
+            tok,
+            json!({"ids": [a, b, 999_999, a], "changes": {"assignee_id": me, "add_tags": ["batch"]}}),
+        )
+        .await;
+    assert_eq!(out["updated"], json!([a, b]), "{out}");
+    assert_eq!(out["failed"][0][0], 999_999);
+    for c in [a, b] {
+        let conv = t.get_ok(&format!("/api/v1/conversations/{c}"), tok).await;
+        assert_eq!(conv["assignee_id"], me);
+        assert_eq!(conv["tags"], json!(["batch"]));
+        let timeline = t
+            .get_ok(&format!("/api/v1/conversations/{c}/timeline"), tok)
+            .await
+            .to_string();
+        assert!(timeline.contains("\"assigned\""), "each gets its own event");
+    }
+    let (status, body) = t
+        .post(
+            "/api/v1/conversations/bulk",
+            tok,
+            json!({"ids": [a, b], "changes": {"status": "snoozed"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let many: Vec<i64> = (1..=101).collect();
+    let (status, body) = t
+        .post(
+            "/api/v1/conversations/bulk",
+            tok,
+            json!({"ids": many, "changes": {"status": "resolved"}}),
+        )
+        .await;
+    crate::kit::assert_invalid(status, &body, "ids", "1 to 100");
+    let viewer = t.user_token("viewer").await;
+    let (status, _) = t
+        .post(
+            "/api/v1/conversations/bulk",
+            &viewer,
+            json!({"ids": [a], "changes": {"status": "resolved"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+both!(bulk_changes);

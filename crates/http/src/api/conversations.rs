@@ -219,3 +219,25 @@ pub async fn mentions(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Jso
         items: s.app.my_mentions(&a).await?,
     }))
 }
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkInput {
+    /// Up to 100 conversations.
+    pub ids: Vec<i64>,
+    /// The change, as for PATCH /api/v1/conversations/{id}.
+    pub changes: citius_app::conversations::UpdateConversationInput,
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations/bulk", tag = "conversations", request_body = BulkInput,
+    description = "Changes several conversations at once; each changes on its own (events, rules, audit), and those that cannot are listed with the reason.",
+    responses((status = 200, body = citius_app::conversations::BulkOutcome), (status = 422, body = ErrorBody)))]
+pub async fn bulk(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Json(input): Json<BulkInput>,
+) -> ApiResult<Json<citius_app::conversations::BulkOutcome>> {
+    Ok(Json(
+        s.app.bulk_update(&a, &input.ids, input.changes).await?,
+    ))
+}

@@ -67,6 +67,7 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         .route("/tokens/{id}", axum::routing::delete(access::revoke_token))
         .route("/conversations", get(c::list).post(c::create))
         .route("/conversations/counts", get(c::counts))
+        .route("/conversations/bulk", post(c::bulk))
         .route("/views", get(c::views).post(c::create_view))
         .route("/mentions", get(c::mentions))
         .route("/views/{id}", axum::routing::delete(c::delete_view))
@@ -355,6 +356,7 @@ pub fn routes(max_message_bytes: usize) -> Router<AppState> {
         telephony::widgets,
         customers::duplicates,
         conversations::views,
+        conversations::bulk,
         conversations::mentions,
         conversations::create_view,
         conversations::delete_view,

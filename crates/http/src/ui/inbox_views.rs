@@ -22,6 +22,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/inbox/views", post(save))
         .route("/inbox/views/{id}/delete", post(delete))
+        .route("/inbox/bulk", post(bulk))
 }
 
 /// What the filter form offers: (value, label) pairs.
@@ -127,6 +128,60 @@ async fn delete(
     }
     match s.app.delete_view(&caller.actor, id).await {
         Ok(()) => see_other("/inbox"),
+        Err(e) => error_page(&s, &caller, e).await,
+    }
+}
+
+/// Applies one action to the conversations ticked in the list, then shows the same list.
+async fn bulk(
+    State(s): State<AppState>,
+    WebSession(caller): WebSession,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    use citius_app::conversations::UpdateConversationInput;
+    use citius_domain::conversation::Status;
+    if let Err(r) = check_csrf(&caller, value(&f, "_csrf")) {
+        return *r;
+    }
+    let ids: Vec<i64> = f
+        .iter()
+        .filter(|(k, _)| k == "ids")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    let status = |st: Status| UpdateConversationInput {
+        status: Some(st),
+        ..Default::default()
+    };
+    let change = match value(&f, "action") {
+        "assign_me" => UpdateConversationInput {
+            assignee_id: Some(Some(caller.actor.user_id)),
+            ..Default::default()
+        },
+        "unassign" => UpdateConversationInput {
+            assignee_id: Some(None),
+            ..Default::default()
+        },
+        "resolve" => status(Status::Resolved),
+        "close" => status(Status::Closed),
+        "reopen" => status(Status::Open),
+        "tag" => UpdateConversationInput {
+            add_tags: Some(vec![value(&f, "tag").to_string()]),
+            ..Default::default()
+        },
+        _ => {
+            let e = citius_domain::Invalid::field("action", "pick what to do with them");
+            return error_page(&s, &caller, e.into()).await;
+        }
+    };
+    // Back to the list the agent was looking at (only our own inbox addresses).
+    let back = value(&f, "back");
+    let back = if back.starts_with("/inbox") && !back.starts_with("//") {
+        back.to_string()
+    } else {
+        "/inbox".to_string()
+    };
+    match s.app.bulk_update(&caller.actor, &ids, change).await {
+        Ok(_) => see_other(&back),
         Err(e) => error_page(&s, &caller, e).await,
     }
 }
