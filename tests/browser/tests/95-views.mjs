@@ -34,6 +34,15 @@ export default [
 
       await Promise.all([page.waitForNavigation(), page.click('#delete-view')]);
       assert.equal(await page.locator('#saved-views a', { hasText: name }).count(), 0);
+
+      // Maya's team has a view of its own in her sidebar.
+      const maya = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+      await login(maya, base, { email: 'maya@demo.test' });
+      await maya.goto(`${base}/inbox`);
+      const team = maya.locator('#team-views a').first();
+      await Promise.all([maya.waitForNavigation(), team.click()]);
+      assert.equal(await maya.locator('#team-views a').first().getAttribute('aria-current'), 'page');
+      assert.equal(await maya.locator('#f-status').inputValue(), 'open,pending');
     },
   },
   {

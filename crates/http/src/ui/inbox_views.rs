@@ -30,6 +30,8 @@ pub(super) struct FilterChoices {
     pub statuses: Vec<(&'static str, &'static str)>,
     pub assignees: Vec<(String, String)>,
     pub teams: Vec<(String, String)>,
+    /// The caller's own teams (id, name): each has a view of its waiting conversations.
+    pub my_teams: Vec<(i64, String)>,
     pub channels: Vec<(&'static str, &'static str)>,
     pub inboxes: Vec<(String, String)>,
 }
@@ -47,7 +49,13 @@ impl FilterChoices {
                 .into_iter()
                 .map(|(id, n)| (id.to_string(), n.clone())),
         );
+        let teams = s.app.teams(actor).await.unwrap_or_default();
         Self {
+            my_teams: teams
+                .iter()
+                .filter(|t| t.member_ids.contains(&actor.user_id))
+                .map(|t| (t.id, t.name.clone()))
+                .collect(),
             statuses: vec![
                 ("open,pending", "Open or pending"),
                 ("open", "Open"),
@@ -56,11 +64,7 @@ impl FilterChoices {
                 ("resolved,closed", "Resolved or closed"),
             ],
             assignees,
-            teams: s
-                .app
-                .teams(actor)
-                .await
-                .unwrap_or_default()
+            teams: teams
                 .into_iter()
                 .map(|t| (t.id.to_string(), t.name))
                 .collect(),
@@ -87,6 +91,15 @@ pub(super) fn picked(current: &Option<String>, v: &str) -> bool {
 
 pub(super) fn picked_id(current: &Option<i64>, v: &str) -> bool {
     current.map(|c| c.to_string()).as_deref() == Some(v)
+}
+
+/// Whether the filters shown are exactly "my team's waiting conversations" for `team`.
+pub(super) fn is_team_view(f: &ViewFilters, team: &i64) -> bool {
+    *f == ViewFilters {
+        status: Some("open,pending".into()),
+        team_id: Some(*team),
+        ..ViewFilters::default()
+    }
 }
 
 async fn save(
