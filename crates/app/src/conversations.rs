@@ -891,6 +891,8 @@ fn interleave(messages: Vec<Message>, events: Vec<Event>) -> Vec<TimelineItem> {
     items
 }
 
+/// Counts of the inbox views. `open`, `mine_open`, `unassigned_open` and `snoozed` stop at 1000
+/// (the inbox shows "999+"); `by_status` is exact.
 #[derive(Debug, Clone, serde::Serialize, ToSchema)]
 pub struct InboxCounts {
     pub open: i64,

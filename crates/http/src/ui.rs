@@ -463,7 +463,8 @@ async fn user_names(s: &AppState, actor: &Actor) -> HashMap<i64, String> {
 struct ViewLink {
     key: &'static str,
     label: &'static str,
-    count: Option<i64>,
+    /// "12", or "999+" past the counting cap.
+    count: Option<String>,
     current: bool,
 }
 
@@ -655,7 +656,15 @@ async fn inbox(
     let view = shown.view.clone();
     let strip = handoffs::inbox_strip(&s, actor, &names).await;
     let counts = s.app.inbox_counts(actor).await.ok();
-    let count = |f: fn(&citius_app::conversations::InboxCounts) -> i64| counts.as_ref().map(f);
+    let count = |f: fn(&citius_app::conversations::InboxCounts) -> i64| {
+        counts.as_ref().map(f).map(|n| {
+            if n >= citius_store::conversations::COUNT_CAP {
+                format!("{}+", citius_store::conversations::COUNT_CAP - 1)
+            } else {
+                n.to_string()
+            }
+        })
+    };
     let views = vec![
         ViewLink {
             key: "mine",

@@ -253,27 +253,35 @@ pub async fn count_by_status(
         .collect()
 }
 
+/// Counts stop here: the sidebar shows "999+" rather than reading every waiting conversation.
+pub const COUNT_CAP: i64 = 1000;
+
 /// What an inbox's sidebar counts, as its views show them: conversations waiting on the team
-/// (open or pending: all, the caller's, nobody's) and snoozed ones. Only those rows are read
-/// (the status index), never the resolved history.
+/// (open or pending: all, the caller's, nobody's) and snoozed ones, each up to [`COUNT_CAP`].
+/// Each count reads at most that many index entries, however many conversations there are.
 pub async fn count_open(c: &mut Conn, workspace_id: i64, user_id: i64) -> DbResult<[i64; 4]> {
-    let r = sqlx::query(
-        "SELECT COALESCE(SUM(CASE WHEN status <> 'snoozed' THEN 1 ELSE 0 END), 0) AS open, \
-         COALESCE(SUM(CASE WHEN status <> 'snoozed' AND assignee_id = $1 THEN 1 ELSE 0 END), 0) AS mine, \
-         COALESCE(SUM(CASE WHEN status <> 'snoozed' AND assignee_id IS NULL THEN 1 ELSE 0 END), 0) AS nobody, \
-         COALESCE(SUM(CASE WHEN status = 'snoozed' THEN 1 ELSE 0 END), 0) AS snoozed \
-         FROM conversations WHERE workspace_id = $2 AND status IN ('open', 'pending', 'snoozed')",
-    )
-    .bind(user_id)
-    .bind(workspace_id)
-    .fetch_one(c)
-    .await?;
-    Ok([
-        r.try_get("open")?,
-        r.try_get("mine")?,
-        r.try_get("nobody")?,
-        r.try_get("snoozed")?,
-    ])
+    let capped = |filter: &str| {
+        format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM conversations WHERE workspace_id = $1 AND {filter} LIMIT {COUNT_CAP}) t"
+        )
+    };
+    let mut out = [0_i64; 4];
+    for (i, filter) in [
+        "status IN ('open', 'pending')",
+        "assignee_id = $2 AND status IN ('open', 'pending')",
+        "assignee_id IS NULL AND status IN ('open', 'pending')",
+        "status = 'snoozed'",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(capped(filter))).bind(workspace_id);
+        if filter.contains("$2") {
+            q = q.bind(user_id);
+        }
+        out[i] = q.fetch_one(&mut *c).await?;
+    }
+    Ok(out)
 }
 
 /// The fields a use case may change on a conversation; `None` leaves a field alone.
