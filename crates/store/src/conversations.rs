@@ -258,34 +258,23 @@ pub const COUNT_CAP: i64 = 1000;
 
 /// What an inbox's sidebar counts, as its views show them: conversations waiting on the team
 /// (open or pending: all, the caller's, nobody's) and snoozed ones, each up to [`COUNT_CAP`].
-/// Each count stops after that many matches: by status it reads the status index alone; by
-/// assignee it walks the assignee index from the newest, where waiting conversations are.
+/// Each count reads at most that many entries of a covering index (status, or the routing
+/// load index on assignee and status), however many conversations there are.
 pub async fn count_open(c: &mut Conn, workspace_id: i64, user_id: i64) -> DbResult<[i64; 4]> {
-    let capped = |filter: &str, newest_first: bool| {
-        let order = if newest_first {
-            " ORDER BY updated_at DESC"
-        } else {
-            ""
-        };
-        format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM conversations WHERE workspace_id = $1 AND {filter}{order} LIMIT {COUNT_CAP}) t"
-        )
-    };
     let mut out = [0_i64; 4];
-    for (i, (filter, newest_first)) in [
-        ("status IN ('open', 'pending')", false),
-        ("assignee_id = $2 AND status IN ('open', 'pending')", true),
-        (
-            "assignee_id IS NULL AND status IN ('open', 'pending')",
-            true,
-        ),
-        ("status = 'snoozed'", false),
+    for (i, filter) in [
+        "status IN ('open', 'pending')",
+        "assignee_id = $2 AND status IN ('open', 'pending')",
+        "assignee_id IS NULL AND status IN ('open', 'pending')",
+        "status = 'snoozed'",
     ]
     .into_iter()
     .enumerate()
     {
-        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(capped(filter, newest_first)))
-            .bind(workspace_id);
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM conversations WHERE workspace_id = $1 AND {filter} LIMIT {COUNT_CAP}) t"
+        );
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(workspace_id);
         if filter.contains("$2") {
             q = q.bind(user_id);
         }
