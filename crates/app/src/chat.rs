@@ -368,12 +368,8 @@ impl App {
                 if data.is_empty() {
                     return Err(Invalid::field("file", "is empty").into());
                 }
-                let content_type = if content_type.len() <= 100
-                    && content_type.contains('/')
-                    && content_type
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "/.+-".contains(c))
-                {
+                // A browser's guess at the type is not worth refusing the file over.
+                let content_type = if citius_domain::content::is_media_type(&content_type) {
                     content_type
                 } else {
                     "application/octet-stream".to_string()

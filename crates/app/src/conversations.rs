@@ -308,12 +308,7 @@ fn parse_attachments(list: &[AttachmentInput], max_bytes: usize) -> Result<Vec<F
                 .content_type
                 .clone()
                 .unwrap_or_else(|| "application/octet-stream".into());
-            let valid_type = content_type.len() <= 100
-                && content_type.contains('/')
-                && content_type
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "/.+-;= ".contains(c));
-            if !valid_type {
+            if !citius_domain::content::is_media_type(&content_type) {
                 return Err(Invalid::field(
                     "attachments.content_type",
                     "is not a media type",

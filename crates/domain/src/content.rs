@@ -108,6 +108,15 @@ fn check_body(raw: &str) -> Result<String, Invalid> {
     Ok(text)
 }
 
+/// Whether a file's stated type looks like a media type (`type/subtype`, maybe with
+/// parameters) short enough to store and send back in a header.
+pub fn is_media_type(s: &str) -> bool {
+    s.len() <= 100
+        && s.contains('/')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/.+-;= ".contains(c))
+}
+
 pub fn sanitize_html(raw: &str) -> String {
     SANITIZER.clean(raw).to_string()
 }

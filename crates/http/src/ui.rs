@@ -322,9 +322,9 @@ fn same_origin(headers: &HeaderMap) -> bool {
 }
 
 #[derive(Deserialize)]
-struct CsrfOnly {
+pub(super) struct CsrfOnly {
     #[serde(rename = "_csrf", default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 /// The refusal for a form without this session's token (forged, or from an ended session).

@@ -14,7 +14,7 @@ use citius_domain::records::{ImapMailbox, Inbox};
 
 use super::form_value as value;
 use super::settings::{fixable, see_other, with_status};
-use super::{Nav, ago, check_csrf, csv, error_page, nav, page};
+use super::{CsrfOnly, Nav, ago, check_csrf, csv, error_page, nav, page};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
 use crate::state::AppState;
@@ -335,12 +335,6 @@ async fn save(
             None => error_page(&s, &caller, e).await,
         },
     }
-}
-
-#[derive(serde::Deserialize)]
-struct CsrfOnly {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
 }
 
 async fn poll_now(
