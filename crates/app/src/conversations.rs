@@ -12,9 +12,10 @@ use citius_domain::paging::{Page, PageRequest};
 use citius_domain::records::{Conversation, Event, Message, SearchHits, Tag, TimelineItem};
 use citius_domain::role::Permission;
 use citius_store::conversations::{
-    self as store, AssigneeFilter, Changes, Filter, NewConversation, NewMessage,
+    self as store, AssigneeFilter, Changes, Filter, FirstMessage, NewConversation, NewEvent,
+    NewMessage,
 };
-use citius_store::search::{self, DocKind};
+use citius_store::search::{self, DocKind, NewDoc};
 use citius_store::{Conn, DbError, customers, directory, jobs, now_ms};
 use serde::Deserialize;
 use serde_json::json;
@@ -949,7 +950,13 @@ pub(crate) async fn insert_conversation(
         new.attributes.as_ref(),
     )
     .await?;
-    let id = store::insert(
+    // Everything a new conversation writes goes in as few statements as the data allows: this
+    // is every channel's intake path, and on SQLite each statement is a round trip to the
+    // writer thread.
+    let (author_user_id, author_customer_id) = authors(by, new.kind, customer_id);
+    // One moment for the conversation, its message and its events, so the timeline keeps them in order.
+    let now = now_ms();
+    let (id, message_id) = store::insert_with_first_message(
         &mut *c,
         &NewConversation {
             workspace_id: ws,
@@ -960,57 +967,50 @@ pub(crate) async fn insert_conversation(
             subject: &new.subject,
             custom_fields: &new.custom_fields,
         },
+        &FirstMessage {
+            kind: new.kind,
+            author_user_id,
+            author_customer_id,
+            body_text: &new.body.text,
+            body_html: &new.body.html,
+        },
+        now,
     )
     .await?;
-    let mut events = vec![
-        store::insert_event(
-            &mut *c,
+    for f in &new.files {
+        store::insert_attachment(
+            c,
             ws,
-            id,
-            EventKind::Created,
-            by.user_id(),
-            &json!({"channel": new.channel, "customer_id": customer_id}),
+            message_id,
+            &f.filename,
+            &f.content_type,
+            &f.sha256,
+            &f.data,
         )
-        .await?,
-    ];
-    search::put_new(
+        .await?;
+    }
+    search::put_all_new(
         &mut *c,
         backend,
         ws,
-        DocKind::Subject,
-        id,
-        Some(id),
-        &new.subject,
+        &[
+            NewDoc {
+                kind: DocKind::Subject,
+                ref_id: id,
+                conversation_id: Some(id),
+                body: &new.subject,
+            },
+            NewDoc {
+                kind: DocKind::Message,
+                ref_id: message_id,
+                conversation_id: Some(id),
+                body: &new.body.text,
+            },
+        ],
     )
     .await?;
-    let (message_id, added) = append_message(
-        &mut *c,
-        backend,
-        by,
-        ws,
-        id,
-        customer_id,
-        new.kind,
-        &new.body,
-        &new.files,
-    )
-    .await?;
-    events.push(added);
     for t in &new.tags {
         store::add_tag(&mut *c, ws, id, t).await?;
-    }
-    if !new.tags.is_empty() {
-        events.push(
-            store::insert_event(
-                &mut *c,
-                ws,
-                id,
-                EventKind::Tagged,
-                by.user_id(),
-                &json!({"tags": new.tags}),
-            )
-            .await?,
-        );
     }
     if new.assignee_id.is_some() || new.team_id.is_some() {
         store::apply(
@@ -1024,19 +1024,42 @@ pub(crate) async fn insert_conversation(
             },
         )
         .await?;
-        events.push(
-            store::insert_event(
-                &mut *c,
-                ws,
-                id,
-                EventKind::Assigned,
-                by.user_id(),
-                &json!({"assignee_id": new.assignee_id, "team_id": new.team_id}),
-            )
-            .await?,
-        );
     }
-    let conv = store::get(&mut *c, ws, id).await?;
+    let conv = if new.tags.is_empty() {
+        store::get_untagged(&mut *c, ws, id).await?
+    } else {
+        store::get(&mut *c, ws, id).await?
+    };
+    if new.kind == MessageKind::Reply {
+        queue_reply(c, ws, &conv, message_id).await?;
+    }
+    let mut log = vec![
+        NewEvent {
+            kind: EventKind::Created,
+            actor_user_id: by.user_id(),
+            data: json!({"channel": new.channel, "customer_id": customer_id}),
+        },
+        NewEvent {
+            kind: EventKind::MessageAdded,
+            actor_user_id: by.user_id(),
+            data: by.stamp(json!({"message_id": message_id, "kind": new.kind})),
+        },
+    ];
+    if !new.tags.is_empty() {
+        log.push(NewEvent {
+            kind: EventKind::Tagged,
+            actor_user_id: by.user_id(),
+            data: json!({"tags": new.tags}),
+        });
+    }
+    if new.assignee_id.is_some() || new.team_id.is_some() {
+        log.push(NewEvent {
+            kind: EventKind::Assigned,
+            actor_user_id: by.user_id(),
+            data: json!({"assignee_id": new.assignee_id, "team_id": new.team_id}),
+        });
+    }
+    let events = store::insert_events(&mut *c, ws, id, now, log).await?;
     Ok((conv, message_id, events))
 }
 
@@ -1088,11 +1111,7 @@ pub(crate) async fn append_message(
     body: &Body,
     files: &[File],
 ) -> AppResult<(i64, Event)> {
-    // Inbound messages are the customer's words; everything else is the acting agent's.
-    let (author_user, author_customer) = match kind {
-        MessageKind::Inbound => (None, Some(customer_id)),
-        _ => (by.user_id(), None),
-    };
+    let (author_user, author_customer) = authors(by, kind, customer_id);
     let message_id = store::insert_message(
         c,
         &NewMessage {
@@ -1128,16 +1147,9 @@ pub(crate) async fn append_message(
         &body.text,
     )
     .await?;
-    // A reply goes back on the channel the conversation came from.
     if kind == MessageKind::Reply {
         let conv = store::get(&mut *c, ws, conversation_id).await?;
-        match conv.channel {
-            Channel::Email => crate::email::queue_outgoing(c, ws, &conv, message_id).await?,
-            Channel::Sms | Channel::Whatsapp => {
-                crate::telephony::queue_outgoing(c, ws, &conv, message_id).await?
-            }
-            Channel::Chat | Channel::Voice | Channel::Api => {}
-        }
+        queue_reply(c, ws, &conv, message_id).await?;
     }
     let event = store::insert_event(
         c,
@@ -1149,6 +1161,27 @@ pub(crate) async fn append_message(
     )
     .await?;
     Ok((message_id, event))
+}
+
+/// Who wrote a message: inbound messages are the customer's words; everything else is the
+/// acting agent's.
+fn authors(by: By<'_>, kind: MessageKind, customer_id: i64) -> (Option<i64>, Option<i64>) {
+    match kind {
+        MessageKind::Inbound => (None, Some(customer_id)),
+        _ => (by.user_id(), None),
+    }
+}
+
+/// A reply goes back on the channel the conversation came from.
+async fn queue_reply(c: &mut Conn, ws: i64, conv: &Conversation, message_id: i64) -> AppResult<()> {
+    match conv.channel {
+        Channel::Email => crate::email::queue_outgoing(c, ws, conv, message_id).await?,
+        Channel::Sms | Channel::Whatsapp => {
+            crate::telephony::queue_outgoing(c, ws, conv, message_id).await?
+        }
+        Channel::Chat | Channel::Voice | Channel::Api => {}
+    }
+    Ok(())
 }
 
 /// Who makes a change: a person (or their API token), or an automation rule acting on its own.
@@ -1205,6 +1238,14 @@ pub(crate) fn not_found_as(e: DbError, field: &str) -> AppError {
     }
 }
 
+/// What a new customer is called: the name given, else their first identity.
+fn display_name(name: Option<&str>, identities: &[Identity]) -> String {
+    name.filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .or_else(|| identities.first().map(|i| i.value.clone()))
+        .unwrap_or_default()
+}
+
 /// Finds the customer holding any of the identities (the first found wins), or creates one, and
 /// attaches the identities nobody holds yet.
 pub(crate) async fn find_or_create_customer(
@@ -1224,11 +1265,7 @@ pub(crate) async fn find_or_create_customer(
     let id = match found {
         Some(id) => id,
         None => {
-            let display = name
-                .filter(|n| !n.is_empty())
-                .map(str::to_string)
-                .or_else(|| identities.first().map(|i| i.value.clone()))
-                .unwrap_or_default();
+            let display = display_name(name, identities);
             customers::create(c, ws, &display, attributes.unwrap_or(&json!({}))).await?
         }
     };
@@ -1239,8 +1276,18 @@ pub(crate) async fn find_or_create_customer(
             added = true;
         }
     }
-    if added {
-        crate::customers::reindex(c, backend, ws, id).await?;
+    match (found, added) {
+        // A new customer's document is its name and identities, all known here.
+        (None, _) => {
+            let mut text = display_name(name, identities);
+            for i in identities {
+                text.push(' ');
+                text.push_str(&i.value);
+            }
+            search::put_new(c, backend, ws, DocKind::Customer, id, None, &text).await?;
+        }
+        (Some(_), true) => crate::customers::reindex(c, backend, ws, id).await?,
+        (Some(_), false) => {}
     }
     Ok(id)
 }

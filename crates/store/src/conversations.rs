@@ -20,11 +20,26 @@ pub struct NewConversation<'a> {
     pub custom_fields: &'a serde_json::Value,
 }
 
-pub async fn insert(c: &mut Conn, n: &NewConversation<'_>) -> DbResult<i64> {
-    let now = now_ms();
-    Ok(sqlx::query_scalar(
+/// The first message of a new conversation; the conversation's id is not known yet.
+pub struct FirstMessage<'a> {
+    pub kind: MessageKind,
+    pub author_user_id: Option<i64>,
+    pub author_customer_id: Option<i64>,
+    pub body_text: &'a str,
+    pub body_html: &'a str,
+}
+
+/// Stores a new conversation with its first message. The counters start at one message, so
+/// no update of the new row follows: a new conversation is on every intake's hot path.
+pub async fn insert_with_first_message(
+    c: &mut Conn,
+    n: &NewConversation<'_>,
+    m: &FirstMessage<'_>,
+    now: i64,
+) -> DbResult<(i64, i64)> {
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO conversations (workspace_id, customer_id, channel, inbox_id, status, priority, subject, \
-         custom_fields, created_at, updated_at) VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $8) RETURNING id",
+         custom_fields, message_count, created_at, updated_at) VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, 1, $8, $8) RETURNING id",
     )
     .bind(n.workspace_id)
     .bind(n.customer_id)
@@ -34,8 +49,19 @@ pub async fn insert(c: &mut Conn, n: &NewConversation<'_>) -> DbResult<i64> {
     .bind(n.subject)
     .bind(n.custom_fields.to_string())
     .bind(now)
-    .fetch_one(c)
-    .await?)
+    .fetch_one(&mut *c)
+    .await?;
+    let message = NewMessage {
+        workspace_id: n.workspace_id,
+        conversation_id: id,
+        kind: m.kind,
+        author_user_id: m.author_user_id,
+        author_customer_id: m.author_customer_id,
+        body_text: m.body_text,
+        body_html: m.body_html,
+    };
+    let message_id = insert_message_row(c, &message, now).await?;
+    Ok((id, message_id))
 }
 
 const SELECT: &str = "SELECT c.*, cu.name AS customer_name FROM conversations c JOIN customers cu ON cu.id = c.customer_id";
@@ -93,6 +119,19 @@ pub async fn get(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<Conversat
     .await?
     .found()?;
     with_tags(c, vec![conversation(&r)?]).await?.pop().found()
+}
+
+/// A conversation known to have no tags (one just created without any): one query, not two.
+pub async fn get_untagged(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<Conversation> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE c.id = $1 AND c.workspace_id = $2"
+    )))
+    .bind(id)
+    .bind(workspace_id)
+    .fetch_optional(c)
+    .await?
+    .found()?;
+    conversation(&r)
 }
 
 pub async fn get_many(c: &mut Conn, workspace_id: i64, ids: &[i64]) -> DbResult<Vec<Conversation>> {
@@ -560,6 +599,18 @@ pub struct NewMessage<'a> {
 /// Stores a message and bumps the conversation's counters.
 pub async fn insert_message(c: &mut Conn, m: &NewMessage<'_>) -> DbResult<i64> {
     let now = now_ms();
+    let id = insert_message_row(&mut *c, m, now).await?;
+    sqlx::query(
+        "UPDATE conversations SET message_count = message_count + 1, updated_at = $1 WHERE id = $2",
+    )
+    .bind(now)
+    .bind(m.conversation_id)
+    .execute(c)
+    .await?;
+    Ok(id)
+}
+
+async fn insert_message_row(c: &mut Conn, m: &NewMessage<'_>, now: i64) -> DbResult<i64> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (workspace_id, conversation_id, kind, author_user_id, author_customer_id, body_text, body_html, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -572,14 +623,7 @@ pub async fn insert_message(c: &mut Conn, m: &NewMessage<'_>) -> DbResult<i64> {
     .bind(m.body_text)
     .bind(m.body_html)
     .bind(now)
-    .fetch_one(&mut *c)
-    .await?;
-    sqlx::query(
-        "UPDATE conversations SET message_count = message_count + 1, updated_at = $1 WHERE id = $2",
-    )
-    .bind(now)
-    .bind(m.conversation_id)
-    .execute(c)
+    .fetch_one(c)
     .await?;
     Ok(id)
 }
@@ -805,28 +849,78 @@ pub async fn insert_event(
     actor_user_id: Option<i64>,
     data: &serde_json::Value,
 ) -> DbResult<Event> {
-    let now = now_ms();
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO events (workspace_id, conversation_id, kind, actor_user_id, data, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    )
-    .bind(workspace_id)
-    .bind(conversation_id)
-    .bind(kind.as_str())
-    .bind(actor_user_id)
-    .bind(data.to_string())
-    .bind(now)
-    .fetch_one(&mut *c)
-    .await?;
-    crate::outbox::push(c, workspace_id, id).await?;
-    Ok(Event {
-        id,
-        conversation_id,
+    let new = NewEvent {
         kind,
         actor_user_id,
         data: data.clone(),
-        created_at: from_ms(now),
-    })
+    };
+    insert_events(c, workspace_id, conversation_id, now_ms(), vec![new])
+        .await?
+        .pop()
+        .found()
+}
+
+/// An event about to be appended to a conversation's log.
+pub struct NewEvent {
+    pub kind: EventKind,
+    pub actor_user_id: Option<i64>,
+    pub data: serde_json::Value,
+}
+
+/// Appends events that happened at `now` to a conversation's log in the order given, with one
+/// statement for the rows and one for their outbox entries, however many there are.
+pub async fn insert_events(
+    c: &mut Conn,
+    workspace_id: i64,
+    conversation_id: i64,
+    now: i64,
+    events: Vec<NewEvent>,
+) -> DbResult<Vec<Event>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = (0..events.len())
+        .map(|i| {
+            let p = i * 4;
+            format!("($1, $2, ${}, ${}, ${}, ${})", p + 3, p + 4, p + 5, p + 6)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO events (workspace_id, conversation_id, kind, actor_user_id, data, created_at) \
+         VALUES {rows} RETURNING id"
+    );
+    let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+        .bind(workspace_id)
+        .bind(conversation_id);
+    for e in &events {
+        q = q
+            .bind(e.kind.as_str())
+            .bind(e.actor_user_id)
+            .bind(e.data.to_string())
+            .bind(now);
+    }
+    // Ids are handed out in VALUES order, but RETURNING promises no order of its own.
+    let mut ids = q.fetch_all(&mut *c).await?;
+    ids.sort_unstable();
+    if ids.len() != events.len() {
+        return Err(DbError::Corrupt(
+            "an event insert returned the wrong number of ids".into(),
+        ));
+    }
+    crate::outbox::push_all(c, workspace_id, &ids).await?;
+    Ok(ids
+        .into_iter()
+        .zip(events)
+        .map(|(id, e)| Event {
+            id,
+            conversation_id,
+            kind: e.kind,
+            actor_user_id: e.actor_user_id,
+            data: e.data,
+            created_at: from_ms(now),
+        })
+        .collect())
 }
 
 pub(crate) fn event_row(r: &AnyRow) -> DbResult<Event> {

@@ -104,10 +104,13 @@ impl Db {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
                             // WAL lets readers run beside the writer; synchronous=FULL makes every
-                            // commit durable before we acknowledge it.
+                            // commit durable before we acknowledge it. Savepoint journals and
+                            // sort scratch stay in memory: as files they cost an open, writes and
+                            // an unlink per savepoint, and the group commit takes one per change.
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                                 PRAGMA temp_store = MEMORY;",
                             )
                             .await?;
                         }

@@ -8,13 +8,23 @@ use sqlx::Row;
 
 use crate::{Conn, DbResult, now_ms};
 
-/// Queues an event for the outbox consumer.
-pub async fn push(c: &mut Conn, workspace_id: i64, event_id: i64) -> DbResult<()> {
-    sqlx::query("INSERT INTO event_outbox (event_id, workspace_id) VALUES ($1, $2)")
-        .bind(event_id)
-        .bind(workspace_id)
-        .execute(c)
-        .await?;
+/// Queues a workspace's new events for the outbox consumer, in one statement.
+pub async fn push_all(c: &mut Conn, workspace_id: i64, event_ids: &[i64]) -> DbResult<()> {
+    if event_ids.is_empty() {
+        return Ok(());
+    }
+    let rows = (0..event_ids.len())
+        .map(|i| format!("(${}, $1)", i + 2))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO event_outbox (event_id, workspace_id) VALUES {rows}"
+    )))
+    .bind(workspace_id);
+    for id in event_ids {
+        q = q.bind(*id);
+    }
+    q.execute(c).await?;
     Ok(())
 }
 

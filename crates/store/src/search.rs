@@ -32,19 +32,56 @@ pub async fn put_new(
     conversation_id: Option<i64>,
     body: &str,
 ) -> DbResult<()> {
+    let doc = NewDoc {
+        kind,
+        ref_id,
+        conversation_id,
+        body,
+    };
+    put_all_new(c, backend, workspace_id, &[doc]).await
+}
+
+/// A text to index that has no document yet.
+pub struct NewDoc<'a> {
+    pub kind: DocKind,
+    pub ref_id: i64,
+    pub conversation_id: Option<i64>,
+    pub body: &'a str,
+}
+
+/// Indexes several new texts of a workspace in one statement (a new conversation brings its
+/// subject, its first message and perhaps a new customer).
+pub async fn put_all_new(
+    c: &mut Conn,
+    backend: Backend,
+    workspace_id: i64,
+    docs: &[NewDoc<'_>],
+) -> DbResult<()> {
+    if docs.is_empty() {
+        return Ok(());
+    }
     let table = match backend {
         Backend::Sqlite => "search_fts (rowid, body, workspace_id, conversation_id)",
         Backend::Postgres => "search_documents (id, body, workspace_id, conversation_id)",
     };
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO {table} VALUES ($1, $2, $3, $4)"
+    let rows = (0..docs.len())
+        .map(|i| {
+            let p = i * 3;
+            format!("(${}, ${}, $1, ${})", p + 2, p + 3, p + 4)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {table} VALUES {rows}"
     )))
-    .bind(doc_id(kind, ref_id))
-    .bind(index_text(body))
-    .bind(workspace_id)
-    .bind(conversation_id)
-    .execute(c)
-    .await?;
+    .bind(workspace_id);
+    for d in docs {
+        q = q
+            .bind(doc_id(d.kind, d.ref_id))
+            .bind(index_text(d.body))
+            .bind(d.conversation_id);
+    }
+    q.execute(c).await?;
     Ok(())
 }
 

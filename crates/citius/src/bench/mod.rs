@@ -200,6 +200,9 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
     rows.push(raw_insert_baseline(&db, 1, opts.requests).await?);
     rows.push(raw_insert_baseline(&db, 8, opts.requests * 2).await?);
     rows.push(noop_http_baseline(opts.requests * 4).await?);
+    for clients in [1usize, 8] {
+        rows.push(in_process_create(&app, clients, opts.requests).await?);
+    }
     db.close().await;
 
     let server = start_server(&cfg).await?;
@@ -748,6 +751,44 @@ async fn raw_insert_baseline(
         lat,
         el,
         "limit: one row per durable commit, no HTTP",
+    ))
+}
+
+/// Creates through the application itself, without HTTP: what the write path costs on its own.
+async fn in_process_create(
+    app: &citius_app::App,
+    clients: usize,
+    total: usize,
+) -> anyhow::Result<Row> {
+    let session = app
+        .login(
+            generate::EMAIL,
+            generate::PASSWORD,
+            Some(generate::WORKSPACE),
+            None,
+        )
+        .await?;
+    let (actor, _) = app.actor_from_session(&session.token).await?;
+    let (app2, actor) = (app.clone(), Arc::new(actor));
+    let (lat, el) = load(clients, total, move |i| {
+        let (app, actor) = (app2.clone(), actor.clone());
+        async move {
+            let input = serde_json::from_value(json!({
+                "customer": {"email": format!("inproc-{i}-{}@example.com", rand::random::<u32>())},
+                "subject": "Benchmark create",
+                "body": "A new conversation from the benchmark"
+            }))?;
+            app.create_conversation(&actor, input).await?;
+            Ok(())
+        }
+    })
+    .await?;
+    app.logout(&session.token).await?;
+    Ok(row(
+        &format!("app create, {clients} task(s)"),
+        lat,
+        el,
+        "the write path without HTTP, durable commit",
     ))
 }
 
