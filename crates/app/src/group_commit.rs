@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use citius_domain::records::Event;
-use citius_store::db::{release_savepoint, rollback_to_savepoint, savepoint};
+use citius_store::db::{
+    release_and_savepoint, release_savepoint, rollback_to_savepoint, savepoint,
+};
 use citius_store::{Conn, Db, DbError, notify};
 use futures::future::BoxFuture;
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -146,22 +148,42 @@ async fn commit_batch(db: &Db, hub: &Hub, node: &str, batch: Vec<Box<dyn Pending
         }
     };
     let mut staged: Vec<(Box<dyn Pending>, Vec<Event>)> = Vec::with_capacity(batch.len());
+    // A lone change needs no savepoint: its failure may undo the whole transaction.
+    let guarded = batch.len() > 1;
+    // Whether the previous change's savepoint is still open (released together with opening
+    // the next, to save a round trip per change).
+    let mut held = false;
     for mut p in batch {
-        // A savepoint per change: an error undoes that change alone, the batch goes on.
-        if let Err(e) = savepoint(&mut tx).await {
-            p.finish(Err(e.into()));
-            continue;
+        if guarded {
+            // A savepoint per change: an error undoes that change alone, the batch goes on.
+            let opened = if held {
+                release_and_savepoint(&mut tx).await
+            } else {
+                savepoint(&mut tx).await
+            };
+            if let Err(e) = opened {
+                // The transaction is in an unknown state: give up on all of it.
+                let why = e.to_string();
+                p.finish(Err(unavailable(&why)));
+                for (p, _) in staged {
+                    p.finish(Err(unavailable(&why)));
+                }
+                return;
+            }
+            held = true;
         }
         match p.run(&mut tx).await {
-            Ok(events) => match release_savepoint(&mut tx).await {
-                Ok(_) => staged.push((p, events)),
-                Err(e) => p.finish(Err(e.into())),
-            },
+            Ok(events) => staged.push((p, events)),
+            Err(e) if !guarded => {
+                let _ = tx.rollback().await;
+                p.finish(Err(e));
+                return;
+            }
             Err(e) => {
                 let undone = rollback_to_savepoint(&mut tx).await;
+                held = false;
                 p.finish(Err(e));
                 if let Err(e) = undone {
-                    // The transaction is in an unknown state: give up on all of it.
                     let why = e.to_string();
                     for (p, _) in staged {
                         p.finish(Err(unavailable(&why)));
@@ -170,6 +192,13 @@ async fn commit_batch(db: &Db, hub: &Hub, node: &str, batch: Vec<Box<dyn Pending
                 }
             }
         }
+    }
+    if held && let Err(e) = release_savepoint(&mut tx).await {
+        let why = e.to_string();
+        for (p, _) in staged {
+            p.finish(Err(unavailable(&why)));
+        }
+        return;
     }
     if staged.is_empty() {
         let _ = tx.rollback().await;
@@ -290,6 +319,50 @@ mod tests {
                 .id,
             d
         );
+        drop(c);
+        db.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A change alone in its transaction runs without a savepoint: when it fails after writing,
+    /// nothing of it stays, and the writer goes on with the next change.
+    #[tokio::test]
+    async fn a_lone_failing_change_leaves_nothing() {
+        let dir = std::env::temp_dir().join(format!("citius-gc-{:x}", rand::random::<u64>()));
+        let db = Db::connect(&DbConfig::SqliteDir(dir.clone()), 2)
+            .await
+            .expect("db");
+        db.migrate().await.expect("migrate");
+        let gc = GroupCommit::start(db.clone(), Hub::new(), Arc::from("test"), 1);
+
+        let failed = gc
+            .write(
+                0,
+                change(|c| {
+                    Box::pin(async move {
+                        directory::create_workspace(c, "a", "A").await?;
+                        Err::<((), Vec<Event>), _>(AppError::Conflict("changed my mind".into()))
+                    })
+                }),
+            )
+            .await;
+        assert!(matches!(failed, Err(AppError::Conflict(_))), "{failed:?}");
+        let kept = gc
+            .write(
+                0,
+                change(|c| {
+                    Box::pin(async move {
+                        let w = directory::create_workspace(c, "a", "Again").await?;
+                        Ok((w.id, vec![]))
+                    })
+                }),
+            )
+            .await
+            .expect("the next change commits");
+
+        let mut c = db.read().await.expect("read");
+        let w = directory::workspace_by_slug(&mut c, "a").await.expect("a");
+        assert_eq!((w.id, w.name.as_str()), (kept, "Again"));
         drop(c);
         db.close().await;
         let _ = std::fs::remove_dir_all(dir);

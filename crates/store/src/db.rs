@@ -223,6 +223,14 @@ pub async fn release_savepoint(c: &mut crate::Conn) -> DbResult<()> {
     Ok(())
 }
 
+/// Keeps what the change since [`savepoint`] did and opens the next one, in one round trip.
+pub async fn release_and_savepoint(c: &mut crate::Conn) -> DbResult<()> {
+    sqlx::raw_sql("RELEASE SAVEPOINT change; SAVEPOINT change")
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
 /// Undoes what the change since [`savepoint`] did; the transaction goes on.
 pub async fn rollback_to_savepoint(c: &mut crate::Conn) -> DbResult<()> {
     sqlx::query("ROLLBACK TO SAVEPOINT change")
