@@ -37,6 +37,7 @@ mod phone;
 mod routing;
 mod settings;
 mod sla;
+pub(crate) mod text;
 mod webhooks;
 
 #[derive(Embed)]

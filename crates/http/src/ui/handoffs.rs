@@ -24,6 +24,7 @@ use serde::Deserialize;
 
 use super::{
     CsrfOnly, Extras, Nav, ago, check_csrf, conversation_page, error_page, nav, page, sentence,
+    text,
 };
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};

@@ -14,7 +14,7 @@ use citius_domain::telephony::{DEFAULT_API_BASE, ProviderInput};
 
 use super::form_value as value;
 use super::settings::{fixable, see_other, with_status};
-use super::{Nav, check_csrf, csv, error_page, nav, page};
+use super::{Nav, check_csrf, csv, error_page, nav, page, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
 use crate::state::AppState;

@@ -25,7 +25,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use super::form_value as field;
-use super::{Nav, ago, check_csrf, csv, error_page, nav, page, sentence};
+use super::{Nav, ago, check_csrf, csv, error_page, nav, page, sentence, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
 use crate::state::AppState;

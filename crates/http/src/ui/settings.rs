@@ -21,7 +21,7 @@ use citius_domain::role::{Permission, Role};
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use super::{CsrfOnly, Nav, ago, check_csrf, csv, error_page, nav, page, sentence};
+use super::{CsrfOnly, Nav, ago, check_csrf, csv, error_page, nav, page, sentence, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
 use crate::state::AppState;

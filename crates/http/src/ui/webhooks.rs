@@ -13,7 +13,7 @@ use citius_domain::webhook::{EVENT_TYPES, EndpointInput};
 
 use super::form_value as value;
 use super::settings::{fixable, see_other, with_status};
-use super::{Nav, ago, check_csrf, csv, error_page, nav, page};
+use super::{Nav, ago, check_csrf, csv, error_page, nav, page, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
 use crate::state::AppState;
