@@ -28,10 +28,8 @@ pub(super) fn routes() -> Router<AppState> {
 
 fn notice(key: Option<&str>) -> Option<&'static str> {
     Some(match key? {
-        "saved" => "Saved. Point the provider's webhooks at the addresses below.",
-        "removed" => {
-            "Disconnected: the provider's webhooks for this inbox are refused from now on."
-        }
+        "saved" => text::t("settings_phone.saved"),
+        "removed" => text::t("settings_phone.removed"),
         _ => return None,
     })
 }
@@ -48,9 +46,9 @@ fn is_phone(i: &Inbox) -> bool {
 
 fn channel_label(c: Channel) -> &'static str {
     match c {
-        Channel::Whatsapp => "WhatsApp",
-        Channel::Voice => "Voice",
-        _ => "SMS",
+        Channel::Whatsapp => text::t("common.whatsapp"),
+        Channel::Voice => text::t("common.voice"),
+        _ => text::t("common.sms"),
     }
 }
 
@@ -58,10 +56,10 @@ fn channel_label(c: Channel) -> &'static str {
 fn hook_urls(base: &str, inbox: &Inbox) -> Vec<(&'static str, String)> {
     let at = |what: &str| format!("{base}/hooks/twilio/{}/{what}", inbox.id);
     match inbox.channel {
-        Channel::Voice => vec![("Call status and recording callbacks", at("voice"))],
+        Channel::Voice => vec![(text::t("settings_phone.hook_voice"), at("voice"))],
         _ => vec![
-            ("Incoming messages", at("messages")),
-            ("Delivery status callback", at("status")),
+            (text::t("settings_phone.hook_messages"), at("messages")),
+            (text::t("settings_phone.hook_status"), at("status")),
         ],
     }
 }
