@@ -4,6 +4,14 @@
   "use strict";
   const el = document.getElementById("activity");
   if (!el) return;
+  // Words from the page's catalogue block (see app.js).
+  var texts = {};
+  try { texts = JSON.parse(document.getElementById("citius-text").textContent); } catch (e) { /* no block: keys show */ }
+  var has = function (o, k) { return Object.prototype.hasOwnProperty.call(o, k); };
+  var t = function (key) { return has(texts, key) ? texts[key] : key; };
+  var tf = function (key, args) {
+    return t(key).replace(/\{(\w+)\}/g, function (all, name) { return has(args, name) ? String(args[name]) : all; });
+  };
   const url = el.dataset.activity;
   const csrf = el.dataset.csrf;
   let typingUntil = 0;
@@ -16,7 +24,7 @@
       if (seen && !mark) {
         mark = document.createElement("span");
         mark.className = "seen-mark";
-        mark.textContent = "Seen";
+        mark.textContent = t("script.seen");
         m.querySelector(".who").appendChild(mark);
       }
     });
@@ -24,9 +32,9 @@
 
   function render(others, customer) {
     var parts = (others || []).map(function (o) {
-      return o.activity === "typing" ? o.name + " is typing a reply…" : o.name + " is viewing";
+      return o.activity === "typing" ? tf("script.typing_reply", { name: o.name }) : tf("script.viewing", { name: o.name });
     });
-    if (customer && customer.typing) parts.unshift("The customer is typing…");
+    if (customer && customer.typing) parts.unshift(t("script.customer_typing"));
     if (customer) markSeen(customer.read_up_to);
     el.hidden = parts.length === 0;
     // textContent only: names are other people's input.

@@ -1,7 +1,23 @@
+// The words these scripts show come from the page: base.html renders them from the catalogue
+// (locales/en.toml) as JSON, so translations follow. t("script.copy") is a text; tf() fills in
+// its {placeholders}.
+var citiusText = (function () {
+  "use strict";
+  var texts = {};
+  try { texts = JSON.parse(document.getElementById("citius-text").textContent); } catch (e) { /* no block: keys show */ }
+  var has = function (o, k) { return Object.prototype.hasOwnProperty.call(o, k); };
+  var t = function (key) { return has(texts, key) ? texts[key] : key; };
+  var tf = function (key, args) {
+    return t(key).replace(/\{(\w+)\}/g, function (all, name) { return has(args, name) ? String(args[name]) : all; });
+  };
+  return { t: t, tf: tf };
+})();
+
 // Progressive enhancement: pages work without this script; with it they update live and answer
 // to keyboard shortcuts.
 (function () {
   "use strict";
+  var t = citiusText.t, tf = citiusText.tf;
 
   // Live updates: the server pushes workspace events; the page re-fetches the part that changed.
   function refresh(el, url) {
@@ -50,14 +66,14 @@
     var button = document.createElement("button");
     button.type = "button";
     button.className = "small";
-    button.textContent = "Copy";
+    button.textContent = t("script.copy");
     var status = document.createElement("span");
     status.setAttribute("role", "status");
     status.className = "hint";
     button.addEventListener("click", function () {
       navigator.clipboard.writeText(input.value).then(
-        function () { status.textContent = "Copied."; },
-        function () { input.focus(); status.textContent = "Press Ctrl+C (or Cmd+C) to copy."; });
+        function () { status.textContent = t("script.copied"); },
+        function () { input.focus(); status.textContent = t("script.copy_by_keyboard"); });
     });
     row.appendChild(button);
     row.appendChild(status);
@@ -84,7 +100,7 @@
       var add = document.createElement("button");
       add.type = "button";
       add.className = "small secondary";
-      add.textContent = "Add another promise";
+      add.textContent = t("script.add_another_promise");
       var sync = function () { add.hidden = rows.children.length >= 10; };
       add.addEventListener("click", function () {
         var n = rows.children.length + 1;
@@ -95,7 +111,7 @@
           var id = label.htmlFor.replace(/\d+$/, String(n));
           label.htmlFor = id;
           if (input) input.id = id;
-          if (/^Promise \d+$/.test(label.textContent)) label.textContent = "Promise " + n;
+          if (/^tr-promise-/.test(id)) label.textContent = tf("script.promise_n", { n: n });
         });
         rows.appendChild(row);
         sync();
@@ -161,13 +177,14 @@
 // Routing policy form: skill rules get as many rows as needed.
 (function () {
   "use strict";
+  var t = citiusText.t, tf = citiusText.tf;
   var rows = document.getElementById("rule-rows");
   if (!rows || !rows.lastElementChild) return;
   var max = Number(rows.dataset.max) || 50;
   var add = document.createElement("button");
   add.type = "button";
   add.className = "small secondary";
-  add.textContent = "Add another rule";
+  add.textContent = t("script.add_another_rule");
   var sync = function () { add.hidden = rows.children.length >= max; };
   add.addEventListener("click", function () {
     var n = rows.children.length + 1;
@@ -185,13 +202,13 @@
     });
     row.querySelectorAll("label[for]").forEach(function (label) { label.htmlFor = renumber(label.htmlFor); });
     var legend = row.querySelector("legend");
-    if (legend) legend.textContent = "Rule " + n;
+    if (legend) legend.textContent = tf("script.rule_n", { n: n });
     rows.appendChild(row);
     sync();
     row.querySelector("select, input").focus();
   });
   rows.parentNode.insertBefore(add, rows.nextSibling);
   var hint = document.getElementById("rule-rows-hint");
-  if (hint) hint.textContent = "Rows left empty are ignored.";
+  if (hint) hint.textContent = t("script.rows_left_empty");
   sync();
 })();

@@ -13,6 +13,11 @@
   var asked = false;
   var $ = function (id) { return document.getElementById(id); };
   var list = $("messages");
+  // Words from the frame's catalogue block (widget_frame.html renders them from locales/en.toml).
+  var texts = {};
+  try { texts = JSON.parse(document.getElementById("citius-text").textContent); } catch (e) { /* no block: keys show */ }
+  var has = function (o, k) { return Object.prototype.hasOwnProperty.call(o, k); };
+  var t = function (key) { return has(texts, key) ? texts[key] : key; };
 
   function remembered() {
     try { return localStorage.getItem(store); } catch (_) { return null; }
@@ -37,9 +42,9 @@
       body: body ? (isForm ? body : JSON.stringify(body)) : undefined,
     });
     if (!r.ok) {
-      var message = "Something went wrong; please try again.";
+      var message = t("widget_script.went_wrong");
       try { message = (await r.json()).error.message || message; } catch (_) { /* not JSON */ }
-      if (r.status === 429) message = "You are sending too fast; wait a moment.";
+      if (r.status === 429) message = t("widget_script.too_fast");
       throw new Error(message);
     }
     return r.status === 204 ? null : r.json();
@@ -51,7 +56,7 @@
     if (lastVisitorId && seenUpTo >= lastVisitorId) {
       var li = document.createElement("li");
       li.className = "seen";
-      li.textContent = "Seen";
+      li.textContent = t("widget_script.seen");
       list.appendChild(li);
     }
   }
@@ -100,7 +105,7 @@
 
   function applyState(st) {
     $("typing").hidden = !st.agent_typing;
-    $("online").textContent = st.agents_online ? "· online" : "· away";
+    $("online").textContent = st.agents_online ? "· " + t("widget_script.online") : "· " + t("widget_script.away");
     if (st.seen_up_to !== seenUpTo) {
       seenUpTo = st.seen_up_to;
       renderSeen();
@@ -214,7 +219,7 @@
       document.documentElement.style.setProperty("--accent", s.color);
       $("inbox-name").textContent = s.inbox_name;
       $("greeting").textContent = s.greeting;
-      $("online").textContent = s.agents_online ? "· online" : "· away";
+      $("online").textContent = s.agents_online ? "· " + t("widget_script.online") : "· " + t("widget_script.away");
       if (!s.agents_online && !s.conversation_id) {
         $("composer").hidden = true;
         $("offline").hidden = false;

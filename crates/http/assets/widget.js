@@ -10,13 +10,17 @@
   if (!key) return;
   var base = new URL(me.src).origin;
   var color = me.getAttribute("data-color") || "#1d5fbf";
+  // The launcher's words: the server fills them in from its catalogue (locales/en.toml) when it
+  // serves this script.
+  var texts = /*citius-text*/{};
+  var t = function (key) { return Object.prototype.hasOwnProperty.call(texts, key) ? texts[key] : key; };
 
   var button = document.createElement("button");
   button.type = "button";
   button.id = "citius-chat-launcher";
-  button.setAttribute("aria-label", "Open the chat");
+  button.setAttribute("aria-label", t("widget_script.open_the_chat"));
   button.setAttribute("aria-expanded", "false");
-  button.textContent = "Chat";
+  button.textContent = t("widget_script.chat");
   var b = button.style;
   b.position = "fixed"; b.right = "20px"; b.bottom = "20px"; b.zIndex = "2147483646";
   b.background = color; b.color = "#fff"; b.border = "0"; b.borderRadius = "24px";
@@ -38,7 +42,7 @@
     if (!frame) {
       frame = document.createElement("iframe");
       frame.id = "citius-chat-frame";
-      frame.title = "Chat with us";
+      frame.title = t("widget_script.chat_with_us");
       frame.src = base + "/widget/frame?key=" + encodeURIComponent(key);
       frame.setAttribute("allow", "clipboard-write");
       document.body.appendChild(frame);

@@ -37,6 +37,7 @@ mod phone;
 mod routing;
 mod settings;
 mod sla;
+pub(crate) mod text;
 mod webhooks;
 
 #[derive(Embed)]
@@ -116,7 +117,7 @@ fn page(t: impl Template) -> Response {
             .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "template failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "page could not be rendered").into_response()
+            (StatusCode::INTERNAL_SERVER_ERROR, text::t("error.render_failed")).into_response()
         }
     }
 }
@@ -180,22 +181,29 @@ fn csrf_of(caller: &Caller) -> String {
 /// Shows an error as a page of its own, keeping the navigation.
 async fn error_page(s: &AppState, caller: &Caller, e: AppError) -> Response {
     let (status, title) = match &e {
-        AppError::NotFound => (StatusCode::NOT_FOUND, "Not found"),
-        AppError::Forbidden => (StatusCode::FORBIDDEN, "Not allowed"),
-        AppError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Please check your input"),
-        AppError::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
-        AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Slow down"),
-        AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "Not available right now"),
+        AppError::NotFound => (StatusCode::NOT_FOUND, text::t("error.not_found")),
+        AppError::Forbidden => (StatusCode::FORBIDDEN, text::t("error.not_allowed")),
+        AppError::Invalid(_) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            text::t("error.check_input"),
+        ),
+        AppError::Conflict(_) => (StatusCode::CONFLICT, text::t("error.conflict")),
+        AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, text::t("error.slow_down")),
+        AppError::Unavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            text::t("error.unavailable"),
+        ),
         AppError::Unauthorized => return Redirect::to("/login").into_response(),
         AppError::Internal(cause) => {
             tracing::error!(error = %cause, "internal error on a page");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong")
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                text::t("error.went_wrong"),
+            )
         }
     };
     let message = match &e {
-        AppError::Internal(_) => {
-            "Something went wrong on our side; it has been logged.".to_string()
-        }
+        AppError::Internal(_) => text::t("error.went_wrong_logged").to_string(),
         other => sentence(&other.to_string()),
     };
     let mut res = page(ErrorPage {
@@ -259,7 +267,7 @@ async fn login_submit(
     Form(f): Form<LoginForm>,
 ) -> Response {
     if !same_origin(&headers) {
-        return (StatusCode::FORBIDDEN, "cross-site sign-in refused").into_response();
+        return (StatusCode::FORBIDDEN, text::t("login.cross_site")).into_response();
     }
     let ip = client_ip(&headers, Some(peer), s.config.trust_proxy);
     match s
@@ -282,20 +290,20 @@ async fn login_submit(
             let (status, message) = match e {
                 AppError::RateLimited { retry_after_secs } => (
                     StatusCode::TOO_MANY_REQUESTS,
-                    format!(
-                        "Too many failed attempts. Try again in {} minutes.",
-                        retry_after_secs.div_ceil(60)
+                    text::tf(
+                        "login.too_many_attempts",
+                        &[("minutes", &retry_after_secs.div_ceil(60))],
                     ),
                 ),
                 AppError::Unauthorized => (
                     StatusCode::UNAUTHORIZED,
-                    "Wrong email or password.".to_string(),
+                    text::t("login.wrong_password").to_string(),
                 ),
                 other => {
                     tracing::error!(error = %other, "sign-in failed");
                     (
                         StatusCode::INTERNAL_SERVER_ERROR,
-                        "Sign-in is not possible right now.".to_string(),
+                        text::t("login.unavailable").to_string(),
                     )
                 }
             };
@@ -336,11 +344,7 @@ fn check_csrf(caller: &Caller, sent: &str) -> Result<(), Box<Response>> {
         .unwrap_or("");
     if expected.is_empty() || !same_secret(sent, expected) {
         return Err(Box::new(
-            (
-                StatusCode::FORBIDDEN,
-                "This form has expired. Go back, reload the page and try again.",
-            )
-                .into_response(),
+            (StatusCode::FORBIDDEN, text::t("common.form_expired")).into_response(),
         ));
     }
     Ok(())
@@ -426,10 +430,10 @@ struct RowView {
 fn ago(t: Timestamp) -> String {
     let secs = (Timestamp::now().as_second() - t.as_second()).max(0);
     match secs {
-        0..=59 => "just now".into(),
-        60..=3599 => format!("{} min ago", secs / 60),
-        3600..=86_399 => format!("{} h ago", secs / 3600),
-        86_400..=604_799 => format!("{} d ago", secs / 86_400),
+        0..=59 => text::t("common.just_now").into(),
+        60..=3599 => text::tf("common.minutes_ago", &[("n", &(secs / 60))]),
+        3600..=86_399 => text::tf("common.hours_ago", &[("n", &(secs / 3600))]),
+        86_400..=604_799 => text::tf("common.days_ago", &[("n", &(secs / 86_400))]),
         _ => t.strftime("%Y-%m-%d").to_string(),
     }
 }
@@ -446,7 +450,7 @@ fn row(c: &Conversation, names: &HashMap<i64, String>) -> RowView {
         assignee: c
             .assignee_id
             .and_then(|a| names.get(&a).cloned())
-            .unwrap_or_else(|| "Unassigned".into()),
+            .unwrap_or_else(|| text::t("inbox.unassigned").into()),
         updated: ago(c.updated_at),
         updated_iso: c.updated_at.to_string(),
     }
@@ -490,7 +494,11 @@ impl InboxParams {
             match v.as_deref().map(str::trim) {
                 None | Some("") => Ok(None),
                 Some(n) => n.parse().map(Some).map_err(|_| {
-                    citius_domain::Invalid::field(field.to_string(), "must be a number").into()
+                    citius_domain::Invalid::field(
+                        field.to_string(),
+                        text::t("common.must_be_a_number"),
+                    )
+                    .into()
                 }),
             }
         };
@@ -514,11 +522,11 @@ fn view_query(view: &str) -> (ConversationQuery, &'static str) {
         ..Default::default()
     };
     match view {
-        "unassigned" => (q("open,pending", Some("none")), "Unassigned"),
-        "all" => (q("open,pending", None), "All open"),
-        "snoozed" => (q("snoozed", None), "Snoozed"),
-        "resolved" => (q("resolved,closed", None), "Resolved"),
-        _ => (q("open,pending", Some("me")), "Mine"),
+        "unassigned" => (q("open,pending", Some("none")), text::t("inbox.unassigned")),
+        "all" => (q("open,pending", None), text::t("inbox.view_all")),
+        "snoozed" => (q("snoozed", None), text::t("inbox.view_snoozed")),
+        "resolved" => (q("resolved,closed", None), text::t("inbox.view_resolved")),
+        _ => (q("open,pending", Some("me")), text::t("inbox.view_mine")),
     }
 }
 
@@ -575,7 +583,7 @@ async fn shown(
         return Ok((
             Shown {
                 view: "custom".into(),
-                title: "Filtered".into(),
+                title: text::t("inbox.view_filtered").into(),
                 query: filter_query(&filters),
                 filters: filters.clone(),
                 saved: None,
@@ -668,31 +676,31 @@ async fn inbox(
     let views = vec![
         ViewLink {
             key: "mine",
-            label: "Mine",
+            label: text::t("inbox.view_mine"),
             count: count(|c| c.mine_open),
             current: view == "mine",
         },
         ViewLink {
             key: "unassigned",
-            label: "Unassigned",
+            label: text::t("inbox.unassigned"),
             count: count(|c| c.unassigned_open),
             current: view == "unassigned",
         },
         ViewLink {
             key: "all",
-            label: "All open",
+            label: text::t("inbox.view_all"),
             count: count(|c| c.open),
             current: view == "all",
         },
         ViewLink {
             key: "snoozed",
-            label: "Snoozed",
+            label: text::t("inbox.view_snoozed"),
             count: count(|c| c.snoozed),
             current: view == "snoozed",
         },
         ViewLink {
             key: "resolved",
-            label: "Resolved",
+            label: text::t("inbox.view_resolved"),
             count: None,
             current: view == "resolved",
         },
@@ -787,8 +795,8 @@ struct TextLine {
 fn text_line(m: &citius_domain::records::Message) -> Option<TextLine> {
     let t = m.text.as_ref()?;
     let (channel, address) = match t.customer_address.strip_prefix("whatsapp:") {
-        Some(number) => ("WhatsApp", number.to_string()),
-        None => ("SMS", t.customer_address.clone()),
+        Some(number) => (text::t("common.whatsapp"), number.to_string()),
+        None => (text::t("common.sms"), t.customer_address.clone()),
     };
     Some(TextLine {
         channel,
@@ -832,85 +840,115 @@ fn describe_event(e: &citius_domain::records::Event, names: &HashMap<i64, String
     let who = e
         .actor_user_id
         .and_then(|id| names.get(&id).cloned())
-        .or_else(|| rule.map(|r| format!("Rule \u{201c}{r}\u{201d}")))
+        .or_else(|| rule.map(|r| text::tf("events.rule", &[("rule", &r)])))
         .unwrap_or_else(|| "Citius".into());
     let name_of = |v: &serde_json::Value| v.as_i64().and_then(|id| names.get(&id).cloned());
     let d = &e.data;
     let s = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
     match e.kind {
-        K::Created => format!("{who} opened this conversation"),
+        K::Created => text::tf("events.created", &[("who", &who)]),
         K::MessageAdded => String::new(),
         K::Assigned if d.pointer("/routing/summary").is_some_and(|v| v.is_string()) => {
-            let to = name_of(&d["assignee_id"]).unwrap_or_else(|| "an agent".into());
+            let to =
+                name_of(&d["assignee_id"]).unwrap_or_else(|| text::t("events.an_agent").into());
             let why = d.pointer("/routing/summary").and_then(|v| v.as_str());
-            format!("Routed to {to}: {}", why.unwrap_or_default())
+            text::tf(
+                "events.routed",
+                &[("to", &to), ("why", &why.unwrap_or_default())],
+            )
         }
         K::Assigned | K::Transferred => {
-            let to = name_of(&d["assignee_id"]).unwrap_or_else(|| "nobody".into());
-            let verb = if e.kind == K::Transferred {
-                "transferred to"
+            let to = name_of(&d["assignee_id"]).unwrap_or_else(|| text::t("events.nobody").into());
+            if e.kind == K::Transferred {
+                text::tf("events.transferred", &[("who", &who), ("to", &to)])
             } else {
-                "assigned to"
-            };
-            format!("{who} {verb} {to}")
+                text::tf("events.assigned", &[("who", &who), ("to", &to)])
+            }
         }
-        K::StatusChanged => format!("{who} changed the status from {} to {}", s("from"), s("to")),
-        K::PriorityChanged => format!(
-            "{who} changed the priority from {} to {}",
-            s("from"),
-            s("to")
+        K::StatusChanged => text::tf(
+            "events.status_changed",
+            &[("who", &who), ("from", &s("from")), ("to", &s("to"))],
         ),
-        K::Tagged => format!("{who} tagged {}", join(&d["tags"])),
-        K::Untagged => format!("{who} removed tag {}", join(&d["tags"])),
-        K::SubjectChanged => format!("{who} renamed the conversation"),
-        K::FieldsChanged => format!("{who} changed custom fields"),
-        K::CustomerMerged => format!("{who} merged the customer into another"),
-        K::Queued => format!("Waiting for an agent: {}", s("reason")),
-        K::Requeued => format!("Back in the queue: {}", s("reason")),
+        K::PriorityChanged => text::tf(
+            "events.priority_changed",
+            &[("who", &who), ("from", &s("from")), ("to", &s("to"))],
+        ),
+        K::Tagged => text::tf(
+            "events.tagged",
+            &[("who", &who), ("tags", &join(&d["tags"]))],
+        ),
+        K::Untagged => text::tf(
+            "events.untagged",
+            &[("who", &who), ("tags", &join(&d["tags"]))],
+        ),
+        K::SubjectChanged => text::tf("events.subject_changed", &[("who", &who)]),
+        K::FieldsChanged => text::tf("events.fields_changed", &[("who", &who)]),
+        K::CustomerMerged => text::tf("events.customer_merged", &[("who", &who)]),
+        K::Queued => text::tf("events.queued", &[("reason", &s("reason"))]),
+        K::Requeued => text::tf("events.requeued", &[("reason", &s("reason"))]),
         K::Overflowed => {
             let to = d["team_id"]
                 .as_i64()
-                .map(|t| format!("team {t}"))
+                .map(|t| text::tf("events.team_n", &[("id", &t)]))
                 .unwrap_or_default();
-            format!("Waited too long: overflowed to {to}")
+            text::tf("events.overflowed", &[("to", &to)])
         }
         K::TransferOffered => {
-            let to = name_of(&d["to_user_id"]).unwrap_or_else(|| "a team".into());
-            format!("{who} offered this conversation to {to}")
+            let to = name_of(&d["to_user_id"]).unwrap_or_else(|| text::t("events.a_team").into());
+            text::tf("events.transfer_offered", &[("who", &who), ("to", &to)])
         }
         K::TransferDeclined => {
             let why = s("reason");
-            let why = if why.is_empty() {
-                String::new()
+            if why.is_empty() {
+                text::tf("events.transfer_declined", &[("who", &who)])
             } else {
-                format!(": {why}")
-            };
-            format!("{who} declined the transfer{why}")
+                text::tf(
+                    "events.transfer_declined_why",
+                    &[("who", &who), ("reason", &why)],
+                )
+            }
         }
-        K::TransferExpired => "The transfer offer expired unanswered".to_string(),
-        K::TransferCancelled => format!("{who} withdrew the transfer offer"),
-        K::FollowUpAdded => format!("{who} added a follow-up: {}", s("text")),
-        K::FollowUpDone => format!("{who} completed a follow-up: {}", s("text")),
-        K::FollowUpDue => format!("Follow-up overdue: {}", s("text")),
-        K::SlaApplied => format!("SLA policy \u{201c}{}\u{201d} applies", s("policy_name")),
-        K::SlaWarning => format!(
-            "{} due soon (SLA \u{201c}{}\u{201d})",
-            metric_label(&s("metric")),
-            s("policy_name")
+        K::TransferExpired => text::t("events.transfer_expired").to_string(),
+        K::TransferCancelled => text::tf("events.transfer_cancelled", &[("who", &who)]),
+        K::FollowUpAdded => text::tf(
+            "events.follow_up_added",
+            &[("who", &who), ("text", &s("text"))],
         ),
-        K::SlaBreached => format!(
-            "{} target missed (SLA \u{201c}{}\u{201d})",
-            metric_label(&s("metric")),
-            s("policy_name")
+        K::FollowUpDone => text::tf(
+            "events.follow_up_done",
+            &[("who", &who), ("text", &s("text"))],
         ),
-        K::RuleStopped => format!("Automation stopped: {}", s("reason")),
-        K::EmailSent => format!("Email sent to {}", s("to")),
-        K::EmailFailed => format!("Email to {} not delivered: {}", s("to"), s("error")),
-        K::TextFailed => format!("Text to {} not delivered: {}", s("to"), s("error")),
+        K::FollowUpDue => text::tf("events.follow_up_due", &[("text", &s("text"))]),
+        K::SlaApplied => text::tf("events.sla_applied", &[("policy", &s("policy_name"))]),
+        K::SlaWarning => text::tf(
+            "events.sla_warning",
+            &[
+                ("metric", &metric_label(&s("metric"))),
+                ("policy", &s("policy_name")),
+            ],
+        ),
+        K::SlaBreached => text::tf(
+            "events.sla_breached",
+            &[
+                ("metric", &metric_label(&s("metric"))),
+                ("policy", &s("policy_name")),
+            ],
+        ),
+        K::RuleStopped => text::tf("events.rule_stopped", &[("reason", &s("reason"))]),
+        K::EmailSent => text::tf("events.email_sent", &[("to", &s("to"))]),
+        K::EmailFailed => text::tf(
+            "events.email_failed",
+            &[("to", &s("to")), ("error", &s("error"))],
+        ),
+        K::TextFailed => text::tf(
+            "events.text_failed",
+            &[("to", &s("to")), ("error", &s("error"))],
+        ),
         K::CallUpdated => describe_call(d),
         K::Mentioned => {
-            let whom = name_of(&d["user_id"]).unwrap_or_else(|| "a colleague".into());
-            format!("{who} mentioned {whom}")
+            let whom =
+                name_of(&d["user_id"]).unwrap_or_else(|| text::t("events.a_colleague").into());
+            text::tf("events.mentioned", &[("who", &who), ("whom", &whom)])
         }
     }
 }
@@ -925,26 +963,26 @@ fn describe_call(d: &serde_json::Value) -> String {
     };
     if s("change") == "recording" {
         return match minutes("recording_secs") {
-            Some(m) => format!("Call recording ({m})"),
-            None => "Call recording".into(),
+            Some(m) => text::tf("events.call_recording_length", &[("length", &m)]),
+            None => text::t("events.call_recording").into(),
         };
     }
     match s("phase").as_str() {
         "ringing" if d["outbound"].as_bool() == Some(true) => {
-            format!("Calling {}", s("customer_number"))
+            text::tf("events.calling", &[("number", &s("customer_number"))])
         }
-        "ringing" => format!("Incoming call from {}", s("customer_number")),
-        "answered" => "Call answered".into(),
+        "ringing" => text::tf("events.incoming_call", &[("number", &s("customer_number"))]),
+        "answered" => text::t("events.call_answered").into(),
         "transferred" => match s("transferred_to").as_str() {
-            "" => "Call transferred".into(),
-            to => format!("Call transferred to {to}"),
+            "" => text::t("events.call_transferred").into(),
+            to => text::tf("events.call_transferred_to", &[("to", &to)]),
         },
         "completed" => match minutes("duration_secs") {
-            Some(m) => format!("Call ended after {m}"),
-            None => "Call ended".into(),
+            Some(m) => text::tf("events.call_ended_after", &[("length", &m)]),
+            None => text::t("events.call_ended").into(),
         },
-        "missed" => format!("Missed call ({})", s("provider_status")),
-        other => format!("Call {other}"),
+        "missed" => text::tf("events.call_missed", &[("status", &s("provider_status"))]),
+        other => text::tf("events.call_other", &[("phase", &other)]),
     }
 }
 
@@ -960,10 +998,10 @@ fn recording_link(e: &citius_domain::records::Event) -> Option<String> {
 /// How people name an SLA metric.
 pub(crate) fn metric_label(metric: &str) -> &'static str {
     match metric {
-        "first_response" => "First response",
-        "next_response" => "Next response",
-        "resolution" => "Resolution",
-        _ => "SLA",
+        "first_response" => text::t("sla.first_response"),
+        "next_response" => text::t("sla.next_response"),
+        "resolution" => text::t("sla.resolution"),
+        _ => text::t("sla.sla"),
     }
 }
 
@@ -997,7 +1035,7 @@ fn timeline_view(
                     _ => m
                         .author_user_id
                         .and_then(|id| names.get(&id).cloned())
-                        .unwrap_or_else(|| "Agent".into()),
+                        .unwrap_or_else(|| text::t("conversation.agent").into()),
                 },
                 time: ago(m.created_at),
                 time_iso: m.created_at.to_string(),
@@ -1362,10 +1400,9 @@ fn optional_id(v: Option<&str>) -> Result<Option<Option<i64>>, AppError> {
     match v {
         None => Ok(None),
         Some("") => Ok(Some(None)),
-        Some(x) => x
-            .parse()
-            .map(|id| Some(Some(id)))
-            .map_err(|_| citius_domain::Invalid::field("id", "is not a number").into()),
+        Some(x) => x.parse().map(|id| Some(Some(id))).map_err(|_| {
+            citius_domain::Invalid::field("id", text::t("common.is_not_a_number")).into()
+        }),
     }
 }
 

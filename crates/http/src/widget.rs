@@ -30,6 +30,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
+use crate::ui::text;
 
 pub fn routes() -> Router<AppState> {
     let api = Router::new()
@@ -541,16 +542,23 @@ pub async fn file(
 
 // ---- The loader and the chat page ------------------------------------------------------------
 
-/// The script a website embeds: it adds the launcher button and the chat frame.
+/// The script a website embeds: it adds the launcher button and the chat frame. Its words come
+/// from the catalogue, filled in where the script marks them (the page it runs on is not ours,
+/// so there is no page block to read them from).
 async fn loader() -> Response {
-    match crate::ui::Assets::get("widget.js") {
-        Some(f) => (
+    static SCRIPT: std::sync::LazyLock<Option<String>> = std::sync::LazyLock::new(|| {
+        let f = crate::ui::Assets::get("widget.js")?;
+        let source = String::from_utf8_lossy(&f.data).into_owned();
+        Some(source.replacen("/*citius-text*/{}", text::widget_script_texts(), 1))
+    });
+    match SCRIPT.as_deref() {
+        Some(script) => (
             [
                 (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
                 (header::CACHE_CONTROL, "public, max-age=300"),
                 (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
             ],
-            f.data,
+            script,
         )
             .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),

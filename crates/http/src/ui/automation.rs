@@ -18,7 +18,7 @@ use citius_domain::paging::PageRequest;
 
 use super::form_value as value;
 use super::settings::{fixable, see_other, with_status};
-use super::{Nav, check_csrf, csv, error_page, nav, page};
+use super::{Nav, check_csrf, csv, error_page, nav, page, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
 use crate::state::AppState;
@@ -37,50 +37,104 @@ pub(super) fn routes() -> Router<AppState> {
 
 const ROWS: usize = 3;
 
-const TRIGGERS: [(&str, &str); 6] = [
-    ("conversation_created", "A conversation is created"),
-    ("message_received", "The customer writes"),
-    ("conversation_updated", "A conversation changes"),
-    ("sla_warning", "An SLA target is near"),
-    ("sla_breached", "An SLA target is missed"),
-    ("idle", "A conversation sits unchanged for"),
-];
+/// What can start a rule, as (trigger, label).
+fn trigger_choices() -> [(&'static str, &'static str); 6] {
+    [
+        (
+            "conversation_created",
+            text::t("settings_automation.trigger_conversation_created"),
+        ),
+        (
+            "message_received",
+            text::t("settings_automation.trigger_message_received"),
+        ),
+        (
+            "conversation_updated",
+            text::t("settings_automation.trigger_conversation_updated"),
+        ),
+        (
+            "sla_warning",
+            text::t("settings_automation.trigger_sla_warning"),
+        ),
+        (
+            "sla_breached",
+            text::t("settings_automation.trigger_sla_breached"),
+        ),
+        ("idle", text::t("settings_automation.trigger_idle")),
+    ]
+}
 
-const FIELDS: [(&str, &str); 13] = [
-    ("message", "Customer's message"),
-    ("subject", "Subject"),
-    ("status", "Status"),
-    ("priority", "Priority"),
-    ("channel", "Channel"),
-    ("tags", "Tags"),
-    ("customer.email", "Customer email"),
-    ("customer.name", "Customer name"),
-    ("customer.attributes.tier", "Customer tier"),
-    ("business_hours", "Business hours (open or closed)"),
-    ("assignee_id", "Assignee (id)"),
-    ("team_id", "Team (id)"),
-    ("hours_since_created", "Hours since created"),
-];
+/// What a condition can look at, as (field, label).
+fn field_choices() -> [(&'static str, &'static str); 13] {
+    [
+        ("message", text::t("settings_automation.field_message")),
+        ("subject", text::t("settings_automation.field_subject")),
+        ("status", text::t("settings_automation.field_status")),
+        ("priority", text::t("settings_automation.field_priority")),
+        ("channel", text::t("settings_automation.field_channel")),
+        ("tags", text::t("settings_automation.field_tags")),
+        (
+            "customer.email",
+            text::t("settings_automation.field_customer_email"),
+        ),
+        (
+            "customer.name",
+            text::t("settings_automation.field_customer_name"),
+        ),
+        (
+            "customer.attributes.tier",
+            text::t("settings_automation.field_customer_attributes_tier"),
+        ),
+        (
+            "business_hours",
+            text::t("settings_automation.field_business_hours"),
+        ),
+        (
+            "assignee_id",
+            text::t("settings_automation.field_assignee_id"),
+        ),
+        ("team_id", text::t("settings_automation.field_team_id")),
+        (
+            "hours_since_created",
+            text::t("settings_automation.field_hours_since_created"),
+        ),
+    ]
+}
 
-const ACTIONS: [(&str, &str); 10] = [
-    ("set_priority", "Set priority to"),
-    ("set_status", "Set status to"),
-    ("add_tags", "Add tags"),
-    ("remove_tags", "Remove tags"),
-    ("assign", "Assign to (agent email)"),
-    ("set_team", "Move to team (name)"),
-    ("add_note", "Add an internal note"),
-    ("reply", "Reply with (placeholders allowed)"),
-    ("snooze", "Snooze for (hours)"),
-    ("send_webhook", "Send to webhook (endpoint URL)"),
-];
+/// What a rule can do, as (action, label).
+fn action_choices() -> [(&'static str, &'static str); 10] {
+    [
+        (
+            "set_priority",
+            text::t("settings_automation.action_set_priority"),
+        ),
+        (
+            "set_status",
+            text::t("settings_automation.action_set_status"),
+        ),
+        ("add_tags", text::t("settings_automation.action_add_tags")),
+        (
+            "remove_tags",
+            text::t("settings_automation.action_remove_tags"),
+        ),
+        ("assign", text::t("settings_automation.action_assign")),
+        ("set_team", text::t("settings_automation.action_set_team")),
+        ("add_note", text::t("settings_automation.action_add_note")),
+        ("reply", text::t("settings_automation.action_reply")),
+        ("snooze", text::t("settings_automation.action_snooze")),
+        (
+            "send_webhook",
+            text::t("settings_automation.action_send_webhook"),
+        ),
+    ]
+}
 
 fn notice(key: Option<&str>) -> Option<&'static str> {
     Some(match key? {
-        "rule-saved" => "Rule saved. It runs on what happens from now on.",
-        "rule-toggled" => "Rule turned on or off.",
-        "rule-moved" => "Order saved: rules run top to bottom.",
-        "rule-deleted" => "Rule deleted. Its past runs stay in the log.",
+        "rule-saved" => text::t("settings_automation.saved"),
+        "rule-toggled" => text::t("settings_automation.toggled"),
+        "rule-moved" => text::t("settings_automation.moved"),
+        "rule-deleted" => text::t("settings_automation.deleted"),
         _ => return None,
     })
 }
@@ -253,7 +307,10 @@ impl RuleDraft {
                 continue;
             }
             let op = Op::parse(op).map_err(|_| {
-                Invalid::field(format!("conditions.all[{i}].op"), "choose a comparison")
+                Invalid::field(
+                    format!("conditions.all[{i}].op"),
+                    text::t("settings_automation.choose_comparison"),
+                )
             })?;
             let v = v.trim();
             let value = match op {
@@ -297,11 +354,11 @@ impl RuleDraft {
                 "" => continue,
                 "set_priority" => Action::SetPriority {
                     priority: Priority::parse(v)
-                        .map_err(|_| at("give low, normal, high or urgent"))?,
+                        .map_err(|_| at(text::t("settings_automation.give_priority")))?,
                 },
                 "set_status" => Action::SetStatus {
                     status: Status::parse(v)
-                        .map_err(|_| at("give open, pending, resolved or closed"))?,
+                        .map_err(|_| at(text::t("settings_automation.give_status")))?,
                 },
                 "add_tags" => Action::AddTags { tags: tags() },
                 "remove_tags" => Action::RemoveTags { tags: tags() },
@@ -312,14 +369,16 @@ impl RuleDraft {
                     template: v.to_string(),
                 },
                 "snooze" => Action::Snooze {
-                    hours: v.parse().map_err(|_| at("give a whole number of hours"))?,
+                    hours: v
+                        .parse()
+                        .map_err(|_| at(text::t("settings_automation.whole_hours")))?,
                 },
                 "send_webhook" => {
                     let endpoints = s.app.webhook_endpoints(a).await?;
                     let e = endpoints
                         .iter()
                         .find(|e| e.url == v)
-                        .ok_or_else(|| at("no webhook endpoint has this URL"))?;
+                        .ok_or_else(|| at(text::t("settings_automation.no_endpoint")))?;
                     Action::SendWebhook { endpoint_id: e.id }
                 }
                 "assign" => {
@@ -327,7 +386,7 @@ impl RuleDraft {
                     let user = users
                         .iter()
                         .find(|u| u.email.eq_ignore_ascii_case(v))
-                        .ok_or_else(|| at("no agent has this email"))?;
+                        .ok_or_else(|| at(text::t("settings_automation.no_agent")))?;
                     Action::Assign {
                         user_id: Some(user.id),
                     }
@@ -337,12 +396,12 @@ impl RuleDraft {
                     let team = teams
                         .iter()
                         .find(|t| t.name.eq_ignore_ascii_case(v))
-                        .ok_or_else(|| at("no team has this name"))?;
+                        .ok_or_else(|| at(text::t("settings_automation.no_team_named")))?;
                     Action::SetTeam {
                         team_id: Some(team.id),
                     }
                 }
-                _ => return Err(at("choose an action")),
+                _ => return Err(at(text::t("settings_automation.choose_action"))),
             });
         }
         let conditions = if self.match_any {
@@ -358,10 +417,9 @@ impl RuleDraft {
         };
         let after_hours = match self.after_hours.as_str() {
             "" => None,
-            h => Some(
-                h.parse::<u32>()
-                    .map_err(|_| Invalid::field("after_hours", "give a whole number of hours"))?,
-            ),
+            h => Some(h.parse::<u32>().map_err(|_| {
+                Invalid::field("after_hours", text::t("settings_automation.whole_hours"))
+            })?),
         };
         Ok(RuleInput {
             name: self.name.clone(),
@@ -386,10 +444,26 @@ struct RuleRow {
 }
 
 fn trigger_label(t: Trigger) -> &'static str {
-    TRIGGERS
+    trigger_choices()
         .iter()
         .find(|(k, _)| *k == t.as_str())
         .map_or("", |(_, l)| l)
+}
+
+/// How a comparison reads in a condition.
+fn op_label(op: Op) -> &'static str {
+    match op {
+        Op::Equals => text::t("settings_automation.op_equals"),
+        Op::NotEquals => text::t("settings_automation.op_not_equals"),
+        Op::In => text::t("settings_automation.op_in"),
+        Op::NotIn => text::t("settings_automation.op_not_in"),
+        Op::Contains => text::t("settings_automation.op_contains"),
+        Op::NotContains => text::t("settings_automation.op_not_contains"),
+        Op::Gt => text::t("settings_automation.op_gt"),
+        Op::Lt => text::t("settings_automation.op_lt"),
+        Op::IsSet => text::t("settings_automation.op_is_set"),
+        Op::IsNotSet => text::t("settings_automation.op_is_not_set"),
+    }
 }
 
 fn describe_value(v: &serde_json::Value) -> String {
@@ -403,27 +477,46 @@ fn describe_value(v: &serde_json::Value) -> String {
 
 fn describe_action(a: &Action) -> String {
     match a {
-        Action::SetStatus { status } => format!("status {status}"),
-        Action::SetPriority { priority } => format!("priority {priority}"),
-        Action::Assign { user_id: Some(u) } => format!("assign to agent {u}"),
-        Action::Assign { user_id: None } => "unassign".into(),
-        Action::SetTeam { team_id: Some(t) } => format!("team {t}"),
-        Action::SetTeam { team_id: None } => "no team".into(),
-        Action::AddTags { tags } => format!("tag {}", tags.join(", ")),
-        Action::RemoveTags { tags } => format!("untag {}", tags.join(", ")),
-        Action::AddNote { .. } => "add a note".into(),
-        Action::Reply { .. } => "reply".into(),
-        Action::Snooze { hours } => format!("snooze {hours} h"),
-        Action::SendWebhook { endpoint_id } => format!("webhook {endpoint_id}"),
+        Action::SetStatus { status } => {
+            text::tf("settings_automation.does_status", &[("status", &status)])
+        }
+        Action::SetPriority { priority } => text::tf(
+            "settings_automation.does_priority",
+            &[("priority", &priority)],
+        ),
+        Action::Assign { user_id: Some(u) } => {
+            text::tf("settings_automation.does_assign", &[("id", &u)])
+        }
+        Action::Assign { user_id: None } => text::t("settings_automation.does_unassign").into(),
+        Action::SetTeam { team_id: Some(t) } => {
+            text::tf("settings_automation.does_team", &[("id", &t)])
+        }
+        Action::SetTeam { team_id: None } => text::t("settings_automation.does_no_team").into(),
+        Action::AddTags { tags } => text::tf(
+            "settings_automation.does_tag",
+            &[("tags", &tags.join(", "))],
+        ),
+        Action::RemoveTags { tags } => text::tf(
+            "settings_automation.does_untag",
+            &[("tags", &tags.join(", "))],
+        ),
+        Action::AddNote { .. } => text::t("settings_automation.does_note").into(),
+        Action::Reply { .. } => text::t("settings_automation.does_reply").into(),
+        Action::Snooze { hours } => {
+            text::tf("settings_automation.does_snooze", &[("hours", &hours)])
+        }
+        Action::SendWebhook { endpoint_id } => {
+            text::tf("settings_automation.does_webhook", &[("id", &endpoint_id)])
+        }
     }
 }
 
 fn rule_row(r: &RuleInfo, i: usize, n: usize) -> RuleRow {
     let c = &r.rule.conditions;
     let (list, joiner) = if c.any.is_empty() {
-        (&c.all, " and ")
+        (&c.all, format!(" {} ", text::t("common.and")))
     } else {
-        (&c.any, " or ")
+        (&c.any, format!(" {} ", text::t("common.or")))
     };
     let conditions = list
         .iter()
@@ -431,24 +524,27 @@ fn rule_row(r: &RuleInfo, i: usize, n: usize) -> RuleRow {
             format!(
                 "{} {} {}",
                 c.field,
-                c.op.as_str().replace('_', " "),
+                op_label(c.op),
                 describe_value(&c.value)
             )
             .trim()
             .to_string()
         })
         .collect::<Vec<_>>()
-        .join(joiner);
+        .join(&joiner);
     RuleRow {
         id: r.id,
         name: r.rule.name.clone(),
         enabled: r.rule.enabled.unwrap_or(true),
         when: match r.rule.after_hours {
-            Some(h) => format!("{} {h} h", trigger_label(r.rule.trigger)),
+            Some(h) => text::tf(
+                "settings_automation.when_after",
+                &[("trigger", &trigger_label(r.rule.trigger)), ("hours", &h)],
+            ),
             None => trigger_label(r.rule.trigger).to_string(),
         },
         conditions: if conditions.is_empty() {
-            "always".into()
+            text::t("settings_automation.always").into()
         } else {
             conditions
         },
@@ -514,7 +610,7 @@ struct RulesPage {
     report: Option<DryRunReport>,
     triggers: Vec<(&'static str, &'static str)>,
     fields: Vec<(&'static str, &'static str)>,
-    ops: Vec<&'static str>,
+    ops: Vec<(&'static str, &'static str)>,
     kinds: Vec<(&'static str, &'static str)>,
     notice: Option<&'static str>,
     error: Option<String>,
@@ -559,10 +655,10 @@ async fn rules_view(
         runs: runs.items.into_iter().map(run_row).collect(),
         draft: draft.unwrap_or_else(RuleDraft::blank),
         report,
-        triggers: TRIGGERS.to_vec(),
-        fields: FIELDS.to_vec(),
-        ops: Op::ALL.iter().map(|o| o.as_str()).collect(),
-        kinds: ACTIONS.to_vec(),
+        triggers: trigger_choices().to_vec(),
+        fields: field_choices().to_vec(),
+        ops: Op::ALL.iter().map(|o| (o.as_str(), op_label(*o))).collect(),
+        kinds: action_choices().to_vec(),
         notice,
         error: None,
     });

@@ -14,7 +14,7 @@ use citius_domain::records::{ChatWidget, Inbox};
 
 use super::form_value as value;
 use super::settings::{fixable, see_other, with_status};
-use super::{Nav, check_csrf, csv, error_page, nav, page};
+use super::{Nav, check_csrf, csv, error_page, nav, page, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
 use crate::state::AppState;
@@ -29,10 +29,8 @@ pub(super) fn routes() -> Router<AppState> {
 
 fn notice(key: Option<&str>) -> Option<&'static str> {
     Some(match key? {
-        "saved" => "Saved. Paste the snippet into your website.",
-        "rotated" => {
-            "New key made: update the snippet on your website; the old one no longer works."
-        }
+        "saved" => text::t("settings_chat.saved"),
+        "rotated" => text::t("settings_chat.rotated"),
         _ => return None,
     })
 }
@@ -127,7 +125,7 @@ async fn list(
     let widget_of = |id: i64| widgets.iter().find(|w| w.inbox_id == id);
     let sites = |w: &ChatWidget| {
         if w.allowed_origins.is_empty() {
-            "any site".to_string()
+            text::t("settings_chat.any_site").to_string()
         } else {
             w.allowed_origins.join(", ")
         }

@@ -10,7 +10,7 @@ use citius_domain::customer::IdentityKind;
 
 use super::form_value as value;
 use super::settings::see_other;
-use super::{check_csrf, error_page};
+use super::{check_csrf, error_page, text};
 use crate::auth::WebSession;
 use crate::extract::Path;
 use crate::state::AppState;
@@ -29,9 +29,9 @@ pub(super) struct NoticeParam {
 
 pub(super) fn notice(key: Option<&str>) -> Option<&'static str> {
     Some(match key? {
-        "merged" => "Merged: both histories are on this customer now.",
-        "split" => "Split off: this identity is its own customer now.",
-        "dismissed" => "Noted: they will not be suggested as duplicates again.",
+        "merged" => text::t("customers.merged"),
+        "split" => text::t("customers.split"),
+        "dismissed" => text::t("customers.dismissed"),
         _ => return None,
     })
 }
@@ -48,8 +48,8 @@ pub(super) struct DuplicateView {
 impl From<MergeSuggestion> for DuplicateView {
     fn from(m: MergeSuggestion) -> Self {
         let why = match m.reason.as_str() {
-            "claimed_identity" => format!("said {} is theirs", m.detail),
-            _ => format!("same name, {}", m.detail),
+            "claimed_identity" => text::tf("customers.why_claimed", &[("identity", &m.detail)]),
+            _ => text::tf("customers.why_same_name", &[("detail", &m.detail)]),
         };
         Self {
             customer_id: m.customer_id,
@@ -73,7 +73,8 @@ async fn merge(
     let source = match value(&f, "source_id").trim().parse::<i64>() {
         Ok(v) => v,
         Err(_) => {
-            let e = citius_domain::Invalid::field("source_id", "must be a customer number");
+            let e =
+                citius_domain::Invalid::field("source_id", text::t("customers.must_be_a_number"));
             return error_page(&s, &caller, e.into()).await;
         }
     };

@@ -24,6 +24,7 @@ use serde::Deserialize;
 
 use super::{
     CsrfOnly, Extras, Nav, ago, check_csrf, conversation_page, error_page, nav, page, sentence,
+    text,
 };
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
@@ -44,17 +45,15 @@ pub(super) fn routes() -> Router<AppState> {
 /// the address cannot put words on the page.
 pub(super) fn notice(key: Option<&str>) -> Option<&'static str> {
     Some(match key? {
-        "transfer-offered" => {
-            "Transfer offered. The conversation stays where it is until the offer is accepted."
-        }
-        "transferred" => "Conversation transferred, with the capsule on top.",
-        "transfer-accepted" => "You took over this conversation. Start with the handoff below.",
-        "transfer-declined" => "You declined the transfer.",
-        "transfer-withdrawn" => "Transfer offer withdrawn.",
-        "follow-up-added" => "Follow-up added.",
-        "follow-up-done" => "Follow-up marked done.",
-        "macro-applied" => "Macro applied.",
-        "email-queued" => "The email is queued to be sent again.",
+        "transfer-offered" => text::t("handoff.offered_notice"),
+        "transferred" => text::t("handoff.transferred_notice"),
+        "transfer-accepted" => text::t("handoff.accepted_notice"),
+        "transfer-declined" => text::t("handoff.declined_notice"),
+        "transfer-withdrawn" => text::t("handoff.withdrawn_notice"),
+        "follow-up-added" => text::t("follow_ups.added"),
+        "follow-up-done" => text::t("follow_ups.marked_done"),
+        "macro-applied" => text::t("conversation.macro_applied"),
+        "email-queued" => text::t("conversation.email_queued"),
         _ => return None,
     })
 }
@@ -83,7 +82,7 @@ fn parse_local(field: &str, v: &str) -> Result<Option<Timestamp>, Invalid> {
         .ok()
         .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
         .map(|z| Some(z.timestamp()))
-        .ok_or_else(|| Invalid::field(field, "must be a date and time"))
+        .ok_or_else(|| Invalid::field(field, text::t("common.must_be_a_date")))
 }
 
 fn first_name(name: &str) -> &str {
@@ -92,13 +91,16 @@ fn first_name(name: &str) -> &str {
 
 /// What the customer is told when someone takes over, for the receiver called `who`.
 fn suggestion(who: &str) -> String {
-    format!("{who} is taking over and has the full context, so you won't need to repeat anything.")
+    text::tf("handoff.suggestion", &[("who", &who)])
 }
 
-const A_COLLEAGUE: &str = "A colleague";
+/// Who takes over when nobody in particular is picked, for the message to the customer.
+fn a_colleague() -> &'static str {
+    text::t("handoff.a_colleague")
+}
 
 fn team_who(name: &str) -> String {
-    format!("The {name} team")
+    text::tf("handoff.team_who", &[("name", &name)])
 }
 
 // ---- Capsule ------------------------------------------------------------------------------
@@ -159,7 +161,8 @@ pub(super) fn timeline_entry(e: &Event, names: &HashMap<i64, String>) -> Option<
         from: name_of(e.data.get("from_user_id"))
             .or_else(|| name_of(e.data.pointer("/from/assignee_id")))
             .unwrap_or_else(|| "Citius".into()),
-        to: name_of(e.data.get("assignee_id")).unwrap_or_else(|| "the team queue".into()),
+        to: name_of(e.data.get("assignee_id"))
+            .unwrap_or_else(|| text::t("handoff.the_team_queue").into()),
         cold: e.data.get("mode").and_then(|m| m.as_str()) == Some("cold"),
         cap: capsule_view(&cap),
     })
@@ -202,8 +205,8 @@ pub(super) struct FollowUpView {
 
 fn kind_label(k: FollowUpKind) -> &'static str {
     match k {
-        FollowUpKind::Promise => "Promise",
-        FollowUpKind::UpdateCustomer => "Update owed",
+        FollowUpKind::Promise => text::t("follow_ups.kind_promise"),
+        FollowUpKind::UpdateCustomer => text::t("follow_ups.kind_update"),
     }
 }
 
@@ -314,22 +317,21 @@ impl TransferDraft {
                 v => v
                     .parse()
                     .map(Some)
-                    .map_err(|_| Invalid::field(key, "is not a valid choice")),
+                    .map_err(|_| Invalid::field(key, text::t("common.not_a_valid_choice"))),
             }
         };
         let timeout_secs = match self.timeout.trim() {
             "" => None,
-            v => Some(
-                v.parse()
-                    .map_err(|_| Invalid::field("timeout_secs", "is not a valid choice"))?,
-            ),
+            v => Some(v.parse().map_err(|_| {
+                Invalid::field("timeout_secs", text::t("common.not_a_valid_choice"))
+            })?),
         };
         let mut promises = Vec::new();
         for p in &self.promises {
             if p.text.trim().is_empty() {
                 return Err(Invalid::field(
                     "capsule.promises.text",
-                    "needs a text when it has a due time",
+                    text::t("handoff.promise_needs_text"),
                 ));
             }
             promises.push(Promise {
@@ -395,17 +397,19 @@ impl TransferDraft {
 /// The form field a use case's error belongs to, and how that field is named to a person.
 fn field_of(field: &str) -> (&'static str, &'static str) {
     match field {
-        "to_user_id" => ("to_user_id", "This agent"),
-        "to_team_id" => ("to_team_id", "This team"),
-        "mode" => ("mode", "The mode"),
-        "fallback" => ("fallback", "The fallback"),
-        "timeout_secs" => ("timeout", "The waiting time"),
-        "capsule.customer_wants" => ("customer_wants", "What the customer wants"),
-        "capsule.tried" => ("tried", "What was tried"),
-        "capsule.next_step" => ("next_step", "Next step"),
-        "capsule.promises" | "capsule.promises.text" | "promise_due" => ("promises", "A promise"),
-        "message_to_customer" => ("message", "The message to the customer"),
-        "transfer" => ("form", "This transfer"),
+        "to_user_id" => ("to_user_id", text::t("handoff.field_agent")),
+        "to_team_id" => ("to_team_id", text::t("handoff.field_team")),
+        "mode" => ("mode", text::t("handoff.field_mode")),
+        "fallback" => ("fallback", text::t("handoff.field_fallback")),
+        "timeout_secs" => ("timeout", text::t("handoff.field_timeout")),
+        "capsule.customer_wants" => ("customer_wants", text::t("handoff.field_customer_wants")),
+        "capsule.tried" => ("tried", text::t("handoff.field_tried")),
+        "capsule.next_step" => ("next_step", text::t("handoff.field_next_step")),
+        "capsule.promises" | "capsule.promises.text" | "promise_due" => {
+            ("promises", text::t("handoff.field_promise"))
+        }
+        "message_to_customer" => ("message", text::t("handoff.field_message")),
+        "transfer" => ("form", text::t("handoff.field_transfer")),
         _ => ("form", ""),
     }
 }
@@ -439,14 +443,17 @@ pub(super) struct TransferForm {
     pub default_who: &'static str,
 }
 
-const TIMEOUTS: [(&str, &str); 6] = [
-    ("60", "1 minute"),
-    ("", "2 minutes"),
-    ("300", "5 minutes"),
-    ("900", "15 minutes"),
-    ("3600", "1 hour"),
-    ("14400", "4 hours"),
-];
+/// How long a warm offer may wait, as (seconds, label); empty is the default.
+fn timeout_choices() -> [(&'static str, &'static str); 6] {
+    [
+        ("60", text::t("handoff.wait_1_minute")),
+        ("", text::t("handoff.wait_2_minutes")),
+        ("300", text::t("handoff.wait_5_minutes")),
+        ("900", text::t("handoff.wait_15_minutes")),
+        ("3600", text::t("handoff.wait_1_hour")),
+        ("14400", text::t("handoff.wait_4_hours")),
+    ]
+}
 
 fn transfer_form(
     d: TransferDraft,
@@ -477,16 +484,16 @@ fn transfer_form(
         .iter()
         .find(|u| u.selected)
         .or_else(|| teams.iter().find(|t| t.selected))
-        .map_or(A_COLLEAGUE, |c| c.who.as_str());
+        .map_or(a_colleague(), |c| c.who.as_str());
     let (message, auto_message) = match &d.message {
         None => (suggestion(who), true),
         Some(m) => {
-            let auto = *m == suggestion(A_COLLEAGUE)
+            let auto = *m == suggestion(a_colleague())
                 || users.iter().chain(&teams).any(|c| *m == suggestion(&c.who));
             (m.clone(), auto)
         }
     };
-    let timeouts = TIMEOUTS
+    let timeouts = timeout_choices()
         .iter()
         .map(|(v, l)| (*v, *l, *v == d.timeout.trim()))
         .collect();
@@ -498,7 +505,7 @@ fn transfer_form(
         message,
         auto_message,
         suggest: suggestion("{who}"),
-        default_who: A_COLLEAGUE,
+        default_who: a_colleague(),
     }
 }
 
@@ -535,12 +542,12 @@ fn receiver(t: &Transfer, names: &HashMap<i64, String>, teams: &[Team]) -> Strin
     let team = t
         .to_team_id
         .and_then(|id| teams.iter().find(|x| x.id == id))
-        .map(|x| format!("the {} team", x.name));
+        .map(|x| text::tf("handoff.the_team", &[("name", &x.name)]));
     match (user, team) {
         (Some(u), Some(t)) => format!("{u} ({t})"),
         (Some(u), None) => u,
         (None, Some(t)) => t,
-        (None, None) => "someone".into(),
+        (None, None) => text::t("handoff.someone").into(),
     }
 }
 
@@ -824,9 +831,9 @@ async fn add_follow_up(
             .iter()
             .map(|x| {
                 let label = match x.field.as_str() {
-                    "text" => "What is owed",
-                    "due" | "due_at" => "The due time",
-                    _ => "The kind",
+                    "text" => text::t("follow_ups.what_is_owed"),
+                    "due" | "due_at" => text::t("follow_ups.field_due"),
+                    _ => text::t("follow_ups.field_kind"),
                 };
                 sentence(&format!("{label} {}", x.message))
             })
@@ -922,7 +929,9 @@ pub(super) async fn inbox_strip(
                 subject: subjects
                     .get(&t.conversation_id)
                     .cloned()
-                    .unwrap_or_else(|| format!("Conversation {}", t.conversation_id)),
+                    .unwrap_or_else(|| {
+                        text::tf("common.conversation_n", &[("id", &t.conversation_id)])
+                    }),
                 from: t
                     .from_user_id
                     .and_then(|u| names.get(&u).cloned())
@@ -971,7 +980,9 @@ async fn my_follow_ups(
                     let subject = subjects
                         .get(&f.conversation_id)
                         .cloned()
-                        .unwrap_or_else(|| format!("Conversation {}", f.conversation_id));
+                        .unwrap_or_else(|| {
+                            text::tf("common.conversation_n", &[("id", &f.conversation_id)])
+                        });
                     follow_up_view(f, subject)
                 })
                 .collect(),

@@ -13,7 +13,7 @@ use citius_domain::views::{ViewFilters, ViewInput};
 
 use super::form_value as value;
 use super::settings::see_other;
-use super::{check_csrf, error_page};
+use super::{check_csrf, error_page, text};
 use crate::auth::WebSession;
 use crate::extract::Path;
 use crate::state::AppState;
@@ -39,8 +39,11 @@ pub(super) struct FilterChoices {
 impl FilterChoices {
     pub async fn load(s: &AppState, actor: &Actor, names: &HashMap<i64, String>) -> Self {
         let mut assignees = vec![
-            ("me".to_string(), "Me".to_string()),
-            ("none".to_string(), "Nobody".to_string()),
+            ("me".to_string(), text::t("inbox.assignee_me").to_string()),
+            (
+                "none".to_string(),
+                text::t("inbox.assignee_nobody").to_string(),
+            ),
         ];
         let mut people: Vec<(&i64, &String)> = names.iter().collect();
         people.sort_by_key(|p| p.1.to_lowercase());
@@ -57,11 +60,14 @@ impl FilterChoices {
                 .map(|t| (t.id, t.name.clone()))
                 .collect(),
             statuses: vec![
-                ("open,pending", "Open or pending"),
-                ("open", "Open"),
-                ("pending", "Pending"),
-                ("snoozed", "Snoozed"),
-                ("resolved,closed", "Resolved or closed"),
+                ("open,pending", text::t("inbox.status_open_or_pending")),
+                ("open", text::t("inbox.status_open")),
+                ("pending", text::t("inbox.status_pending")),
+                ("snoozed", text::t("inbox.status_snoozed")),
+                (
+                    "resolved,closed",
+                    text::t("inbox.status_resolved_or_closed"),
+                ),
             ],
             assignees,
             teams: teams
@@ -182,7 +188,7 @@ async fn bulk(
             ..Default::default()
         },
         _ => {
-            let e = citius_domain::Invalid::field("action", "pick what to do with them");
+            let e = citius_domain::Invalid::field("action", text::t("inbox.pick_an_action"));
             return error_page(&s, &caller, e.into()).await;
         }
     };

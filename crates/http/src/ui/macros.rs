@@ -14,7 +14,7 @@ use citius_domain::macros::{MacroInput, MacroText, VARIABLES};
 
 use super::form_value as value;
 use super::settings::{fixable, see_other, with_status};
-use super::{Nav, check_csrf, csv, error_page, nav, page};
+use super::{Nav, check_csrf, csv, error_page, nav, page, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
 use crate::state::AppState;
@@ -69,15 +69,29 @@ fn row(m: MacroInfo) -> Row {
         .actions
         .iter()
         .map(|a| match a {
-            Action::SetStatus { status } => format!("status {status}"),
-            Action::SetPriority { priority } => format!("priority {priority}"),
-            Action::AddTags { tags } => format!("tag {}", tags.join(", ")),
-            Action::RemoveTags { tags } => format!("untag {}", tags.join(", ")),
-            Action::Assign { .. } => "assign".into(),
-            Action::SetTeam { .. } => "team".into(),
-            Action::AddNote { .. } | Action::Reply { .. } => "text".into(),
-            Action::Snooze { hours } => format!("snooze {hours} h"),
-            Action::SendWebhook { .. } => "webhook".into(),
+            Action::SetStatus { status } => {
+                text::tf("settings_macros.action_status", &[("status", &status)])
+            }
+            Action::SetPriority { priority } => text::tf(
+                "settings_macros.action_priority",
+                &[("priority", &priority)],
+            ),
+            Action::AddTags { tags } => {
+                text::tf("settings_macros.action_tag", &[("tags", &tags.join(", "))])
+            }
+            Action::RemoveTags { tags } => text::tf(
+                "settings_macros.action_untag",
+                &[("tags", &tags.join(", "))],
+            ),
+            Action::Assign { .. } => text::t("settings_macros.action_assign").into(),
+            Action::SetTeam { .. } => text::t("settings_macros.action_team").into(),
+            Action::AddNote { .. } | Action::Reply { .. } => {
+                text::t("settings_macros.action_text").into()
+            }
+            Action::Snooze { hours } => {
+                text::tf("settings_macros.action_snooze", &[("hours", &hours)])
+            }
+            Action::SendWebhook { .. } => text::t("settings_macros.action_webhook").into(),
         })
         .collect::<Vec<_>>()
         .join(" · ");
@@ -86,8 +100,8 @@ fn row(m: MacroInfo) -> Row {
         name: m.input.name,
         personal: m.input.personal,
         text_kind: match m.input.text_kind.unwrap_or(MacroText::Reply) {
-            MacroText::Reply => "Reply",
-            MacroText::Note => "Note",
+            MacroText::Reply => text::t("settings_macros.kind_reply"),
+            MacroText::Note => text::t("settings_macros.kind_note"),
         },
         body: m.input.body.unwrap_or_default(),
         actions,
@@ -232,8 +246,8 @@ async fn list(
         };
     }
     let notice = match p.notice.as_deref() {
-        Some("macro-saved") => Some("Macro saved."),
-        Some("macro-deleted") => Some("Macro deleted."),
+        Some("macro-saved") => Some(text::t("settings_macros.saved")),
+        Some("macro-deleted") => Some(text::t("settings_macros.deleted")),
         _ => None,
     };
     view(&s, &caller, notice, None, StatusCode::OK).await

@@ -14,7 +14,7 @@ use citius_domain::records::{ImapMailbox, Inbox};
 
 use super::form_value as value;
 use super::settings::{fixable, see_other, with_status};
-use super::{CsrfOnly, Nav, ago, check_csrf, csv, error_page, nav, page};
+use super::{CsrfOnly, Nav, ago, check_csrf, csv, error_page, nav, page, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
 use crate::state::AppState;
@@ -29,9 +29,9 @@ pub(super) fn routes() -> Router<AppState> {
 
 fn notice(key: Option<&str>) -> Option<&'static str> {
     Some(match key? {
-        "saved" => "Saved. The mailbox is read within seconds.",
-        "polling" => "The mailbox is read within seconds.",
-        "removed" => "The inbox no longer reads the mailbox. Mail taken from it stays.",
+        "saved" => text::t("settings_mailboxes.saved"),
+        "polling" => text::t("settings_mailboxes.polling"),
+        "removed" => text::t("settings_mailboxes.removed"),
         _ => return None,
     })
 }
@@ -137,7 +137,11 @@ impl Draft {
                 return Ok(None);
             }
             v.parse().map(Some).map_err(|_| {
-                citius_domain::Invalid::field(field.to_string(), "must be a whole number").into()
+                citius_domain::Invalid::field(
+                    field.to_string(),
+                    text::t("common.must_be_a_whole_number"),
+                )
+                .into()
             })
         };
         Ok(MailboxInput {

@@ -14,7 +14,7 @@ use citius_domain::telephony::{DEFAULT_API_BASE, ProviderInput};
 
 use super::form_value as value;
 use super::settings::{fixable, see_other, with_status};
-use super::{Nav, check_csrf, csv, error_page, nav, page};
+use super::{Nav, check_csrf, csv, error_page, nav, page, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
 use crate::state::AppState;
@@ -28,10 +28,8 @@ pub(super) fn routes() -> Router<AppState> {
 
 fn notice(key: Option<&str>) -> Option<&'static str> {
     Some(match key? {
-        "saved" => "Saved. Point the provider's webhooks at the addresses below.",
-        "removed" => {
-            "Disconnected: the provider's webhooks for this inbox are refused from now on."
-        }
+        "saved" => text::t("settings_phone.saved"),
+        "removed" => text::t("settings_phone.removed"),
         _ => return None,
     })
 }
@@ -48,9 +46,9 @@ fn is_phone(i: &Inbox) -> bool {
 
 fn channel_label(c: Channel) -> &'static str {
     match c {
-        Channel::Whatsapp => "WhatsApp",
-        Channel::Voice => "Voice",
-        _ => "SMS",
+        Channel::Whatsapp => text::t("common.whatsapp"),
+        Channel::Voice => text::t("common.voice"),
+        _ => text::t("common.sms"),
     }
 }
 
@@ -58,10 +56,10 @@ fn channel_label(c: Channel) -> &'static str {
 fn hook_urls(base: &str, inbox: &Inbox) -> Vec<(&'static str, String)> {
     let at = |what: &str| format!("{base}/hooks/twilio/{}/{what}", inbox.id);
     match inbox.channel {
-        Channel::Voice => vec![("Call status and recording callbacks", at("voice"))],
+        Channel::Voice => vec![(text::t("settings_phone.hook_voice"), at("voice"))],
         _ => vec![
-            ("Incoming messages", at("messages")),
-            ("Delivery status callback", at("status")),
+            (text::t("settings_phone.hook_messages"), at("messages")),
+            (text::t("settings_phone.hook_status"), at("status")),
         ],
     }
 }

@@ -25,7 +25,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use super::form_value as field;
-use super::{Nav, ago, check_csrf, csv, error_page, nav, page, sentence};
+use super::{Nav, ago, check_csrf, csv, error_page, nav, page, sentence, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
 use crate::state::AppState;
@@ -51,30 +51,30 @@ pub(super) fn routes() -> Router<AppState> {
 
 fn presence_label(p: Presence) -> &'static str {
     match p {
-        Presence::Online => "Online",
-        Presence::Away => "Away",
-        Presence::Busy => "Busy",
-        Presence::Offline => "Offline",
+        Presence::Online => text::t("presence.online"),
+        Presence::Away => text::t("presence.away"),
+        Presence::Busy => text::t("presence.busy"),
+        Presence::Offline => text::t("presence.offline"),
     }
 }
 
 fn presence_about(p: Presence) -> &'static str {
     match p {
-        Presence::Online => "Gets new conversations",
-        Presence::Away => "Stepped out: no new conversations",
-        Presence::Busy => "Heads down: no new conversations",
-        Presence::Offline => "Done for now",
+        Presence::Online => text::t("presence.online_about"),
+        Presence::Away => text::t("presence.away_about"),
+        Presence::Busy => text::t("presence.busy_about"),
+        Presence::Offline => text::t("presence.offline_about"),
     }
 }
 
 fn channel_label(c: Channel) -> &'static str {
     match c {
-        Channel::Chat => "Chat",
-        Channel::Email => "Email",
-        Channel::Sms => "SMS",
-        Channel::Whatsapp => "WhatsApp",
-        Channel::Voice => "Voice",
-        Channel::Api => "API",
+        Channel::Chat => text::t("common.chat"),
+        Channel::Email => text::t("common.email"),
+        Channel::Sms => text::t("common.sms"),
+        Channel::Whatsapp => text::t("common.whatsapp"),
+        Channel::Voice => text::t("common.voice"),
+        Channel::Api => text::t("common.api"),
     }
 }
 
@@ -90,22 +90,17 @@ const CHANNELS: [Channel; 6] = [
 
 fn strategy_label(s: Strategy) -> &'static str {
     match s {
-        Strategy::LeastLoaded => "Least loaded",
-        Strategy::RoundRobin => "Round robin",
-        Strategy::Skills => "Closest skill match",
+        Strategy::LeastLoaded => text::t("settings_routing.strategy_least_loaded"),
+        Strategy::RoundRobin => text::t("settings_routing.strategy_round_robin"),
+        Strategy::Skills => text::t("settings_routing.strategy_skills"),
     }
 }
 
 fn strategy_about(s: Strategy) -> &'static str {
     match s {
-        Strategy::LeastLoaded => {
-            "The agent using the smallest share of their capacity on the channel."
-        }
-        Strategy::RoundRobin => "Agents take turns: whoever has waited longest for new work.",
-        Strategy::Skills => {
-            "The agent whose skills fit the rules most closely, so experts stay free for work \
-             only they can do; then the least loaded."
-        }
+        Strategy::LeastLoaded => text::t("settings_routing.about_least_loaded"),
+        Strategy::RoundRobin => text::t("settings_routing.about_round_robin"),
+        Strategy::Skills => text::t("settings_routing.about_skills"),
     }
 }
 
@@ -115,30 +110,33 @@ const STRATEGIES: [Strategy; 3] = [
     Strategy::Skills,
 ];
 
-/// Languages the detector knows, as offered in the rule hint.
-const LANGUAGES: [(&str, &str); 7] = [
-    ("en", "English"),
-    ("es", "Spanish"),
-    ("fr", "French"),
-    ("de", "German"),
-    ("pt", "Portuguese"),
-    ("it", "Italian"),
-    ("nl", "Dutch"),
-];
+/// Languages the detector knows, as offered in the rule hint: (code, name).
+fn languages() -> [(&'static str, &'static str); 7] {
+    [
+        ("en", text::t("settings_routing.language_en")),
+        ("es", text::t("settings_routing.language_es")),
+        ("fr", text::t("settings_routing.language_fr")),
+        ("de", text::t("settings_routing.language_de")),
+        ("pt", text::t("settings_routing.language_pt")),
+        ("it", text::t("settings_routing.language_it")),
+        ("nl", text::t("settings_routing.language_nl")),
+    ]
+}
 
 fn language_name(code: &str) -> Option<&'static str> {
-    LANGUAGES.iter().find(|(c, _)| *c == code).map(|(_, n)| *n)
+    languages()
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, n)| *n)
 }
 
 /// After a change the browser is sent back with a short key; only these texts can be shown.
 fn notice(key: Option<&str>) -> Option<&'static str> {
     Some(match key? {
-        "routing-saved" => "Routing saved. Waiting conversations are routed with it right away.",
-        "routing-stopped" => "Routing stopped: the inbox's conversations stay where they are.",
-        "status-saved" => "Your status and capacity are saved.",
-        "schedule-saved" => {
-            "Working hours saved: outside them the agent gets no new conversations."
-        }
+        "routing-saved" => text::t("settings_routing.saved"),
+        "routing-stopped" => text::t("settings_routing.stopped"),
+        "status-saved" => text::t("agents.status_saved"),
+        "schedule-saved" => text::t("agents.schedule_saved"),
         _ => return None,
     })
 }
@@ -157,9 +155,9 @@ fn with_status(mut res: Response, status: StatusCode) -> Response {
 /// A wait or delay for people: seconds, minutes or hours, whichever reads whole.
 fn duration_words(secs: i64) -> String {
     match secs {
-        s if s >= 3600 && s % 3600 == 0 => format!("{} h", s / 3600),
-        s if s % 60 == 0 => format!("{} min", s / 60),
-        s => format!("{s} s"),
+        s if s >= 3600 && s % 3600 == 0 => text::tf("common.duration_hours", &[("n", &(s / 3600))]),
+        s if s % 60 == 0 => text::tf("common.duration_minutes", &[("n", &(s / 60))]),
+        s => text::tf("common.duration_seconds", &[("n", &s)]),
     }
 }
 
@@ -406,7 +404,7 @@ impl MineDraft {
                 }
                 Err(_) => problems.push(citius_domain::InvalidField {
                     field: format!("capacity.{}", f.channel),
-                    message: format!("must be a whole number from 0 to {MAX_CAPACITY}"),
+                    message: text::tf("agents.capacity_range", &[("max", &MAX_CAPACITY)]),
                 }),
             }
         }
@@ -433,15 +431,21 @@ impl MineDraft {
         for p in &i.fields {
             let channel = p.field.strip_prefix("capacity.");
             match self.fields.iter_mut().find(|f| Some(f.channel) == channel) {
-                Some(f) => f.error = Some(sentence(&format!("{} capacity {}", f.label, p.message))),
-                None if p.field == "presence" => {
-                    general.push(sentence(&format!("Status {}", p.message)))
+                Some(f) => {
+                    f.error = Some(sentence(&text::tf(
+                        "agents.capacity_error",
+                        &[("channel", &f.label), ("message", &p.message)],
+                    )))
                 }
+                None if p.field == "presence" => general.push(sentence(&text::tf(
+                    "agents.status_error",
+                    &[("message", &p.message)],
+                ))),
                 None => general.push(sentence(&p.message)),
             }
         }
         self.error = Some(if general.is_empty() {
-            "Nothing was saved: please fix the marked fields.".into()
+            text::t("agents.nothing_saved").into()
         } else {
             general.join(" ")
         });
@@ -469,7 +473,7 @@ impl AgentsPage {
         self.calendars
             .iter()
             .find(|(c, _)| c == id)
-            .map_or("a deleted calendar", |(_, n)| n.as_str())
+            .map_or(text::t("agents.deleted_calendar"), |(_, n)| n.as_str())
     }
 }
 
@@ -653,7 +657,7 @@ async fn save_schedule(
         v => match v.parse::<i64>() {
             Ok(id) => Some(id),
             Err(_) => {
-                let e = Invalid::field("calendar_id", "choose a calendar from the list");
+                let e = Invalid::field("calendar_id", text::t("agents.choose_calendar"));
                 return error_page(&s, &caller, e.into()).await;
             }
         },
@@ -674,12 +678,21 @@ async fn save_schedule(
 /// inbox; nothing otherwise.
 fn queue_words(q: &QueueInfo) -> Option<String> {
     let position = q.position?;
-    let head = format!("Waiting in queue: position {position} of {}", q.waiting);
+    let head = text::tf(
+        "conversation.queue_position",
+        &[("position", &position), ("total", &q.waiting)],
+    );
     Some(match q.estimated_wait_secs {
-        _ if q.agents_online == 0 => format!("{head}. No agent is online right now."),
-        Some(0) => format!("{head}, less than a minute."),
-        Some(secs) if secs < 90 * 60 => format!("{head}, about {} min.", secs.div_ceil(60)),
-        Some(secs) => format!("{head}, about {} h.", (secs + 1800) / 3600),
+        _ if q.agents_online == 0 => text::tf("conversation.queue_no_agent", &[("head", &head)]),
+        Some(0) => text::tf("conversation.queue_under_a_minute", &[("head", &head)]),
+        Some(secs) if secs < 90 * 60 => text::tf(
+            "conversation.queue_minutes",
+            &[("head", &head), ("n", &secs.div_ceil(60))],
+        ),
+        Some(secs) => text::tf(
+            "conversation.queue_hours",
+            &[("head", &head), ("n", &((secs + 1800) / 3600))],
+        ),
         None => format!("{head}."),
     })
 }
@@ -704,12 +717,17 @@ pub(super) async fn queue_line(s: &AppState, actor: &Actor, c: &Conversation) ->
 fn condition_words(c: &Condition) -> String {
     match c {
         Condition::Language(code) => match language_name(code) {
-            Some(name) => format!("the language is {code} ({name})"),
-            None => format!("the language is {code}"),
+            Some(name) => text::tf(
+                "settings_routing.when_language_named",
+                &[("code", &code), ("name", &name)],
+            ),
+            None => text::tf("settings_routing.when_language", &[("code", &code)]),
         },
-        Condition::Tag(t) => format!("tagged “{t}”"),
-        Condition::Tier(t) => format!("the customer tier is “{t}”"),
-        Condition::Channel(c) => format!("the channel is {}", c.as_str()),
+        Condition::Tag(t) => text::tf("settings_routing.when_tag", &[("tag", &t)]),
+        Condition::Tier(t) => text::tf("settings_routing.when_tier", &[("tier", &t)]),
+        Condition::Channel(c) => {
+            text::tf("settings_routing.when_channel", &[("channel", &c.as_str())])
+        }
     }
 }
 
@@ -718,11 +736,14 @@ fn rule_words(r: &SkillRule, skills: &HashMap<i64, String>) -> String {
     let skill = skills
         .get(&r.skill_id)
         .cloned()
-        .unwrap_or_else(|| format!("skill #{}", r.skill_id));
-    format!(
-        "Needs {skill} (level {}+) when {}",
-        r.min_level,
-        condition_words(&r.when)
+        .unwrap_or_else(|| text::tf("settings_routing.skill_n", &[("id", &r.skill_id)]));
+    text::tf(
+        "settings_routing.rule_words",
+        &[
+            ("skill", &skill),
+            ("level", &r.min_level),
+            ("condition", &condition_words(&r.when)),
+        ],
     )
 }
 
@@ -730,15 +751,17 @@ fn team_name(id: i64, teams: &HashMap<i64, String>) -> String {
     teams
         .get(&id)
         .cloned()
-        .unwrap_or_else(|| format!("team #{id}"))
+        .unwrap_or_else(|| text::tf("settings_routing.team_n", &[("id", &id)]))
 }
 
 fn overflow_words(p: &RoutingPolicy, teams: &HashMap<i64, String>) -> Option<String> {
     let (team, after) = (p.overflow_team_id?, p.overflow_after_secs?);
-    Some(format!(
-        "To {} after {}",
-        team_name(team, teams),
-        duration_words(after)
+    Some(text::tf(
+        "settings_routing.overflow_words",
+        &[
+            ("team", &team_name(team, teams)),
+            ("time", &duration_words(after)),
+        ],
     ))
 }
 
@@ -822,9 +845,10 @@ fn policy_rows(d: &Directory) -> Vec<PolicyRow> {
                 inbox: i.name.clone(),
                 channel: i.channel.as_str(),
                 strategy: p.map(|p| strategy_label(p.strategy)),
-                team: p
-                    .and_then(|p| p.team_id)
-                    .map_or_else(|| "Any agent".into(), |t| team_name(t, &teams)),
+                team: p.and_then(|p| p.team_id).map_or_else(
+                    || text::t("settings_routing.any_agent").into(),
+                    |t| team_name(t, &teams),
+                ),
                 rules: p
                     .map(|p| {
                         p.skill_rules
@@ -952,12 +976,15 @@ struct PolicyDraft {
     errors: Vec<(String, String)>,
 }
 
-const RULE_FIELDS: [(&str, &str); 4] = [
-    ("language", "Language"),
-    ("tag", "Tag"),
-    ("tier", "Customer tier"),
-    ("channel", "Channel"),
-];
+/// What a skill rule can look at, as (field, label).
+fn rule_field_choices() -> [(&'static str, &'static str); 4] {
+    [
+        ("language", text::t("settings_routing.rule_field_language")),
+        ("tag", text::t("settings_routing.rule_field_tag")),
+        ("tier", text::t("settings_routing.rule_field_tier")),
+        ("channel", text::t("common.channel")),
+    ]
+}
 
 impl PolicyDraft {
     fn of(p: Option<&RoutingPolicy>) -> Self {
@@ -1045,14 +1072,14 @@ impl PolicyDraft {
         let strategy = match Strategy::parse(&self.strategy) {
             Ok(s) => Some(s),
             Err(_) => {
-                fail("strategy".into(), "is not a valid choice");
+                fail("strategy".into(), text::t("common.not_a_valid_choice"));
                 None
             }
         };
         let mut id = |key: &str, v: &str| match v.trim() {
             "" => None,
             v => v.parse::<i64>().ok().or_else(|| {
-                fail(key.into(), "is not a valid choice");
+                fail(key.into(), text::t("common.not_a_valid_choice"));
                 None
             }),
         };
@@ -1063,7 +1090,10 @@ impl PolicyDraft {
             v => match v.parse::<f64>() {
                 Ok(m) if m.is_finite() && m > 0.0 && m <= 1e6 => Some((m * 60.0).round() as i64),
                 _ => {
-                    fail("overflow_after_secs".into(), "must be a number of minutes");
+                    fail(
+                        "overflow_after_secs".into(),
+                        text::t("settings_routing.minutes_number"),
+                    );
                     None
                 }
             },
@@ -1076,13 +1106,13 @@ impl PolicyDraft {
                 "channel" => match Channel::parse(&equals.to_lowercase()) {
                     Ok(c) => Some(serde_json::json!({"field": "channel", "equals": c.as_str()})),
                     Err(_) if equals.is_empty() => {
-                        fail(at("when.equals"), "must not be empty");
+                        fail(at("when.equals"), text::t("common.must_not_be_empty"));
                         None
                     }
                     Err(_) => {
                         fail(
                             at("when.equals"),
-                            "must be a channel: chat, email, sms, whatsapp, voice or api",
+                            text::t("settings_routing.must_be_channel"),
                         );
                         None
                     }
@@ -1091,21 +1121,21 @@ impl PolicyDraft {
                     Some(serde_json::json!({"field": f, "equals": equals}))
                 }
                 _ => {
-                    fail(at("when.field"), "must be language, tag, tier or channel");
+                    fail(at("when.field"), text::t("settings_routing.must_be_field"));
                     None
                 }
             };
             let skill = match r.skill.trim().parse::<i64>() {
                 Ok(s) => Some(s),
                 Err(_) => {
-                    fail(at("skill_id"), "must be picked");
+                    fail(at("skill_id"), text::t("settings_routing.must_be_picked"));
                     None
                 }
             };
             let level = match r.level.trim().parse::<u8>() {
                 Ok(l) => Some(l),
                 Err(_) => {
-                    fail(at("min_level"), "must be from 1 to 5");
+                    fail(at("min_level"), text::t("settings_routing.level_range"));
                     None
                 }
             };
@@ -1144,38 +1174,47 @@ impl PolicyDraft {
             let n = n.parse::<usize>().map_or(1, |n| n + 1);
             let part = part.trim_start_matches('.');
             return match part {
-                "when.equals" => say(&format!("rule-{n}-equals"), &format!("Rule {n}: the value")),
+                "when.equals" => say(
+                    &format!("rule-{n}-equals"),
+                    &text::tf("settings_routing.rule_value", &[("n", &n)]),
+                ),
                 "when.field" => say(
                     &format!("rule-{n}-field"),
-                    &format!("Rule {n}: the condition"),
+                    &text::tf("settings_routing.rule_condition", &[("n", &n)]),
                 ),
-                "skill_id" => say(&format!("rule-{n}-skill"), &format!("Rule {n}: a skill")),
-                "min_level" => say(&format!("rule-{n}-level"), &format!("Rule {n}: the level")),
+                "skill_id" => say(
+                    &format!("rule-{n}-skill"),
+                    &text::tf("settings_routing.rule_skill", &[("n", &n)]),
+                ),
+                "min_level" => say(
+                    &format!("rule-{n}-level"),
+                    &text::tf("settings_routing.rule_level", &[("n", &n)]),
+                ),
                 _ => (
                     format!("rule-{n}"),
-                    format!(
-                        "Rule {n} is not complete: pick a condition, a value, a skill and a level."
-                    ),
+                    text::tf("settings_routing.rule_incomplete", &[("n", &n)]),
                 ),
             };
         }
         match field {
-            "strategy" => say("strategy", "The strategy"),
-            "team_id" => say("team", "This team"),
+            "strategy" => say("strategy", text::t("settings_routing.field_strategy")),
+            "team_id" => say("team", text::t("settings_routing.field_team")),
             "overflow_team_id" if message.starts_with("give ") => (
                 "overflow_team".into(),
-                "Give both an overflow team and the minutes to wait before moving there, or \
-                 neither."
-                    .into(),
+                text::t("settings_routing.overflow_both").into(),
             ),
-            "overflow_team_id" => say("overflow_team", "The overflow team"),
+            "overflow_team_id" => say(
+                "overflow_team",
+                text::t("settings_routing.field_overflow_team"),
+            ),
             "overflow_after_secs" if message.starts_with("must be between") => (
                 "overflow_after".into(),
-                "Overflow after must be between 10 seconds (0.17 minutes) and 7 days (10080 \
-                 minutes)."
-                    .into(),
+                text::t("settings_routing.overflow_range").into(),
             ),
-            "overflow_after_secs" => say("overflow_after", "Overflow after"),
+            "overflow_after_secs" => say(
+                "overflow_after",
+                text::t("settings_routing.field_overflow_after"),
+            ),
             "skill_rules" => {
                 // "skill 7 does not exist in this workspace": name the rule that asks for it.
                 let missing = message
@@ -1185,9 +1224,9 @@ impl PolicyDraft {
                 match missing.and_then(|id| self.rules.iter().position(|r| r.skill.trim() == id)) {
                     Some(i) => (
                         format!("rule-{}-skill", i + 1),
-                        format!("Rule {}: this skill no longer exists; pick another.", i + 1),
+                        text::tf("settings_routing.rule_skill_gone", &[("n", &(i + 1))]),
                     ),
-                    None => say("rules", "Skill rules:"),
+                    None => say("rules", text::t("settings_routing.field_rules")),
                 }
             }
             _ => ("form".into(), sentence(message)),
@@ -1257,13 +1296,16 @@ struct PolicyPage {
     max_rules: usize,
 }
 
-const LEVELS: [(&str, &str); 5] = [
-    ("1", "1 · basic"),
-    ("2", "2"),
-    ("3", "3"),
-    ("4", "4"),
-    ("5", "5 · expert"),
-];
+/// The levels a rule can ask for, as (level, label).
+fn level_choices() -> [(&'static str, &'static str); 5] {
+    [
+        ("1", text::t("settings_skills.level_1")),
+        ("2", "2"),
+        ("3", "3"),
+        ("4", "4"),
+        ("5", text::t("settings_skills.level_5")),
+    ]
+}
 
 async fn policy_view(
     s: &AppState,
@@ -1303,9 +1345,9 @@ async fn policy_view(
             .iter()
             .map(|(id, n)| (id.to_string(), n.clone()))
             .collect(),
-        fields: RULE_FIELDS.to_vec(),
-        levels: LEVELS.to_vec(),
-        languages: LANGUAGES
+        fields: rule_field_choices().to_vec(),
+        levels: level_choices().to_vec(),
+        languages: languages()
             .iter()
             .map(|(c, n)| format!("{c} {n}"))
             .collect::<Vec<_>>()
@@ -1382,12 +1424,11 @@ async fn stop_confirm(
         nav: nav(&s, &caller, "settings", "").await,
         sub: "routing",
         admin: true,
-        title: format!("Stop routing {}", inbox.name),
-        question: format!("Stop routing the conversations of {}?", inbox.name),
-        detail: "Conversations already assigned stay with their agents; new and waiting ones \
-                 wait in the inbox until someone takes them. The policy is forgotten.",
+        title: text::tf("settings_routing.stop_title", &[("inbox", &inbox.name)]),
+        question: text::tf("settings_routing.stop_question", &[("inbox", &inbox.name)]),
+        detail: text::t("settings_routing.stop_detail"),
         action: format!("/settings/routing/{inbox_id}/stop"),
-        button: "Stop routing".into(),
+        button: text::t("settings_routing.stop_button").into(),
         cancel: format!("/settings/routing/{inbox_id}"),
     })
 }

@@ -21,7 +21,7 @@ use citius_domain::role::{Permission, Role};
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use super::{CsrfOnly, Nav, ago, check_csrf, csv, error_page, nav, page, sentence};
+use super::{CsrfOnly, Nav, ago, check_csrf, csv, error_page, nav, page, sentence, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
 use crate::state::AppState;
@@ -60,11 +60,11 @@ fn is_admin(a: &Actor) -> bool {
 
 fn role_label(r: Role) -> &'static str {
     match r {
-        Role::Viewer => "Viewer",
-        Role::Agent => "Agent",
-        Role::Supervisor => "Supervisor",
-        Role::Admin => "Admin",
-        Role::Owner => "Owner",
+        Role::Viewer => text::t("settings_users.role_viewer"),
+        Role::Agent => text::t("settings_users.role_agent"),
+        Role::Supervisor => text::t("settings_users.role_supervisor"),
+        Role::Admin => text::t("settings_users.role_admin"),
+        Role::Owner => text::t("settings_users.role_owner"),
     }
 }
 
@@ -94,18 +94,18 @@ impl ListParams {
 /// be shown, so the address cannot put words on the page.
 fn notice(key: Option<&str>) -> Option<&'static str> {
     Some(match key? {
-        "user-added" => "User added.",
-        "role-saved" => "Role saved.",
-        "user-removed" => "User removed.",
-        "team-created" => "Team created.",
-        "team-saved" => "Team saved.",
-        "team-deleted" => "Team deleted.",
-        "skill-created" => "Skill created.",
-        "levels-saved" => "Skill levels saved.",
-        "levels-unchanged" => "No level was picked, so nothing changed.",
-        "inbox-created" => "Inbox created.",
-        "token-revoked" => "Token revoked: it no longer works.",
-        "job-retried" => "The job is queued to run again.",
+        "user-added" => text::t("settings_users.added"),
+        "role-saved" => text::t("settings_users.role_saved"),
+        "user-removed" => text::t("settings_users.removed"),
+        "team-created" => text::t("settings_teams.created"),
+        "team-saved" => text::t("settings_teams.saved"),
+        "team-deleted" => text::t("settings_teams.deleted"),
+        "skill-created" => text::t("settings_skills.created"),
+        "levels-saved" => text::t("settings_skills.levels_saved"),
+        "levels-unchanged" => text::t("settings_skills.levels_unchanged"),
+        "inbox-created" => text::t("settings_inboxes.created"),
+        "token-revoked" => text::t("settings_tokens.revoked_notice"),
+        "job-retried" => text::t("settings_jobs.retried"),
         _ => return None,
     })
 }
@@ -130,7 +130,7 @@ pub(super) fn fixable(e: &AppError) -> Option<(StatusCode, String)> {
 /// How a rejected field is named to a person.
 fn field_label(field: &str) -> String {
     match field {
-        "member_ids" => "One of the chosen members".into(),
+        "member_ids" => text::t("settings_teams.member_field").into(),
         other => other.replace('_', " "),
     }
 }
@@ -178,7 +178,7 @@ impl Fields {
             .filter(|(k, _)| k == key)
             .map(|(_, v)| {
                 v.parse()
-                    .map_err(|_| Invalid::field(key, "is not a valid choice"))
+                    .map_err(|_| Invalid::field(key, text::t("common.not_a_valid_choice")))
             })
             .collect()
     }
@@ -239,97 +239,97 @@ struct IndexPage {
 
 async fn index(State(s): State<AppState>, WebSession(caller): WebSession) -> Response {
     let admin = is_admin(&caller.actor);
-    let view_only = (!admin).then_some("View only: admins and owners make changes here.");
-    let admin_only = (!admin).then_some("Only admins and owners can see this.");
+    let view_only = (!admin).then_some(text::t("settings.view_only"));
+    let admin_only = (!admin).then_some(text::t("settings.only_admins_and_owners_can"));
     let sections = vec![
         Section {
             href: "/settings/users",
-            title: "Users",
-            about: "Who works in this workspace, and their roles.",
+            title: text::t("settings.users"),
+            about: text::t("settings.about_users"),
             note: view_only,
             open: true,
         },
         Section {
             href: "/settings/teams",
-            title: "Teams",
-            about: "Groups of people that conversations can be routed to.",
+            title: text::t("settings.teams"),
+            about: text::t("settings.about_teams"),
             note: view_only,
             open: true,
         },
         Section {
             href: "/settings/skills",
-            title: "Skills",
-            about: "What people are good at, from 1 (basic) to 5 (expert).",
+            title: text::t("settings.skills"),
+            about: text::t("settings.about_skills"),
             note: view_only,
             open: true,
         },
         Section {
             href: "/settings/inboxes",
-            title: "Inboxes",
-            about: "The addresses and channels customers reach you on.",
+            title: text::t("settings.inboxes"),
+            about: text::t("settings.about_inboxes"),
             note: view_only,
             open: true,
         },
         Section {
             href: "/settings/hours",
-            title: "Business hours",
-            about: "When the team works, in its time zone, with holidays: for SLAs and agents' working hours.",
+            title: text::t("settings.business_hours"),
+            about: text::t("settings.about_business_hours"),
             note: view_only,
             open: true,
         },
         Section {
             href: "/settings/sla",
-            title: "SLA policies",
-            about: "Response and resolution targets, by priority, channel and customer tier.",
+            title: text::t("settings.sla_policies"),
+            about: text::t("settings.about_sla_policies"),
             note: view_only,
             open: true,
         },
         Section {
             href: "/settings/automation",
-            title: "Automation",
-            about: "Rules that act when conversations arrive or change, with a dry run and a log.",
+            title: text::t("settings.automation"),
+            about: text::t("settings.about_automation"),
             note: view_only,
             open: true,
         },
         Section {
             href: "/settings/macros",
-            title: "Macros",
-            about: "Canned replies and notes with placeholders that also set status, priority and tags.",
+            title: text::t("settings.macros"),
+            about: text::t("settings.about_macros"),
             note: None,
             open: true,
         },
         Section {
             href: "/settings/webhooks",
-            title: "Webhooks",
-            about: "Signed event deliveries to your systems, with a delivery log and replay.",
+            title: text::t("settings.webhooks"),
+            about: text::t("settings.about_webhooks"),
             note: admin_only,
             open: admin,
         },
         Section {
             href: "/settings/tokens",
-            title: "API tokens",
-            about: "Your personal tokens for the API and integrations.",
+            title: text::t("settings.api_tokens"),
+            about: text::t("settings.about_api_tokens"),
             note: None,
             open: true,
         },
         Section {
             href: "/settings/audit",
-            title: "Audit log",
-            about: "Who changed what, and sign-ins.",
+            title: text::t("settings.audit_log"),
+            about: text::t("settings.about_audit_log"),
             note: admin_only,
             open: admin,
         },
         Section {
             href: "/settings/mail",
-            title: "Received mail",
-            about: "Every mail that reached an email inbox, and what became of it.",
+            title: text::t("common.received_mail"),
+            about: text::t("settings.about_received_mail"),
             note: admin_only,
             open: admin,
         },
         Section {
             href: "/settings/jobs",
-            title: "Background jobs",
-            about: "Scheduled work, and jobs that failed and need a look.",
+            title: text::t("settings.background_jobs"),
+            about: text::t("settings.about_background_jobs"),
             note: admin_only,
             open: admin,
         },
@@ -547,12 +547,14 @@ async fn remove_user_confirm(
             nav: nav(&s, &caller, "settings", "").await,
             sub: "users",
             admin: true,
-            title: format!("Remove {}", u.name),
-            question: format!("Remove {} ({}) from this workspace?", u.name, u.email),
-            detail: "Their open conversations go back to the queue, and their sessions and API \
-                     tokens for this workspace stop working. Past messages keep their name.",
+            title: text::tf("settings_users.remove_name", &[("name", &u.name)]),
+            question: text::tf(
+                "settings_users.remove_question",
+                &[("name", &u.name), ("email", &u.email)],
+            ),
+            detail: text::t("settings_users.remove_detail"),
             action: format!("/settings/users/{id}/remove"),
-            button: format!("Remove {}", u.name),
+            button: text::tf("settings_users.remove_name", &[("name", &u.name)]),
             cancel: "/settings/users",
         }),
         Err(e) => error_page(&s, &caller, e).await,
@@ -817,12 +819,11 @@ async fn delete_team_confirm(
             nav: nav(&s, &caller, "settings", "").await,
             sub: "teams",
             admin: true,
-            title: format!("Delete {}", t.name),
-            question: format!("Delete the team {}?", t.name),
-            detail: "Its members stay in the workspace; conversations routed to this team lose \
-                     their team.",
+            title: text::tf("settings_teams.delete_name", &[("name", &t.name)]),
+            question: text::tf("settings_teams.delete_question", &[("name", &t.name)]),
+            detail: text::t("settings_teams.delete_detail"),
             action: format!("/settings/teams/{id}/delete"),
-            button: format!("Delete {}", t.name),
+            button: text::tf("settings_teams.delete_name", &[("name", &t.name)]),
             cancel: "/settings/teams",
         }),
         Err(e) => error_page(&s, &caller, e).await,
@@ -874,14 +875,17 @@ struct SkillsPage {
     error: Option<String>,
 }
 
-const LEVELS: [(i64, &str); 6] = [
-    (0, "0 · none"),
-    (1, "1 · basic"),
-    (2, "2"),
-    (3, "3"),
-    (4, "4"),
-    (5, "5 · expert"),
-];
+/// The levels a skill cell offers, as (level, label).
+fn skill_levels() -> Vec<(i64, &'static str)> {
+    vec![
+        (0, text::t("settings_skills.level_0")),
+        (1, text::t("settings_skills.level_1")),
+        (2, "2"),
+        (3, "3"),
+        (4, "4"),
+        (5, text::t("settings_skills.level_5")),
+    ]
+}
 
 async fn skills_view(
     s: &AppState,
@@ -935,7 +939,7 @@ async fn skills_view(
         admin,
         skills: skills.into_iter().map(|k| (k.id, k.name)).collect(),
         people,
-        levels: LEVELS.to_vec(),
+        levels: skill_levels(),
         draft_name: draft.0,
         form_error: draft.1,
         notice,
@@ -1016,12 +1020,12 @@ async fn set_levels(
             }
             let skill_id: i64 = skill
                 .parse()
-                .map_err(|_| Invalid::field("skill", "is not a number"))?;
+                .map_err(|_| Invalid::field("skill", text::t("common.is_not_a_number")))?;
             let level: i64 = v
                 .parse()
-                .map_err(|_| Invalid::field("level", "must be between 0 and 5"))?;
+                .map_err(|_| Invalid::field("level", text::t("settings_skills.level_range")))?;
             if !(0..=5).contains(&level) {
-                return Err(Invalid::field("level", "must be between 0 and 5").into());
+                return Err(Invalid::field("level", text::t("settings_skills.level_range")).into());
             }
             picked.push((skill_id, level));
         }
@@ -1361,7 +1365,7 @@ fn actor_name(id: Option<i64>, names: &HashMap<i64, String>) -> String {
         Some(i) => names
             .get(&i)
             .cloned()
-            .unwrap_or_else(|| format!("Former member #{i}")),
+            .unwrap_or_else(|| text::tf("settings_audit.former_member", &[("id", &i)])),
     }
 }
 
@@ -1370,10 +1374,14 @@ fn actor_name(id: Option<i64>, names: &HashMap<i64, String>) -> String {
 fn target_text(e: &AuditEntry, names: &HashMap<i64, String>) -> String {
     let email = e.data.get("email").and_then(|v| v.as_str());
     match (e.target_kind.as_str(), e.target_id) {
-        ("user", Some(id)) if names.contains_key(&id) => {
-            format!("user {}", names.get(&id).map_or("", String::as_str))
-        }
-        ("user", Some(_)) if email.is_some() => format!("user {}", email.unwrap_or_default()),
+        ("user", Some(id)) if names.contains_key(&id) => text::tf(
+            "settings_audit.target_user",
+            &[("name", &names.get(&id).map_or("", String::as_str))],
+        ),
+        ("user", Some(_)) if email.is_some() => text::tf(
+            "settings_audit.target_user",
+            &[("name", &email.unwrap_or_default())],
+        ),
         (kind, Some(id)) => format!("{} #{id}", kind.replace('_', " ")),
         (kind, None) => kind.replace('_', " "),
     }
@@ -1510,13 +1518,16 @@ struct JobsParams {
     notice: Option<String>,
 }
 
-const JOB_STATUSES: [(&str, &str); 5] = [
-    ("dead", "Dead (gave up)"),
-    ("queued", "Queued"),
-    ("running", "Running"),
-    ("done", "Done"),
-    ("all", "All"),
-];
+/// The job filters, as (status, label).
+fn job_statuses() -> [(&'static str, &'static str); 5] {
+    [
+        ("dead", text::t("settings_jobs.status_dead")),
+        ("queued", text::t("settings_jobs.status_queued")),
+        ("running", text::t("settings_jobs.status_running")),
+        ("done", text::t("settings_jobs.status_done")),
+        ("all", text::t("settings_jobs.status_all")),
+    ]
+}
 
 async fn jobs(
     State(s): State<AppState>,
@@ -1527,9 +1538,9 @@ async fn jobs(
     // Only known filters reach the page and its links; the use case checks them again.
     let status = match p.status.as_deref().filter(|v| !v.is_empty()) {
         None => "dead".to_string(),
-        Some(v) if JOB_STATUSES.iter().any(|(k, _)| *k == v) => v.to_string(),
+        Some(v) if job_statuses().iter().any(|(k, _)| *k == v) => v.to_string(),
         Some(_) => {
-            let e = Invalid::field("status", "must be one of dead, queued, running, done, all");
+            let e = Invalid::field("status", text::t("settings_jobs.status_invalid"));
             return error_page(&s, &caller, e.into()).await;
         }
     };
@@ -1591,7 +1602,10 @@ async fn jobs(
             let err = j.last_error.unwrap_or_default();
             JobRow {
                 id: j.id,
-                attempts: format!("{} of {}", j.attempts, j.max_attempts),
+                attempts: text::tf(
+                    "settings_jobs.attempts_of",
+                    &[("attempts", &j.attempts), ("max", &j.max_attempts)],
+                ),
                 run_at: when(j.run_at),
                 run_at_iso: j.run_at.to_string(),
                 created: when(j.created_at),
@@ -1612,7 +1626,7 @@ async fn jobs(
             .next
             .map(|c| format!("/settings/jobs?status={status}&cursor={}", c.encode())),
         status,
-        statuses: JOB_STATUSES.to_vec(),
+        statuses: job_statuses().to_vec(),
         rows,
         notice: notice(p.notice.as_deref()),
     })

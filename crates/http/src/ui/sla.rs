@@ -14,7 +14,7 @@ use citius_domain::sla::{SlaConditions, SlaPolicyInput, SlaTargets};
 
 use super::form_value as value;
 use super::settings::{fixable, see_other, with_status};
-use super::{Nav, check_csrf, csv, error_page, nav, page};
+use super::{Nav, check_csrf, csv, error_page, nav, page, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
 use crate::state::AppState;
@@ -30,15 +30,46 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/settings/sla/{id}/move", post(move_policy))
 }
 
-const DAYS: [(&str, &str); 7] = [
-    ("monday", "Monday"),
-    ("tuesday", "Tuesday"),
-    ("wednesday", "Wednesday"),
-    ("thursday", "Thursday"),
-    ("friday", "Friday"),
-    ("saturday", "Saturday"),
-    ("sunday", "Sunday"),
-];
+/// The weekdays: key, name and short name.
+fn day_names() -> [(&'static str, &'static str, &'static str); 7] {
+    [
+        (
+            "monday",
+            text::t("settings_hours.monday"),
+            text::t("settings_hours.mon"),
+        ),
+        (
+            "tuesday",
+            text::t("settings_hours.tuesday"),
+            text::t("settings_hours.tue"),
+        ),
+        (
+            "wednesday",
+            text::t("settings_hours.wednesday"),
+            text::t("settings_hours.wed"),
+        ),
+        (
+            "thursday",
+            text::t("settings_hours.thursday"),
+            text::t("settings_hours.thu"),
+        ),
+        (
+            "friday",
+            text::t("settings_hours.friday"),
+            text::t("settings_hours.fri"),
+        ),
+        (
+            "saturday",
+            text::t("settings_hours.saturday"),
+            text::t("settings_hours.sat"),
+        ),
+        (
+            "sunday",
+            text::t("settings_hours.sunday"),
+            text::t("settings_hours.sun"),
+        ),
+    ]
+}
 
 #[derive(serde::Deserialize, Default)]
 struct ListParams {
@@ -48,11 +79,11 @@ struct ListParams {
 
 fn notice(key: Option<&str>) -> Option<&'static str> {
     Some(match key? {
-        "calendar-saved" => "Business hours saved.",
-        "calendar-deleted" => "Business hours deleted.",
-        "policy-saved" => "SLA policy saved. It applies to conversations created from now on.",
-        "policy-deleted" => "SLA policy deleted.",
-        "policy-moved" => "Order saved: the first policy that matches applies.",
+        "calendar-saved" => text::t("settings_hours.saved"),
+        "calendar-deleted" => text::t("settings_hours.deleted"),
+        "policy-saved" => text::t("settings_sla.saved"),
+        "policy-deleted" => text::t("settings_sla.deleted"),
+        "policy-moved" => text::t("settings_sla.moved"),
         _ => return None,
     })
 }
@@ -78,10 +109,10 @@ impl CalendarDraft {
         Self {
             name: String::new(),
             time_zone: "UTC".into(),
-            days: DAYS
+            days: day_names()
                 .iter()
                 .enumerate()
-                .map(|(i, (k, l))| {
+                .map(|(i, (k, l, _))| {
                     let (o, c) = if i < 5 { ("09:00", "17:00") } else { ("", "") };
                     (*k, *l, o.to_string(), c.to_string())
                 })
@@ -102,9 +133,9 @@ impl CalendarDraft {
         Self {
             name: c.name.clone(),
             time_zone: c.time_zone.clone(),
-            days: DAYS
+            days: day_names()
                 .iter()
-                .map(|(k, l)| {
+                .map(|(k, l, _)| {
                     let (o, cl) = range(k);
                     (*k, *l, o, cl)
                 })
@@ -123,9 +154,9 @@ impl CalendarDraft {
         Self {
             name: value(f, "name").to_string(),
             time_zone: value(f, "time_zone").to_string(),
-            days: DAYS
+            days: day_names()
                 .iter()
-                .map(|(k, l)| {
+                .map(|(k, l, _)| {
                     (
                         *k,
                         *l,
@@ -179,16 +210,16 @@ struct CalendarRow {
 }
 
 fn week_summary(c: &CalendarInput) -> String {
-    let parts: Vec<String> = DAYS
+    let parts: Vec<String> = day_names()
         .iter()
-        .filter_map(|(k, l)| {
+        .filter_map(|(k, _, short)| {
             let ranges: Vec<String> = c
                 .hours
                 .iter()
                 .filter(|h| h.day == *k)
                 .map(|h| format!("{}–{}", h.open, h.close))
                 .collect();
-            (!ranges.is_empty()).then(|| format!("{} {}", &l[..3], ranges.join(", ")))
+            (!ranges.is_empty()).then(|| format!("{short} {}", ranges.join(", ")))
         })
         .collect();
     parts.join(" · ")
@@ -380,21 +411,27 @@ async fn delete_calendar(
 
 // ---- SLA policies ---------------------------------------------------------------------------
 
-const PRIORITIES: [(Priority, &str); 4] = [
-    (Priority::Urgent, "Urgent"),
-    (Priority::High, "High"),
-    (Priority::Normal, "Normal"),
-    (Priority::Low, "Low"),
-];
+/// The priorities a policy can cover, with their names.
+fn priority_choices() -> [(Priority, &'static str); 4] {
+    [
+        (Priority::Urgent, text::t("common.priority_urgent")),
+        (Priority::High, text::t("common.priority_high")),
+        (Priority::Normal, text::t("common.priority_normal")),
+        (Priority::Low, text::t("common.priority_low")),
+    ]
+}
 
-const CHANNELS: [(Channel, &str); 6] = [
-    (Channel::Email, "Email"),
-    (Channel::Chat, "Chat"),
-    (Channel::Sms, "SMS"),
-    (Channel::Whatsapp, "WhatsApp"),
-    (Channel::Voice, "Voice"),
-    (Channel::Api, "API"),
-];
+/// The channels a policy can cover, with their names.
+fn channel_choices() -> [(Channel, &'static str); 6] {
+    [
+        (Channel::Email, text::t("common.email")),
+        (Channel::Chat, text::t("common.chat")),
+        (Channel::Sms, text::t("common.sms")),
+        (Channel::Whatsapp, text::t("common.whatsapp")),
+        (Channel::Voice, text::t("common.voice")),
+        (Channel::Api, text::t("common.api")),
+    ]
+}
 
 /// The policy form as shown; targets in minutes.
 struct PolicyDraft {
@@ -437,11 +474,11 @@ impl PolicyDraft {
         Self {
             name: p.name.clone(),
             enabled: p.enabled.unwrap_or(true),
-            priorities: PRIORITIES
+            priorities: priority_choices()
                 .iter()
                 .map(|(v, l)| (v.as_str(), *l, p.conditions.priorities.contains(v)))
                 .collect(),
-            channels: CHANNELS
+            channels: channel_choices()
                 .iter()
                 .map(|(v, l)| (v.as_str(), *l, p.conditions.channels.contains(v)))
                 .collect(),
@@ -460,7 +497,7 @@ impl PolicyDraft {
         Self {
             name: value(f, "name").to_string(),
             enabled: checked(f, "enabled"),
-            priorities: PRIORITIES
+            priorities: priority_choices()
                 .iter()
                 .map(|(v, l)| {
                     (
@@ -470,7 +507,7 @@ impl PolicyDraft {
                     )
                 })
                 .collect(),
-            channels: CHANNELS
+            channels: channel_choices()
                 .iter()
                 .map(|(v, l)| {
                     (
@@ -501,20 +538,20 @@ impl PolicyDraft {
                 .and_then(|m| m.checked_mul(60))
                 .map(Some)
                 .ok_or_else(|| {
-                    citius_domain::Invalid::field(field, "must be a whole number of minutes")
+                    citius_domain::Invalid::field(field, text::t("settings_sla.whole_minutes"))
                 })
         };
         Ok(SlaPolicyInput {
             name: self.name.clone(),
             enabled: Some(self.enabled),
             conditions: SlaConditions {
-                priorities: PRIORITIES
+                priorities: priority_choices()
                     .iter()
                     .zip(&self.priorities)
                     .filter(|(_, (_, _, on))| *on)
                     .map(|((v, _), _)| *v)
                     .collect(),
-                channels: CHANNELS
+                channels: channel_choices()
                     .iter()
                     .zip(&self.channels)
                     .filter(|(_, (_, _, on))| *on)
@@ -558,43 +595,45 @@ struct PolicyRow {
 
 fn duration_words(secs: i64) -> String {
     match secs {
-        s if s % 86_400 == 0 => format!("{} d", s / 86_400),
-        s if s % 3600 == 0 => format!("{} h", s / 3600),
-        s => format!("{} min", s / 60),
+        s if s % 86_400 == 0 => text::tf("common.duration_days", &[("n", &(s / 86_400))]),
+        s if s % 3600 == 0 => text::tf("common.duration_hours", &[("n", &(s / 3600))]),
+        s => text::tf("common.duration_minutes", &[("n", &(s / 60))]),
     }
 }
 
 fn policy_row(p: &SlaPolicyInfo, calendars: &[(i64, String)], i: usize, n: usize) -> PolicyRow {
     let c = &p.policy.conditions;
+    let or = format!(" {} ", text::t("common.or"));
     let mut covers = Vec::new();
     if !c.priorities.is_empty() {
-        covers.push(format!(
-            "priority {}",
-            c.priorities
-                .iter()
-                .map(|p| p.as_str())
-                .collect::<Vec<_>>()
-                .join(" or ")
-        ));
+        let list = c
+            .priorities
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(&or);
+        covers.push(text::tf("settings_sla.covers_priority", &[("list", &list)]));
     }
     if !c.channels.is_empty() {
-        covers.push(format!(
-            "channel {}",
-            c.channels
-                .iter()
-                .map(|p| p.as_str())
-                .collect::<Vec<_>>()
-                .join(" or ")
-        ));
+        let list = c
+            .channels
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(&or);
+        covers.push(text::tf("settings_sla.covers_channel", &[("list", &list)]));
     }
     if !c.tiers.is_empty() {
-        covers.push(format!("tier {}", c.tiers.join(" or ")));
+        covers.push(text::tf(
+            "settings_sla.covers_tier",
+            &[("list", &c.tiers.join(&or))],
+        ));
     }
     let t = &p.policy.targets;
     let targets: Vec<String> = [
-        ("First response", t.first_response_secs),
-        ("Next response", t.next_response_secs),
-        ("Resolution", t.resolution_secs),
+        (text::t("sla.first_response"), t.first_response_secs),
+        (text::t("sla.next_response"), t.next_response_secs),
+        (text::t("sla.resolution"), t.resolution_secs),
     ]
     .iter()
     .filter_map(|(l, v)| v.map(|v| format!("{l} {}", duration_words(v))))
@@ -604,7 +643,7 @@ fn policy_row(p: &SlaPolicyInfo, calendars: &[(i64, String)], i: usize, n: usize
         name: p.policy.name.clone(),
         enabled: p.policy.enabled.unwrap_or(true),
         covers: if covers.is_empty() {
-            "Every conversation".into()
+            text::t("settings_sla.every_conversation").into()
         } else {
             covers.join(", ")
         },
@@ -613,7 +652,10 @@ fn policy_row(p: &SlaPolicyInfo, calendars: &[(i64, String)], i: usize, n: usize
             .policy
             .calendar_id
             .and_then(|id| calendars.iter().find(|(c, _)| *c == id))
-            .map_or_else(|| "Every hour".to_string(), |(_, n)| n.clone()),
+            .map_or_else(
+                || text::t("settings_sla.every_hour").to_string(),
+                |(_, n)| n.clone(),
+            ),
         first: i == 0,
         last: i + 1 == n,
     }
@@ -888,11 +930,14 @@ pub(super) async fn clock_lines(
     let words = |secs: i64| {
         let m = (secs.max(0) + 59) / 60;
         if m < 90 {
-            format!("{m} min")
+            text::tf("common.duration_minutes", &[("n", &m)])
         } else if m < 48 * 60 {
-            format!("{} h {} min", m / 60, m % 60)
+            text::tf(
+                "common.duration_hours_minutes",
+                &[("h", &(m / 60)), ("m", &(m % 60))],
+            )
         } else {
-            format!("{} d", m / 1440)
+            text::tf("common.duration_days", &[("n", &(m / 1440))])
         }
     };
     let lines = sla
@@ -900,18 +945,23 @@ pub(super) async fn clock_lines(
         .iter()
         .map(|c| {
             let (state, text) = match c.state {
-                ClockState::Running { left_secs } => ("ok", format!("due in {}", words(left_secs))),
-                ClockState::DueSoon { left_secs } => {
-                    ("soon", format!("due in {}", words(left_secs)))
+                ClockState::Running { left_secs } => {
+                    ("ok", text::tf("sla.due_in", &[("time", &words(left_secs))]))
                 }
-                ClockState::Overdue { over_secs } => {
-                    ("overdue", format!("overdue by {}", words(over_secs)))
-                }
-                ClockState::Paused { left_secs } => {
-                    ("paused", format!("paused, {} left", words(left_secs)))
-                }
-                ClockState::Met { late: false } => ("met", "met".to_string()),
-                ClockState::Met { late: true } => ("overdue", "met late".to_string()),
+                ClockState::DueSoon { left_secs } => (
+                    "soon",
+                    text::tf("sla.due_in", &[("time", &words(left_secs))]),
+                ),
+                ClockState::Overdue { over_secs } => (
+                    "overdue",
+                    text::tf("sla.overdue_by", &[("time", &words(over_secs))]),
+                ),
+                ClockState::Paused { left_secs } => (
+                    "paused",
+                    text::tf("sla.paused_left", &[("time", &words(left_secs))]),
+                ),
+                ClockState::Met { late: false } => ("met", text::t("sla.met").to_string()),
+                ClockState::Met { late: true } => ("overdue", text::t("sla.met_late").to_string()),
             };
             ClockLine {
                 label: super::metric_label(c.metric.as_str()),

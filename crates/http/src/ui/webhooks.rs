@@ -13,7 +13,7 @@ use citius_domain::webhook::{EVENT_TYPES, EndpointInput};
 
 use super::form_value as value;
 use super::settings::{fixable, see_other, with_status};
-use super::{Nav, ago, check_csrf, csv, error_page, nav, page};
+use super::{Nav, ago, check_csrf, csv, error_page, nav, page, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
 use crate::state::AppState;
@@ -29,9 +29,9 @@ pub(super) fn routes() -> Router<AppState> {
 
 fn notice(key: Option<&str>) -> Option<&'static str> {
     Some(match key? {
-        "endpoint-toggled" => "Endpoint turned on or off.",
-        "endpoint-deleted" => "Endpoint deleted with its delivery log.",
-        "replayed" => "The message will be sent again shortly, with the same webhook-id.",
+        "endpoint-toggled" => text::t("settings_webhooks.toggled"),
+        "endpoint-deleted" => text::t("settings_webhooks.deleted"),
+        "replayed" => text::t("settings_webhooks.replayed"),
         _ => return None,
     })
 }
@@ -114,7 +114,7 @@ fn endpoint_row(e: WebhookEndpointInfo) -> EndpointRow {
     EndpointRow {
         id: e.id,
         types: if e.event_types.iter().any(|t| t == "*") {
-            "All events".into()
+            text::t("settings_webhooks.all_events").into()
         } else {
             e.event_types.join(", ")
         },
@@ -294,7 +294,9 @@ async fn endpoint(
                 status: m.status,
                 attempts: m.attempts,
                 last: match (m.last_status_code, m.last_error) {
-                    (Some(code), _) => format!("HTTP {code}"),
+                    (Some(code), _) => {
+                        text::tf("settings_webhooks.http_status", &[("code", &code)])
+                    }
                     (None, Some(e)) => e,
                     (None, None) => String::new(),
                 },
@@ -310,9 +312,11 @@ async fn endpoint(
                     .map(|t| AttemptRow {
                         attempt: t.attempt,
                         outcome: match (t.status_code, t.error) {
-                            (Some(code), _) => format!("HTTP {code}"),
+                            (Some(code), _) => {
+                                text::tf("settings_webhooks.http_status", &[("code", &code)])
+                            }
                             (None, Some(e)) => e,
-                            (None, None) => "no answer".into(),
+                            (None, None) => text::t("settings_webhooks.no_answer").into(),
                         },
                         duration_ms: t.duration_ms,
                         time: ago(t.created_at),
