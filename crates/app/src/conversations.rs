@@ -203,6 +203,8 @@ pub struct ConversationQuery {
     pub created_before: Option<String>,
     pub updated_after: Option<String>,
     pub updated_before: Option<String>,
+    /// By last activity: `latest` first (default) or `oldest` first (waiting longest).
+    pub sort: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -266,6 +268,13 @@ impl ConversationQuery {
             .as_deref()
             .map(|v| parse_instant("updated_before", v))
             .transpose()?;
+        f.sort = self
+            .sort
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(conversation::Sort::parse)
+            .transpose()?
+            .unwrap_or_default();
         let page = PageRequest::parse(self.limit, self.cursor.as_deref())?;
         Ok((f, page))
     }
@@ -1301,6 +1310,7 @@ impl From<&citius_domain::views::ViewFilters> for ConversationQuery {
             tag: f.tag.clone(),
             channel: f.channel.clone(),
             inbox_id: f.inbox_id,
+            sort: f.sort.clone(),
             ..Default::default()
         }
     }

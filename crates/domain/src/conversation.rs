@@ -73,6 +73,23 @@ string_enum!(
 );
 
 string_enum!(
+    /// The order of a conversation list, by last activity: the latest first (the inbox's usual
+    /// order), or the oldest first (who has waited longest since anything happened).
+    Sort, "sort" {
+        Latest => "latest",
+        Oldest => "oldest",
+    }
+);
+
+// Written out: `string_enum!` declares the derives, and `#[default]` needs the derive.
+#[allow(clippy::derivable_impls)]
+impl Default for Sort {
+    fn default() -> Self {
+        Sort::Latest
+    }
+}
+
+string_enum!(
     /// Who a message is for: the customer wrote it, an agent sent it, or it is internal.
     MessageKind, "kind" {
         Inbound => "inbound",

@@ -26,6 +26,9 @@ pub struct ViewFilters {
     pub channel: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inbox_id: Option<i64>,
+    /// `latest` (default) or `oldest` activity first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
 }
 
 impl ViewFilters {
@@ -39,6 +42,7 @@ impl ViewFilters {
             tag: keep(self.tag),
             channel: keep(self.channel),
             inbox_id: self.inbox_id,
+            sort: keep(self.sort),
         }
     }
 

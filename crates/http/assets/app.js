@@ -122,21 +122,89 @@ var citiusText = (function () {
     }
   }
 
-  // Keyboard: "/" search, "r" reply, "n" note, Ctrl/Cmd+Enter send.
+  // Keyboard shortcuts; "?" lists them (the dialog in base.html). Keys typed into a field are
+  // the field's, except Ctrl/Cmd+Enter (send) and Escape (leave the field).
+  var dialog = document.getElementById("shortcuts");
+  var helpButton = document.getElementById("shortcuts-button");
+  var showHelp = function () { if (dialog && !dialog.open && dialog.showModal) dialog.showModal(); };
+  if (helpButton && dialog && dialog.showModal) { helpButton.hidden = false; helpButton.addEventListener("click", showHelp); }
+
+  // The list's rows, and which one j/k last moved to (kept by id across live refreshes).
+  var current = null;
+  var rowLinks = function () { return Array.prototype.slice.call(document.querySelectorAll("#conversation-list a.conversation-row")); };
+  var moveTo = function (step) {
+    var links = rowLinks();
+    if (!links.length) return;
+    var at = links.findIndex(function (a) { return a.getAttribute("href") === current; });
+    var next = at < 0 ? (step > 0 ? 0 : links.length - 1) : Math.min(links.length - 1, Math.max(0, at + step));
+    links.forEach(function (a) { a.classList.remove("kbd-current"); });
+    current = links[next].getAttribute("href");
+    links[next].classList.add("kbd-current");
+    links[next].focus();
+  };
+  var currentLink = function () {
+    var focused = document.activeElement;
+    if (focused && focused.matches && focused.matches("a.conversation-row")) return focused;
+    return rowLinks().filter(function (a) { return a.getAttribute("href") === current; })[0] || null;
+  };
+  var submitUpdate = function (field, value) {
+    var form = document.getElementById("update-form"), select = document.getElementById(field);
+    if (!form || !select) return;
+    var option = typeof value === "string" ? select.querySelector('option[value="' + value + '"]') : select.querySelector(value.selector);
+    if (!option) return;
+    select.value = option.value;
+    form.requestSubmit();
+  };
+  var pendingG = false, gTimer = null;
+
   document.addEventListener("keydown", function (e) {
-    var t = e.target, typing = t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT");
+    var target = e.target, typing = target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT" || target.isContentEditable);
     var body = document.getElementById("body");
     if (typing) {
-      if (t === body && e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); t.form.requestSubmit(); }
+      if (target === body && e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); target.form.requestSubmit(); }
+      if (e.key === "Escape" && target.blur) target.blur();
       return;
     }
-    if (e.key === "/") { var q = document.getElementById("q"); if (q) { e.preventDefault(); q.focus(); } }
-    if (body && (e.key === "r" || e.key === "n")) {
-      e.preventDefault();
-      var radio = document.querySelector('input[name=kind][value="' + (e.key === "r" ? "reply" : "note") + '"]');
-      if (radio) radio.checked = true;
-      body.focus();
+    if (e.ctrlKey || e.metaKey || e.altKey || (dialog && dialog.open)) return;
+    if (pendingG) {
+      pendingG = false; clearTimeout(gTimer);
+      var to = { i: "/inbox", m: "/mentions" }[e.key];
+      if (to) { e.preventDefault(); window.location.assign(to); }
+      return;
     }
+    switch (e.key) {
+      case "?": e.preventDefault(); showHelp(); break;
+      case "/": var q = document.getElementById("q"); if (q) { e.preventDefault(); q.focus(); } break;
+      case "g": pendingG = true; gTimer = setTimeout(function () { pendingG = false; }, 1500); break;
+      case "j": e.preventDefault(); moveTo(1); break;
+      case "k": e.preventDefault(); moveTo(-1); break;
+      case "o": var open = currentLink(); if (open) { e.preventDefault(); window.location.assign(open.href); } break;
+      case "x":
+        var row = currentLink(), box = row && row.parentNode.querySelector("input.pick");
+        if (box) { e.preventDefault(); box.checked = !box.checked; }
+        break;
+      case "r": case "n":
+        if (!body) break;
+        e.preventDefault();
+        var radio = document.querySelector('input[name=kind][value="' + (e.key === "r" ? "reply" : "note") + '"]');
+        if (radio) radio.checked = true;
+        body.focus();
+        break;
+      case "a": e.preventDefault(); submitUpdate("assignee", { selector: "option[data-me]" }); break;
+      case "e": e.preventDefault(); submitUpdate("status", "resolved"); break;
+    }
+  });
+
+  // A list re-rendered by a live update keeps the row j/k had reached marked.
+  if (list) new MutationObserver(function () {
+    rowLinks().forEach(function (a) { if (a.getAttribute("href") === current) a.classList.add("kbd-current"); });
+  }).observe(list, { childList: true });
+
+  // Selects marked data-autosubmit (the inbox's sort) apply as soon as they change.
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.requestSubmit(); });
+    var button = select.form.querySelector("button[type=submit]");
+    if (button) button.hidden = true;
   });
 })();
 

@@ -485,6 +485,8 @@ struct InboxParams {
     tag: Option<String>,
     channel: Option<String>,
     inbox_id: Option<String>,
+    /// `latest` or `oldest` activity first; applies to any view.
+    sort: Option<String>,
 }
 
 impl InboxParams {
@@ -509,8 +511,18 @@ impl InboxParams {
             tag: self.tag.clone(),
             channel: self.channel.clone(),
             inbox_id: number("inbox_id", &self.inbox_id)?,
+            // Sorting alone does not make a custom view; `shown` adds it to one.
+            sort: None,
         }
         .tidy())
+    }
+
+    fn sort(&self) -> Option<String> {
+        self.sort
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
     }
 }
 
@@ -551,6 +563,7 @@ fn filter_query(f: &citius_domain::views::ViewFilters) -> String {
         ("tag", f.tag.clone()),
         ("channel", f.channel.clone()),
         ("inbox_id", f.inbox_id.map(|t| t.to_string())),
+        ("sort", f.sort.clone()),
     ] {
         if let Some(v) = v {
             q.append_pair(k, &v);
@@ -564,22 +577,34 @@ async fn shown(
     actor: &Actor,
     p: &InboxParams,
 ) -> Result<(Shown, ConversationQuery), AppError> {
+    let sort = p.sort();
+    let with_sort = |query: String| match &sort {
+        Some(v) => format!(
+            "{query}&sort={}",
+            url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+        ),
+        None => query,
+    };
     if let Some(id) = p.saved {
         let v = s.app.saved_view(actor, id).await?;
-        let q = ConversationQuery::from(&v.filters);
+        let mut q = ConversationQuery::from(&v.filters);
+        if sort.is_some() {
+            q.sort = sort.clone();
+        }
         return Ok((
             Shown {
                 view: "saved".into(),
                 title: v.name.clone(),
-                query: format!("saved={id}"),
+                query: with_sort(format!("saved={id}")),
                 filters: v.filters.clone(),
                 saved: Some(v),
             },
             q,
         ));
     }
-    let filters = p.filters()?;
+    let mut filters = p.filters()?;
     if p.view.as_deref() == Some("custom") || !filters.is_empty() {
+        filters.sort = sort;
         return Ok((
             Shown {
                 view: "custom".into(),
@@ -592,10 +617,11 @@ async fn shown(
         ));
     }
     let view = p.view.clone().unwrap_or_else(|| "mine".into());
-    let (q, title) = view_query(&view);
+    let (mut q, title) = view_query(&view);
+    q.sort = sort.clone();
     Ok((
         Shown {
-            query: format!("view={view}"),
+            query: with_sort(format!("view={view}")),
             view,
             title: title.into(),
             filters: citius_domain::views::ViewFilters::default(),
@@ -622,8 +648,12 @@ struct InboxPage {
     can_share: bool,
     filters: citius_domain::views::ViewFilters,
     choices: inbox_views::FilterChoices,
+    /// The order shown (`latest` or `oldest`), and the query without it for the sort form.
+    sort: String,
+    keep: Vec<(String, String)>,
     rows: Vec<RowView>,
     next_link: Option<String>,
+    next_label: &'static str,
     strip: handoffs::InboxStrip,
 }
 
@@ -632,6 +662,17 @@ struct InboxPage {
 struct InboxList {
     rows: Vec<RowView>,
     next_link: Option<String>,
+    next_label: &'static str,
+}
+
+/// A page of the inbox list, as both the full page and the live partial show it.
+struct Listed {
+    shown: Shown,
+    rows: Vec<RowView>,
+    next_link: Option<String>,
+    next_label: &'static str,
+    /// `latest` or `oldest`.
+    sort: &'static str,
 }
 
 async fn inbox_rows(
@@ -639,15 +680,38 @@ async fn inbox_rows(
     actor: &Actor,
     p: &InboxParams,
     names: &HashMap<i64, String>,
-) -> Result<(Shown, Vec<RowView>, Option<String>), AppError> {
+) -> Result<Listed, AppError> {
     let (shown, mut q) = shown(s, actor, p).await?;
     q.cursor = p.cursor.clone();
     let page = s.app.conversations(actor, &q).await?;
+    // The query was checked just now, so the sort is one the list knows.
+    let sort = q
+        .sort
+        .as_deref()
+        .and_then(|v| citius_domain::conversation::Sort::parse(v).ok())
+        .unwrap_or_default();
     let rows = page.items.iter().map(|c| row(c, names)).collect();
-    let next = page
+    let next_link = page
         .next
         .map(|c| format!("/inbox?{}&cursor={}", shown.query, c.encode()));
-    Ok((shown, rows, next))
+    Ok(Listed {
+        shown,
+        rows,
+        next_link,
+        next_label: match sort {
+            citius_domain::conversation::Sort::Latest => text::t("inbox.older_conversations"),
+            citius_domain::conversation::Sort::Oldest => text::t("inbox.newer_conversations"),
+        },
+        sort: sort.as_str(),
+    })
+}
+
+/// The query of what is shown, less its order: the sort form sends it back with a new one.
+fn without_sort(query: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k != "sort")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 async fn inbox(
@@ -657,7 +721,13 @@ async fn inbox(
 ) -> Response {
     let actor = &caller.actor;
     let names = user_names(&s, actor).await;
-    let (shown, rows, next_link) = match inbox_rows(&s, actor, &p, &names).await {
+    let Listed {
+        shown,
+        rows,
+        next_link,
+        next_label,
+        sort,
+    } = match inbox_rows(&s, actor, &p, &names).await {
         Ok(x) => x,
         Err(e) => return error_page(&s, &caller, e).await,
     };
@@ -731,10 +801,13 @@ async fn inbox(
         }),
         saved_id: shown.saved.as_ref().map(|v| v.id),
         can_share: citius_app::require(actor, citius_domain::role::Permission::Administer).is_ok(),
+        keep: without_sort(&shown.query),
+        sort: sort.to_string(),
         filters: shown.filters,
         choices,
         rows,
         next_link,
+        next_label,
         strip,
     })
 }
@@ -746,7 +819,11 @@ async fn inbox_list(
 ) -> Response {
     let names = user_names(&s, &caller.actor).await;
     match inbox_rows(&s, &caller.actor, &p, &names).await {
-        Ok((_, rows, next_link)) => page(InboxList { rows, next_link }),
+        Ok(l) => page(InboxList {
+            rows: l.rows,
+            next_link: l.next_link,
+            next_label: l.next_label,
+        }),
         Err(e) => error_page(&s, &caller, e).await,
     }
 }
@@ -1121,6 +1198,8 @@ struct ConversationPage {
     statuses: Vec<String>,
     priorities: Vec<String>,
     users: Vec<(i64, String, bool)>,
+    /// The signed-in user's id, so "assign to me" (the `a` key) finds their option.
+    me: i64,
     teams: Vec<(i64, String, bool)>,
     cu: CustomerView,
     others: Vec<(i64, String, String)>,
@@ -1231,6 +1310,7 @@ async fn conversation_page(
             .iter()
             .map(|u| (u.id, u.name.clone(), Some(u.id) == conv.assignee_id))
             .collect(),
+        me: caller.actor.user_id,
         teams: teams
             .iter()
             .map(|t| (t.id, t.name.clone(), Some(t.id) == conv.team_id))

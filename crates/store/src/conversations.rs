@@ -1,6 +1,6 @@
 //! Conversations, their messages, tags and the append-only event log.
 
-use citius_domain::conversation::{Channel, MessageKind, Priority, Status};
+use citius_domain::conversation::{Channel, MessageKind, Priority, Sort, Status};
 use citius_domain::event::EventKind;
 use citius_domain::paging::{Cursor, Page, PageRequest};
 use citius_domain::records::{Attachment, Conversation, Event, Message, Tag};
@@ -173,9 +173,11 @@ pub struct Filter {
     pub created_before: Option<i64>,
     pub updated_after: Option<i64>,
     pub updated_before: Option<i64>,
+    pub sort: Sort,
 }
 
-/// A page of conversations, most recently updated first. Every filter narrows an indexed range.
+/// A page of conversations in order of last activity (latest or oldest first). Every filter
+/// narrows an indexed range, which either order walks from its end.
 pub async fn list(
     c: &mut Conn,
     workspace_id: i64,
@@ -243,13 +245,31 @@ pub async fn list(
     if let Some(v) = f.updated_before {
         q.push(" AND c.updated_at < ").int(v);
     }
+    let (bound, beyond, order) = match f.sort {
+        Sort::Latest => ("<=", "<", "DESC"),
+        Sort::Oldest => (">=", ">", "ASC"),
+    };
     if let Some(after) = page.after {
         // The first condition bounds the index range; the second breaks ties.
-        q.push(" AND c.updated_at <= ").int(after.key);
-        q.push(" AND (c.updated_at < ").int(after.key);
-        q.push(" OR c.id < ").int(after.id).push(")");
+        q.push(" AND c.updated_at ")
+            .push(bound)
+            .push(" ")
+            .int(after.key);
+        q.push(" AND (c.updated_at ")
+            .push(beyond)
+            .push(" ")
+            .int(after.key);
+        q.push(" OR c.id ")
+            .push(beyond)
+            .push(" ")
+            .int(after.id)
+            .push(")");
     }
-    q.push(" ORDER BY c.updated_at DESC, c.id DESC LIMIT ")
+    q.push(" ORDER BY c.updated_at ")
+        .push(order)
+        .push(", c.id ")
+        .push(order)
+        .push(" LIMIT ")
         .int(i64::from(page.limit) + 1);
     let rows = q.query().fetch_all(&mut *c).await?;
     let found = rows

@@ -98,4 +98,58 @@ export default [
       for (const s of subjects) assert.ok(mine.includes(s), `${s} is mine now`);
     },
   },
+  {
+    name: 'inbox: sort waiting longest first; keyboard: ? lists the shortcuts, j/k/x/o in the list, a and e on a conversation, g i home',
+    run: async ({ browser, base, artifacts, login }) => {
+      const page = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+      await login(page, base);
+      await page.goto(`${base}/inbox?view=all`);
+      const times = async () => page.locator('#conversation-list time').evaluateAll((ts) => ts.map((t) => Date.parse(t.getAttribute('datetime'))));
+      const latest = await times();
+      assert.ok(latest.length >= 3, 'the demo has open conversations');
+      assert.deepEqual(latest, [...latest].sort((a, b) => b - a), 'latest activity first by default');
+      await Promise.all([page.waitForURL(/sort=oldest/), page.selectOption('#sort', 'oldest')]);
+      const oldest = await times();
+      assert.deepEqual(oldest, [...oldest].sort((a, b) => a - b), 'waiting longest first');
+      assert.ok(oldest[0] <= latest[latest.length - 1], 'the oldest comes first');
+      assert.match(page.url(), /view=all/, 'still the same view');
+      assert.match(await page.locator('#conversation-list').getAttribute('data-live-list'), /sort=oldest/, 'live updates keep the order');
+      assert.equal(await page.locator('#sort').inputValue(), 'oldest');
+      await page.screenshot({ path: path.join(artifacts, 'inbox-sorted.png'), fullPage: true });
+
+      await page.keyboard.press('?');
+      const dialog = page.locator('#shortcuts');
+      await dialog.waitFor({ state: 'visible' });
+      assert.match(await dialog.textContent(), /Keyboard shortcuts/);
+      await page.screenshot({ path: path.join(artifacts, 'shortcuts.png') });
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'hidden' });
+
+      const rows = page.locator('#conversation-list a.conversation-row');
+      await page.keyboard.press('j');
+      await page.keyboard.press('j');
+      assert.match(await rows.nth(1).getAttribute('class'), /kbd-current/, 'j moved to the second row');
+      await page.keyboard.press('k');
+      assert.match(await rows.nth(0).getAttribute('class'), /kbd-current/, 'k moved back');
+      assert.equal(await rows.nth(1).evaluate((a) => a.classList.contains('kbd-current')), false);
+      await page.keyboard.press('x');
+      assert.equal(await page.locator('#conversation-list input.pick').nth(0).isChecked(), true, 'x ticked the row');
+      await page.keyboard.press('x');
+      assert.equal(await page.locator('#conversation-list input.pick').nth(0).isChecked(), false, 'x again unticked it');
+      const href = await rows.nth(0).getAttribute('href');
+      await Promise.all([page.waitForURL((u) => u.pathname === href), page.keyboard.press('o')]);
+
+      const me = await page.locator('#assignee option[data-me]').getAttribute('value');
+      await Promise.all([page.waitForNavigation(), page.keyboard.press('a')]);
+      assert.equal(await page.locator('#assignee').inputValue(), me, 'a assigned it to me');
+      await Promise.all([page.waitForNavigation(), page.keyboard.press('e')]);
+      assert.equal(await page.locator('#status').inputValue(), 'resolved', 'e resolved it');
+      await page.keyboard.press('r');
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'body', 'r opened the reply box');
+      assert.equal(await page.locator('input[name=kind][value=reply]').isChecked(), true);
+      await page.keyboard.press('Escape');
+      assert.notEqual(await page.evaluate(() => document.activeElement.id), 'body', 'Escape left the box');
+      await Promise.all([page.waitForURL(/\/inbox$/), (async () => { await page.keyboard.press('g'); await page.keyboard.press('i'); })()]);
+    },
+  },
 ];

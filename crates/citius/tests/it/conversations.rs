@@ -325,6 +325,32 @@ async fn lifecycle(t: TestApp) {
         "no next page when everything fit: {exact}"
     );
 
+    // Oldest activity first pages the same way from the other end (ties broken by id).
+    let mut oldest = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..5 {
+        let path = match &cursor {
+            Some(c) => {
+                format!("/api/v1/conversations?channel=whatsapp&sort=oldest&limit=3&cursor={c}")
+            }
+            None => "/api/v1/conversations?channel=whatsapp&sort=oldest&limit=3".to_string(),
+        };
+        let page = t.get_ok(&path, tok).await;
+        oldest.extend(ids(&page["items"]));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let mut expected = made.clone();
+    expected.reverse();
+    assert_eq!(
+        oldest, expected,
+        "every conversation exactly once, oldest first"
+    );
+    let (s, b) = t.get("/api/v1/conversations?sort=sideways", tok).await;
+    crate::kit::assert_invalid(s, &b, "sort", "sort=sideways");
+
     // A filter on an invalid value is refused, not ignored.
     let (s, b) = t.get("/api/v1/conversations?assignee=someone", tok).await;
     crate::kit::assert_invalid(s, &b, "assignee", "assignee=someone");
@@ -748,6 +774,22 @@ async fn saved_views(t: TestApp) {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = t
+        .post(
+            "/api/v1/views",
+            tok,
+            json!({"name": "Bad order", "filters": {"status": "open", "sort": "random"}}),
+        )
+        .await;
+    crate::kit::assert_invalid(status, &body, "sort", "a view sorted in no known order");
+    let waiting = t
+        .post_created(
+            "/api/v1/views",
+            tok,
+            json!({"name": "Waiting longest", "filters": {"status": "open", "sort": "oldest"}}),
+        )
+        .await;
+    assert_eq!(waiting["filters"]["sort"], "oldest");
     let vip = t
         .post_created(
             "/api/v1/views",

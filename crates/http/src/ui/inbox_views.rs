@@ -124,6 +124,7 @@ async fn save(
         tag: text("tag"),
         channel: text("channel"),
         inbox_id: value(&f, "inbox_id").parse().ok(),
+        sort: text("sort"),
     };
     let input = ViewInput {
         name: value(&f, "name").to_string(),
