@@ -188,6 +188,12 @@ fn pick<'a>(rng: &mut StdRng, weighted: &'a [(&'a str, u32)]) -> &'a str {
     weighted[0].0
 }
 
+/// Text for what the scenarios write, from the generator's vocabulary: conversations made by
+/// one run look like the rest, so the next run's search is not skewed by pages of one phrase.
+pub(super) fn sample_text(seed: usize, words: usize) -> String {
+    sentence(&mut StdRng::seed_from_u64(seed as u64), words)
+}
+
 fn sentence(rng: &mut StdRng, words: usize) -> String {
     let mut s = String::with_capacity(words * 8);
     for i in 0..words {

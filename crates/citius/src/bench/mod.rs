@@ -252,7 +252,7 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
                 let r = c
                     .post(format!("{b}/api/v1/conversations"))
                     .header("Authorization", t.as_str())
-                    .json(&json!({"customer": {"email": format!("bench-{i}-{}@example.com", rand::random::<u32>())}, "subject": "Benchmark create", "body": "A new conversation from the benchmark"}))
+                    .json(&json!({"customer": {"email": format!("bench-{i}-{}@example.com", rand::random::<u32>())}, "subject": generate::sample_text(i, 4), "body": generate::sample_text(i + 1_000_000, 14)}))
                     .send()
                     .await?;
                 if r.status().as_u16() != 201 {
@@ -499,10 +499,12 @@ async fn smtp_ingest(
             let conns = conns.clone();
             async move {
                 let raw = format!(
-                    "From: Customer {n} <sender{n}@customers.test>\r\nTo: mail@bench.test\r\nSubject: Order {i} question\r\n\
+                    "From: Customer {n} <sender{n}@customers.test>\r\nTo: mail@bench.test\r\nSubject: {subject}\r\n\
                      Message-ID: <bench-{run}-{i}@customers.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
-                     Hello, where is my order {i}? It was due last week.\r\n",
-                    n = i % 500
+                     {body}\r\n",
+                    n = i % 500,
+                    subject = generate::sample_text(i + 4_000_000, 4),
+                    body = generate::sample_text(i + 5_000_000, 14),
                 );
                 let mut conn = conns[i % conns.len()].lock().await;
                 conn.send(&format!("sender{}@customers.test", i % 500), "mail@bench.test", &raw)
@@ -775,8 +777,8 @@ async fn in_process_create(
         async move {
             let input = serde_json::from_value(json!({
                 "customer": {"email": format!("inproc-{i}-{}@example.com", rand::random::<u32>())},
-                "subject": "Benchmark create",
-                "body": "A new conversation from the benchmark"
+                "subject": generate::sample_text(i + 2_000_000, 4),
+                "body": generate::sample_text(i + 3_000_000, 14)
             }))?;
             app.create_conversation(&actor, input).await?;
             Ok(())
