@@ -986,18 +986,7 @@ pub(crate) async fn insert_conversation(
         now,
     )
     .await?;
-    for f in &new.files {
-        store::insert_attachment(
-            c,
-            ws,
-            message_id,
-            &f.filename,
-            &f.content_type,
-            &f.sha256,
-            &f.data,
-        )
-        .await?;
-    }
+    attach(c, ws, message_id, &new.files).await?;
     search::put_all_new(
         &mut *c,
         backend,
@@ -1134,18 +1123,7 @@ pub(crate) async fn append_message(
         },
     )
     .await?;
-    for f in files {
-        store::insert_attachment(
-            c,
-            ws,
-            message_id,
-            &f.filename,
-            &f.content_type,
-            &f.sha256,
-            &f.data,
-        )
-        .await?;
-    }
+    attach(c, ws, message_id, files).await?;
     search::put_new(
         c,
         backend,
@@ -1170,6 +1148,23 @@ pub(crate) async fn append_message(
     )
     .await?;
     Ok((message_id, event))
+}
+
+/// Stores a message's files.
+async fn attach(c: &mut Conn, ws: i64, message_id: i64, files: &[File]) -> AppResult<()> {
+    for f in files {
+        store::insert_attachment(
+            c,
+            ws,
+            message_id,
+            &f.filename,
+            &f.content_type,
+            &f.sha256,
+            &f.data,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Who wrote a message: inbound messages are the customer's words; everything else is the

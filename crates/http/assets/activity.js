@@ -4,14 +4,9 @@
   "use strict";
   const el = document.getElementById("activity");
   if (!el) return;
-  // Words from the page's catalogue block (see app.js).
-  var texts = {};
-  try { texts = JSON.parse(document.getElementById("citius-text").textContent); } catch (e) { /* no block: keys show */ }
-  var has = function (o, k) { return Object.prototype.hasOwnProperty.call(o, k); };
-  var t = function (key) { return has(texts, key) ? texts[key] : key; };
-  var tf = function (key, args) {
-    return t(key).replace(/\{(\w+)\}/g, function (all, name) { return has(args, name) ? String(args[name]) : all; });
-  };
+  // Words from the page's catalogue, read by app.js (which runs first: both are deferred and
+  // app.js comes earlier in the page).
+  var t = citiusText.t, tf = citiusText.tf;
   const url = el.dataset.activity;
   const csrf = el.dataset.csrf;
   let typingUntil = 0;
