@@ -127,7 +127,10 @@ var citiusText = (function () {
   var dialog = document.getElementById("shortcuts");
   var helpButton = document.getElementById("shortcuts-button");
   var showHelp = function () { if (dialog && !dialog.open && dialog.showModal) dialog.showModal(); };
-  if (helpButton && dialog && dialog.showModal) { helpButton.hidden = false; helpButton.addEventListener("click", showHelp); }
+  if (helpButton && dialog && dialog.showModal) {
+    document.getElementById("shortcuts-entry").hidden = false;
+    helpButton.addEventListener("click", showHelp);
+  }
 
   // The list's rows, and which one j/k last moved to (kept by id across live refreshes).
   var current = null;

@@ -124,6 +124,10 @@ export default [
       await page.screenshot({ path: path.join(artifacts, 'shortcuts.png') });
       await page.keyboard.press('Escape');
       await dialog.waitFor({ state: 'hidden' });
+      await page.click('#shortcuts-button');
+      await dialog.waitFor({ state: 'visible' });
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'hidden' });
 
       const rows = page.locator('#conversation-list a.conversation-row');
       await page.keyboard.press('j');
@@ -150,6 +154,12 @@ export default [
       await page.keyboard.press('Escape');
       assert.notEqual(await page.evaluate(() => document.activeElement.id), 'body', 'Escape left the box');
       await Promise.all([page.waitForURL(/\/inbox$/), (async () => { await page.keyboard.press('g'); await page.keyboard.press('i'); })()]);
+
+      // A phone has no keyboard to speak of: the header keeps its room.
+      const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })).newPage();
+      await login(phone, base);
+      await phone.goto(`${base}/inbox`);
+      assert.equal(await phone.locator('#shortcuts-entry').isVisible(), false, 'no shortcuts entry on a phone');
     },
   },
 ];
