@@ -148,8 +148,11 @@ async fn commit_batch(db: &Db, hub: &Hub, node: &str, batch: Vec<Box<dyn Pending
         }
     };
     let mut staged: Vec<(Box<dyn Pending>, Vec<Event>)> = Vec::with_capacity(batch.len());
-    // A lone change needs no savepoint: its failure may undo the whole transaction.
-    let guarded = batch.len() > 1;
+    // A lone change on SQLite needs no savepoint: its failure may undo the whole transaction.
+    // PostgreSQL keeps it: a statement that failed inside a change which then went on would leave
+    // the transaction aborted, and COMMIT on an aborted transaction rolls back without an error;
+    // the RELEASE is what reports it.
+    let guarded = batch.len() > 1 || db.backend() == citius_store::Backend::Postgres;
     // Whether the previous change's savepoint is still open (released together with opening
     // the next, to save a round trip per change).
     let mut held = false;

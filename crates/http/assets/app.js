@@ -150,13 +150,21 @@ var citiusText = (function () {
     if (focused && focused.matches && focused.matches("a.conversation-row")) return focused;
     return rowLinks().filter(function (a) { return a.getAttribute("href") === current; })[0] || null;
   };
-  var submitUpdate = function (field, value) {
-    var form = document.getElementById("update-form"), select = document.getElementById(field);
-    if (!form || !select) return;
-    var option = typeof value === "string" ? select.querySelector('option[value="' + value + '"]') : select.querySelector(value.selector);
-    if (!option) return;
-    select.value = option.value;
-    form.requestSubmit();
+  // "a" and "e" send just the one field: the side form may hold values a colleague has changed
+  // since the page loaded, and sending them all would quietly undo that.
+  var updateOne = function (name, value) {
+    var form = document.getElementById("update-form");
+    var csrf = form && form.querySelector("input[name=_csrf]");
+    if (!csrf || !value) return;
+    var one = document.createElement("form");
+    one.method = "post"; one.action = form.action; one.hidden = true;
+    [["_csrf", csrf.value], [name, value]].forEach(function (pair) {
+      var input = document.createElement("input");
+      input.type = "hidden"; input.name = pair[0]; input.value = pair[1];
+      one.appendChild(input);
+    });
+    document.body.appendChild(one);
+    one.submit();
   };
   var pendingG = false, gTimer = null;
 
@@ -193,8 +201,11 @@ var citiusText = (function () {
         if (radio) radio.checked = true;
         body.focus();
         break;
-      case "a": e.preventDefault(); submitUpdate("assignee", { selector: "option[data-me]" }); break;
-      case "e": e.preventDefault(); submitUpdate("status", "resolved"); break;
+      case "a":
+        var me = document.querySelector("#assignee option[data-me]");
+        if (me) { e.preventDefault(); updateOne("assignee_id", me.value); }
+        break;
+      case "e": if (document.getElementById("update-form")) { e.preventDefault(); updateOne("status", "resolved"); } break;
     }
   });
 
@@ -203,12 +214,6 @@ var citiusText = (function () {
     rowLinks().forEach(function (a) { if (a.getAttribute("href") === current) a.classList.add("kbd-current"); });
   }).observe(list, { childList: true });
 
-  // Selects marked data-autosubmit (the inbox's sort) apply as soon as they change.
-  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
-    select.addEventListener("change", function () { select.form.requestSubmit(); });
-    var button = select.form.querySelector("button[type=submit]");
-    if (button) button.hidden = true;
-  });
 })();
 
 // Presence: the status menu returns to this page, closes with Escape or a click elsewhere, and

@@ -616,7 +616,11 @@ async fn shown(
             ConversationQuery::from(&filters),
         ));
     }
-    let view = p.view.clone().unwrap_or_else(|| "mine".into());
+    // Only the preset names: the name goes back into links and forms as it is.
+    let view = match p.view.as_deref() {
+        Some(v @ ("unassigned" | "all" | "snoozed" | "resolved")) => v.to_string(),
+        _ => "mine".to_string(),
+    };
     let (mut q, title) = view_query(&view);
     q.sort = sort.clone();
     Ok((

@@ -43,6 +43,9 @@ export default [
       await Promise.all([maya.waitForNavigation(), team.click()]);
       assert.equal(await maya.locator('#team-views a').first().getAttribute('aria-current'), 'page');
       assert.equal(await maya.locator('#f-status').inputValue(), 'open,pending');
+      await maya.selectOption('#sort', 'oldest');
+      await Promise.all([maya.waitForURL(/sort=oldest/), maya.click('#sort-form button[type=submit]')]);
+      assert.equal(await maya.locator('#team-views a').first().getAttribute('aria-current'), 'page', 'sorting keeps the team view');
     },
   },
   {
@@ -108,7 +111,8 @@ export default [
       const latest = await times();
       assert.ok(latest.length >= 3, 'the demo has open conversations');
       assert.deepEqual(latest, [...latest].sort((a, b) => b - a), 'latest activity first by default');
-      await Promise.all([page.waitForURL(/sort=oldest/), page.selectOption('#sort', 'oldest')]);
+      await page.selectOption('#sort', 'oldest');
+      await Promise.all([page.waitForURL(/sort=oldest/), page.click('#sort-form button[type=submit]')]);
       const oldest = await times();
       assert.deepEqual(oldest, [...oldest].sort((a, b) => a - b), 'waiting longest first');
       assert.ok(oldest[0] <= latest[latest.length - 1], 'the oldest comes first');
@@ -146,8 +150,14 @@ export default [
       const me = await page.locator('#assignee option[data-me]').getAttribute('value');
       await Promise.all([page.waitForNavigation(), page.keyboard.press('a')]);
       assert.equal(await page.locator('#assignee').inputValue(), me, 'a assigned it to me');
+      // An unsaved edit in the side form is not sent along with the shortcut.
+      const priority = await page.locator('#priority').inputValue();
+      const other = priority === 'low' ? 'urgent' : 'low';
+      await page.selectOption('#priority', other);
+      await page.evaluate(() => document.activeElement.blur());
       await Promise.all([page.waitForNavigation(), page.keyboard.press('e')]);
       assert.equal(await page.locator('#status').inputValue(), 'resolved', 'e resolved it');
+      assert.equal(await page.locator('#priority').inputValue(), priority, 'only the status changed');
       await page.keyboard.press('r');
       assert.equal(await page.evaluate(() => document.activeElement.id), 'body', 'r opened the reply box');
       assert.equal(await page.locator('input[name=kind][value=reply]').isChecked(), true);

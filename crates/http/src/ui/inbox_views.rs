@@ -100,8 +100,12 @@ pub(super) fn picked_id(current: &Option<i64>, v: &str) -> bool {
 }
 
 /// Whether the filters shown are exactly "my team's waiting conversations" for `team`.
+/// The order shown does not matter.
 pub(super) fn is_team_view(f: &ViewFilters, team: &i64) -> bool {
-    *f == ViewFilters {
+    ViewFilters {
+        sort: None,
+        ..f.clone()
+    } == ViewFilters {
         status: Some("open,pending".into()),
         team_id: Some(*team),
         ..ViewFilters::default()
