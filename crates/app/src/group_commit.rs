@@ -263,16 +263,27 @@ mod tests {
         Box::new(f)
     }
 
-    /// Four changes queued before the writer runs share one transaction; the two that fail
-    /// (one after writing, one on a unique key) leave no trace and do not undo the others.
-    #[tokio::test]
-    async fn a_failing_change_is_undone_alone() {
+    /// A fresh SQLite database and one writer in front of it.
+    async fn writer() -> (std::path::PathBuf, Db, GroupCommit) {
         let dir = std::env::temp_dir().join(format!("citius-gc-{:x}", rand::random::<u64>()));
         let db = Db::connect(&DbConfig::SqliteDir(dir.clone()), 2)
             .await
             .expect("db");
         db.migrate().await.expect("migrate");
         let gc = GroupCommit::start(db.clone(), Hub::new(), Arc::from("test"), 1);
+        (dir, db, gc)
+    }
+
+    async fn done(dir: std::path::PathBuf, db: Db) {
+        db.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Four changes queued before the writer runs share one transaction; the two that fail
+    /// (one after writing, one on a unique key) leave no trace and do not undo the others.
+    #[tokio::test]
+    async fn a_failing_change_is_undone_alone() {
+        let (dir, db, gc) = writer().await;
 
         let (a, b, dup, d) = tokio::join!(
             gc.write(
@@ -323,20 +334,14 @@ mod tests {
             d
         );
         drop(c);
-        db.close().await;
-        let _ = std::fs::remove_dir_all(dir);
+        done(dir, db).await;
     }
 
     /// A change alone in its transaction runs without a savepoint: when it fails after writing,
     /// nothing of it stays, and the writer goes on with the next change.
     #[tokio::test]
     async fn a_lone_failing_change_leaves_nothing() {
-        let dir = std::env::temp_dir().join(format!("citius-gc-{:x}", rand::random::<u64>()));
-        let db = Db::connect(&DbConfig::SqliteDir(dir.clone()), 2)
-            .await
-            .expect("db");
-        db.migrate().await.expect("migrate");
-        let gc = GroupCommit::start(db.clone(), Hub::new(), Arc::from("test"), 1);
+        let (dir, db, gc) = writer().await;
 
         let failed = gc
             .write(
@@ -367,7 +372,6 @@ mod tests {
         let w = directory::workspace_by_slug(&mut c, "a").await.expect("a");
         assert_eq!((w.id, w.name.as_str()), (kept, "Again"));
         drop(c);
-        db.close().await;
-        let _ = std::fs::remove_dir_all(dir);
+        done(dir, db).await;
     }
 }

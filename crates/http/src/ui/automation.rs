@@ -17,7 +17,7 @@ use citius_domain::conversation::{Priority, Status};
 use citius_domain::paging::PageRequest;
 
 use super::form_value as value;
-use super::settings::{fixable, see_other, with_status};
+use super::settings::{confirmed, fixable, see_other, with_status};
 use super::{Nav, check_csrf, csv, error_page, nav, page, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
@@ -866,11 +866,12 @@ async fn delete_rule(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = check_csrf(&caller, value(&f, "_csrf")) {
-        return *r;
-    }
-    match s.app.delete_rule(&caller.actor, id).await {
-        Ok(()) => see_other("/settings/automation?notice=rule-deleted"),
-        Err(e) => error_page(&s, &caller, e).await,
-    }
+    confirmed(
+        &s,
+        &caller,
+        value(&f, "_csrf"),
+        || s.app.delete_rule(&caller.actor, id),
+        "/settings/automation?notice=rule-deleted",
+    )
+    .await
 }

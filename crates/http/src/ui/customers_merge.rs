@@ -9,7 +9,7 @@ use citius_app::customers::{IdentityInput, MergeSuggestion};
 use citius_domain::customer::IdentityKind;
 
 use super::form_value as value;
-use super::settings::see_other;
+use super::settings::{confirmed, see_other};
 use super::{check_csrf, error_page, text};
 use crate::auth::WebSession;
 use crate::extract::Path;
@@ -113,11 +113,12 @@ async fn dismiss(
     Path((id, other)): Path<(i64, i64)>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = check_csrf(&caller, value(&f, "_csrf")) {
-        return *r;
-    }
-    match s.app.dismiss_duplicate(&caller.actor, id, other).await {
-        Ok(()) => see_other(&format!("/customers/{id}?notice=dismissed")),
-        Err(e) => error_page(&s, &caller, e).await,
-    }
+    confirmed(
+        &s,
+        &caller,
+        value(&f, "_csrf"),
+        || s.app.dismiss_duplicate(&caller.actor, id, other),
+        &format!("/customers/{id}?notice=dismissed"),
+    )
+    .await
 }

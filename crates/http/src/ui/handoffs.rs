@@ -8,7 +8,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Form, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use citius_app::handoffs::{DeclineInput, FollowUpInput, TransferInput};
 use citius_app::{Actor, AppError};
@@ -22,6 +22,7 @@ use citius_domain::role::{Permission, Role};
 use jiff::Timestamp;
 use serde::Deserialize;
 
+use super::settings::see_other;
 use super::{
     CsrfOnly, Extras, Nav, ago, check_csrf, conversation_page, error_page, nav, page, sentence,
     text,
@@ -56,10 +57,6 @@ pub(super) fn notice(key: Option<&str>) -> Option<&'static str> {
         "email-queued" => text::t("conversation.email_queued"),
         _ => return None,
     })
-}
-
-fn see_other(to: &str) -> Response {
-    Redirect::to(to).into_response()
 }
 
 /// A due time for people: absolute and in UTC, like the rest of the screens' times.

@@ -12,7 +12,7 @@ use citius_domain::conversation::Channel;
 use citius_domain::views::{ViewFilters, ViewInput};
 
 use super::form_value as value;
-use super::settings::see_other;
+use super::settings::{confirmed, see_other};
 use super::{check_csrf, error_page, text};
 use crate::auth::WebSession;
 use crate::extract::Path;
@@ -147,13 +147,14 @@ async fn delete(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = check_csrf(&caller, value(&f, "_csrf")) {
-        return *r;
-    }
-    match s.app.delete_view(&caller.actor, id).await {
-        Ok(()) => see_other("/inbox"),
-        Err(e) => error_page(&s, &caller, e).await,
-    }
+    confirmed(
+        &s,
+        &caller,
+        value(&f, "_csrf"),
+        || s.app.delete_view(&caller.actor, id),
+        "/inbox",
+    )
+    .await
 }
 
 /// Applies one action to the conversations ticked in the list, then shows the same list.

@@ -13,7 +13,7 @@ use citius_domain::conversation::{Priority, Status};
 use citius_domain::macros::{MacroInput, MacroText, VARIABLES};
 
 use super::form_value as value;
-use super::settings::{fixable, see_other, with_status};
+use super::settings::{confirmed, fixable, see_other, with_status};
 use super::{Nav, check_csrf, csv, error_page, nav, page, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
@@ -284,11 +284,12 @@ async fn delete(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = check_csrf(&caller, value(&f, "_csrf")) {
-        return *r;
-    }
-    match s.app.delete_macro(&caller.actor, id).await {
-        Ok(()) => see_other("/settings/macros?notice=macro-deleted"),
-        Err(e) => error_page(&s, &caller, e).await,
-    }
+    confirmed(
+        &s,
+        &caller,
+        value(&f, "_csrf"),
+        || s.app.delete_macro(&caller.actor, id),
+        "/settings/macros?notice=macro-deleted",
+    )
+    .await
 }

@@ -13,7 +13,7 @@ use citius_domain::imap::MailboxInput;
 use citius_domain::records::{ImapMailbox, Inbox};
 
 use super::form_value as value;
-use super::settings::{fixable, see_other, with_status};
+use super::settings::{confirmed, fixable, see_other, with_status};
 use super::{CsrfOnly, Nav, ago, check_csrf, csv, error_page, nav, page, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
@@ -347,13 +347,14 @@ async fn poll_now(
     Path(inbox_id): Path<i64>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = check_csrf(&caller, &f.csrf) {
-        return *r;
-    }
-    match s.app.poll_imap_now(&caller.actor, inbox_id).await {
-        Ok(()) => see_other(&format!("/settings/mailboxes/{inbox_id}?notice=polling")),
-        Err(e) => error_page(&s, &caller, e).await,
-    }
+    confirmed(
+        &s,
+        &caller,
+        &f.csrf,
+        || s.app.poll_imap_now(&caller.actor, inbox_id),
+        &format!("/settings/mailboxes/{inbox_id}?notice=polling"),
+    )
+    .await
 }
 
 async fn remove(
@@ -362,11 +363,12 @@ async fn remove(
     Path(inbox_id): Path<i64>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = check_csrf(&caller, &f.csrf) {
-        return *r;
-    }
-    match s.app.remove_imap_mailbox(&caller.actor, inbox_id).await {
-        Ok(()) => see_other("/settings/mailboxes?notice=removed"),
-        Err(e) => error_page(&s, &caller, e).await,
-    }
+    confirmed(
+        &s,
+        &caller,
+        &f.csrf,
+        || s.app.remove_imap_mailbox(&caller.actor, inbox_id),
+        "/settings/mailboxes?notice=removed",
+    )
+    .await
 }

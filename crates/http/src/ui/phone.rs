@@ -13,7 +13,7 @@ use citius_domain::records::{Inbox, ProviderAccount};
 use citius_domain::telephony::{DEFAULT_API_BASE, ProviderInput};
 
 use super::form_value as value;
-use super::settings::{fixable, see_other, with_status};
+use super::settings::{confirmed, fixable, see_other, with_status};
 use super::{Nav, check_csrf, csv, error_page, nav, page, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
@@ -265,11 +265,12 @@ async fn remove(
     Path(inbox_id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = check_csrf(&caller, value(&f, "_csrf")) {
-        return *r;
-    }
-    match s.app.remove_provider_account(&caller.actor, inbox_id).await {
-        Ok(()) => see_other("/settings/phone?notice=removed"),
-        Err(e) => error_page(&s, &caller, e).await,
-    }
+    confirmed(
+        &s,
+        &caller,
+        value(&f, "_csrf"),
+        || s.app.remove_provider_account(&caller.actor, inbox_id),
+        "/settings/phone?notice=removed",
+    )
+    .await
 }

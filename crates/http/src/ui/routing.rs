@@ -8,7 +8,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use citius_app::routing::{
     AgentStatus, PresenceInput, QueueInfo, RoutingPolicy, RoutingPolicyInput, ScheduleInput,
@@ -25,6 +25,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use super::form_value as field;
+use super::settings::{confirmed, see_other};
 use super::{Nav, ago, check_csrf, csv, error_page, nav, page, sentence, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
@@ -139,10 +140,6 @@ fn notice(key: Option<&str>) -> Option<&'static str> {
         "schedule-saved" => text::t("agents.schedule_saved"),
         _ => return None,
     })
-}
-
-fn see_other(to: &str) -> Response {
-    Redirect::to(to).into_response()
 }
 
 fn with_status(mut res: Response, status: StatusCode) -> Response {
@@ -1439,13 +1436,14 @@ async fn stop(
     Path(inbox_id): Path<i64>,
     Form(f): Form<super::CsrfOnly>,
 ) -> Response {
-    if let Err(r) = check_csrf(&caller, &f.csrf) {
-        return *r;
-    }
-    match s.app.delete_routing_policy(&caller.actor, inbox_id).await {
-        Ok(()) => see_other("/settings/routing?notice=routing-stopped"),
-        Err(e) => error_page(&s, &caller, e).await,
-    }
+    confirmed(
+        &s,
+        &caller,
+        &f.csrf,
+        || s.app.delete_routing_policy(&caller.actor, inbox_id),
+        "/settings/routing?notice=routing-stopped",
+    )
+    .await
 }
 
 #[cfg(test)]

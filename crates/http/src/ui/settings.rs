@@ -146,6 +146,27 @@ pub(super) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
+/// A form that only confirms an action (delete, revoke, retry…): checks the session's form
+/// token, runs the action, and sends the person on to `to`, or shows why it was refused.
+pub(super) async fn confirmed<Fut>(
+    s: &AppState,
+    caller: &Caller,
+    csrf: &str,
+    action: impl FnOnce() -> Fut,
+    to: &str,
+) -> Response
+where
+    Fut: std::future::Future<Output = Result<(), AppError>>,
+{
+    if let Err(r) = check_csrf(caller, csrf) {
+        return *r;
+    }
+    match action().await {
+        Ok(()) => see_other(to),
+        Err(e) => error_page(s, caller, e).await,
+    }
+}
+
 /// Time for tables: absolute and in UTC, so rows compare at a glance and across time zones.
 fn when(t: Timestamp) -> String {
     t.strftime("%Y-%m-%d %H:%M UTC").to_string()
@@ -836,13 +857,14 @@ async fn delete_team(
     Path(id): Path<i64>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = check_csrf(&caller, &f.csrf) {
-        return *r;
-    }
-    match s.app.delete_team(&caller.actor, id).await {
-        Ok(()) => see_other("/settings/teams?notice=team-deleted"),
-        Err(e) => error_page(&s, &caller, e).await,
-    }
+    confirmed(
+        &s,
+        &caller,
+        &f.csrf,
+        || s.app.delete_team(&caller.actor, id),
+        "/settings/teams?notice=team-deleted",
+    )
+    .await
 }
 
 // ---- Skills ---------------------------------------------------------------------------------
@@ -1320,13 +1342,14 @@ async fn revoke_token(
     Path(id): Path<i64>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = check_csrf(&caller, &f.csrf) {
-        return *r;
-    }
-    match s.app.revoke_token(&caller.actor, id).await {
-        Ok(()) => see_other("/settings/tokens?notice=token-revoked"),
-        Err(e) => error_page(&s, &caller, e).await,
-    }
+    confirmed(
+        &s,
+        &caller,
+        &f.csrf,
+        || s.app.revoke_token(&caller.actor, id),
+        "/settings/tokens?notice=token-revoked",
+    )
+    .await
 }
 
 // ---- Audit log ------------------------------------------------------------------------------
@@ -1638,13 +1661,14 @@ async fn retry_job(
     Path(id): Path<i64>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = check_csrf(&caller, &f.csrf) {
-        return *r;
-    }
-    match s.app.retry_job(&caller.actor, id).await {
-        Ok(()) => see_other("/settings/jobs?status=dead&notice=job-retried"),
-        Err(e) => error_page(&s, &caller, e).await,
-    }
+    confirmed(
+        &s,
+        &caller,
+        &f.csrf,
+        || s.app.retry_job(&caller.actor, id),
+        "/settings/jobs?status=dead&notice=job-retried",
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use citius_domain::conversation::{Channel, Priority};
 use citius_domain::sla::{SlaConditions, SlaPolicyInput, SlaTargets};
 
 use super::form_value as value;
-use super::settings::{fixable, see_other, with_status};
+use super::settings::{confirmed, fixable, see_other, with_status};
 use super::{Nav, check_csrf, csv, error_page, nav, page, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
@@ -400,13 +400,14 @@ async fn delete_calendar(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = check_csrf(&caller, value(&f, "_csrf")) {
-        return *r;
-    }
-    match s.app.delete_calendar(&caller.actor, id).await {
-        Ok(()) => see_other("/settings/hours?notice=calendar-deleted"),
-        Err(e) => error_page(&s, &caller, e).await,
-    }
+    confirmed(
+        &s,
+        &caller,
+        value(&f, "_csrf"),
+        || s.app.delete_calendar(&caller.actor, id),
+        "/settings/hours?notice=calendar-deleted",
+    )
+    .await
 }
 
 // ---- SLA policies ---------------------------------------------------------------------------
@@ -866,13 +867,14 @@ async fn delete_policy(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = check_csrf(&caller, value(&f, "_csrf")) {
-        return *r;
-    }
-    match s.app.delete_sla_policy(&caller.actor, id).await {
-        Ok(()) => see_other("/settings/sla?notice=policy-deleted"),
-        Err(e) => error_page(&s, &caller, e).await,
-    }
+    confirmed(
+        &s,
+        &caller,
+        value(&f, "_csrf"),
+        || s.app.delete_sla_policy(&caller.actor, id),
+        "/settings/sla?notice=policy-deleted",
+    )
+    .await
 }
 
 /// Moves a policy one place up or down in the order they are tried.

@@ -12,7 +12,7 @@ use citius_domain::records::WebhookEndpointInfo;
 use citius_domain::webhook::{EVENT_TYPES, EndpointInput};
 
 use super::form_value as value;
-use super::settings::{fixable, see_other, with_status};
+use super::settings::{confirmed, fixable, see_other, with_status};
 use super::{Nav, ago, check_csrf, csv, error_page, nav, page, text};
 use crate::auth::{Caller, WebSession};
 use crate::extract::{Path, Query};
@@ -399,13 +399,14 @@ async fn delete_endpoint(
     Path(id): Path<i64>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = check_csrf(&caller, value(&f, "_csrf")) {
-        return *r;
-    }
-    match s.app.delete_webhook_endpoint(&caller.actor, id).await {
-        Ok(()) => see_other("/settings/webhooks?notice=endpoint-deleted"),
-        Err(e) => error_page(&s, &caller, e).await,
-    }
+    confirmed(
+        &s,
+        &caller,
+        value(&f, "_csrf"),
+        || s.app.delete_webhook_endpoint(&caller.actor, id),
+        "/settings/webhooks?notice=endpoint-deleted",
+    )
+    .await
 }
 
 async fn replay(
