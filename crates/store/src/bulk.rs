@@ -110,43 +110,29 @@ pub async fn insert_search_docs(
     workspace_id: i64,
     docs: &[(crate::search::DocKind, i64, Option<i64>, String)],
 ) -> DbResult<()> {
-    // FTS5 flushes its pending terms whenever a rowid arrives out of order: sorted input keeps
-    // a load to one segment per transaction instead of one per document.
-    let mut docs: Vec<&(crate::search::DocKind, i64, Option<i64>, String)> = docs.iter().collect();
-    docs.sort_by_key(|(kind, ref_id, _, _)| ref_id * 4 + *kind as i64);
-    let rows: Vec<Vec<Cell>> = docs
-        .into_iter()
-        .map(|(kind, ref_id, conv, text)| {
-            vec![
-                Cell::Int(ref_id * 4 + *kind as i64),
-                Cell::Text(crate::search::index_text(text)),
-                Cell::Int(workspace_id),
-                conv.map_or(Cell::Null, Cell::Int),
-            ]
-        })
-        .collect();
-    match backend {
-        Backend::Sqlite => {
-            insert(
-                c,
-                backend,
-                "search_fts",
-                &["rowid", "body", "workspace_id", "conversation_id"],
-                &rows,
-            )
-            .await
-        }
-        Backend::Postgres => {
-            insert(
-                c,
-                backend,
-                "search_documents",
-                &["id", "body", "workspace_id", "conversation_id"],
-                &rows,
-            )
-            .await
-        }
+    // One insert per table; FTS5 flushes its pending terms whenever a rowid arrives out of
+    // order, so sorted input keeps a load to one segment per transaction, not one per document.
+    let mut tables: std::collections::BTreeMap<&str, (Vec<&str>, Vec<(i64, Vec<Cell>)>)> =
+        Default::default();
+    for (kind, ref_id, conversation_id, text) in docs {
+        let (table, columns, key) = crate::search::placement(backend, *kind, *ref_id);
+        let row = vec![
+            Cell::Int(key),
+            Cell::Text(crate::search::index_text(text)),
+            Cell::Int(workspace_id),
+            conversation_id.map_or(Cell::Null, Cell::Int),
+        ];
+        let entry = tables
+            .entry(table)
+            .or_insert_with(|| (columns.to_vec(), Vec::new()));
+        entry.1.push((key, row[..columns.len()].to_vec()));
     }
+    for (table, (columns, mut rows)) in tables {
+        rows.sort_by_key(|(key, _)| *key);
+        let rows: Vec<Vec<Cell>> = rows.into_iter().map(|(_, row)| row).collect();
+        insert(c, backend, table, &columns, &rows).await?;
+    }
+    Ok(())
 }
 
 /// Rows in a table.
@@ -206,7 +192,7 @@ pub async fn raw_insert(db: &crate::Db, n: i64) -> DbResult<()> {
 /// Drops PostgreSQL's search index before a large load (SQLite's FTS index is the table itself).
 pub async fn drop_search_index(c: &mut Conn, backend: Backend) -> DbResult<()> {
     if backend == Backend::Postgres {
-        sqlx::query("DROP INDEX IF EXISTS search_documents_tsv")
+        sqlx::raw_sql("DROP INDEX IF EXISTS search_documents_tsv; DROP INDEX IF EXISTS customer_search_documents_tsv")
             .execute(c)
             .await?;
     }
@@ -216,8 +202,11 @@ pub async fn drop_search_index(c: &mut Conn, backend: Backend) -> DbResult<()> {
 /// Recreates the index dropped by [`drop_search_index`], as the migration defines it.
 pub async fn create_search_index(c: &mut Conn, backend: Backend) -> DbResult<()> {
     if backend == Backend::Postgres {
-        sqlx::query(
-            "CREATE INDEX IF NOT EXISTS search_documents_tsv ON search_documents USING GIN (tsv)",
+        sqlx::raw_sql(
+            "CREATE INDEX IF NOT EXISTS search_documents_tsv ON search_documents USING GIN (tsv) \
+             WITH (gin_pending_list_limit = 256); \
+             CREATE INDEX IF NOT EXISTS customer_search_documents_tsv ON customer_search_documents \
+             USING GIN (tsv) WITH (gin_pending_list_limit = 256)",
         )
         .execute(c)
         .await?;

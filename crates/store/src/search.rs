@@ -1,8 +1,9 @@
 //! Full-text search over subjects, messages and customers: FTS5 on SQLite, tsvector + GIN on
 //! PostgreSQL. Documents are written in the same transaction as the data they index.
 //!
-//! A document id encodes what it indexes: `ref_id * 4 + kind`, so replacing or deleting the
-//! document of a message or customer is a primary-key operation.
+//! Conversations' texts and customers' documents live in two tables (see [`DocTable`]). A text's
+//! id encodes what it indexes, `ref_id * 4 + kind`, and a customer's document is keyed by the
+//! customer's id, so replacing or deleting a document is a primary-key operation.
 
 use sqlx::Row;
 
@@ -15,8 +16,78 @@ pub enum DocKind {
     Customer = 2,
 }
 
-fn doc_id(kind: DocKind, ref_id: i64) -> i64 {
-    ref_id * 4 + kind as i64
+/// A table of documents. Customers are kept apart from conversations' texts because search
+/// reads each newest first, in id order, and customer ids and message ids share no timeline:
+/// in one table a word in many messages hid every customer. Apart, a name shared by thousands
+/// of customers also stays within a small table, and PostgreSQL's word statistics, which pick
+/// the path of a search, describe each on its own.
+#[derive(Debug, Clone, Copy)]
+struct DocTable {
+    sqlite: &'static str,
+    postgres: &'static str,
+    /// Whether rows name the conversation they belong to (customers' do not).
+    conversational: bool,
+    /// On PostgreSQL, how many of the newest ids a search tests in order before it asks the GIN
+    /// index instead.
+    window: i64,
+}
+
+/// Subjects and messages: four ids per message, so the window is about 20,000 messages.
+const TEXTS: DocTable = DocTable {
+    sqlite: "search_fts",
+    postgres: "search_documents",
+    conversational: true,
+    window: 80_000,
+};
+
+const CUSTOMERS: DocTable = DocTable {
+    sqlite: "customer_fts",
+    postgres: "customer_search_documents",
+    conversational: false,
+    window: 20_000,
+};
+
+impl DocTable {
+    fn of(kind: DocKind) -> Self {
+        match kind {
+            DocKind::Customer => CUSTOMERS,
+            DocKind::Subject | DocKind::Message => TEXTS,
+        }
+    }
+
+    fn key(&self, kind: DocKind, ref_id: i64) -> i64 {
+        if self.conversational {
+            ref_id * 4 + kind as i64
+        } else {
+            ref_id
+        }
+    }
+
+    /// The table's name and its key column on `backend`.
+    fn on(&self, backend: Backend) -> (&'static str, &'static str) {
+        match backend {
+            Backend::Sqlite => (self.sqlite, "rowid"),
+            Backend::Postgres => (self.postgres, "id"),
+        }
+    }
+}
+
+/// Where a document of `kind` lives on `backend`: its table, the columns a new row fills (key,
+/// body, workspace, and the conversation where the table has one) and its key.
+pub(crate) fn placement(
+    backend: Backend,
+    kind: DocKind,
+    ref_id: i64,
+) -> (&'static str, &'static [&'static str], i64) {
+    let table = DocTable::of(kind);
+    let (name, _) = table.on(backend);
+    let columns: &'static [&'static str] = match (backend, table.conversational) {
+        (Backend::Sqlite, true) => &["rowid", "body", "workspace_id", "conversation_id"],
+        (Backend::Sqlite, false) => &["rowid", "body", "workspace_id"],
+        (Backend::Postgres, true) => &["id", "body", "workspace_id", "conversation_id"],
+        (Backend::Postgres, false) => &["id", "body", "workspace_id"],
+    };
+    (name, columns, table.key(kind, ref_id))
 }
 
 /// Longest text indexed per document; search needs the gist, not megabytes.
@@ -49,39 +120,51 @@ pub struct NewDoc<'a> {
     pub body: &'a str,
 }
 
-/// Indexes several new texts of a workspace in one statement (a new conversation brings its
-/// subject, its first message and perhaps a new customer).
+/// Indexes several new texts of a workspace in one statement per table (a new conversation
+/// brings its subject, its first message and perhaps a new customer).
 pub async fn put_all_new(
     c: &mut Conn,
     backend: Backend,
     workspace_id: i64,
     docs: &[NewDoc<'_>],
 ) -> DbResult<()> {
-    if docs.is_empty() {
-        return Ok(());
-    }
-    let table = match backend {
-        Backend::Sqlite => "search_fts (rowid, body, workspace_id, conversation_id)",
-        Backend::Postgres => "search_documents (id, body, workspace_id, conversation_id)",
-    };
-    let rows = (0..docs.len())
-        .map(|i| {
-            let p = i * 3;
-            format!("(${}, ${}, $1, ${})", p + 2, p + 3, p + 4)
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO {table} VALUES {rows}"
-    )))
-    .bind(workspace_id);
+    let mut tables: std::collections::BTreeMap<&str, (&[&str], Vec<&NewDoc>)> = Default::default();
     for d in docs {
-        q = q
-            .bind(doc_id(d.kind, d.ref_id))
-            .bind(index_text(d.body))
-            .bind(d.conversation_id);
+        let (table, columns, _) = placement(backend, d.kind, d.ref_id);
+        tables
+            .entry(table)
+            .or_insert_with(|| (columns, Vec::new()))
+            .1
+            .push(d);
     }
-    q.execute(c).await?;
+    for (table, (columns, mine)) in tables {
+        let conversational = columns.len() == 4;
+        let rows = (0..mine.len())
+            .map(|i| {
+                // $1 is the workspace, shared by every row.
+                let p = i * (columns.len() - 1);
+                if conversational {
+                    format!("(${}, ${}, $1, ${})", p + 2, p + 3, p + 4)
+                } else {
+                    format!("(${}, ${}, $1)", p + 2, p + 3)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {table} ({}) VALUES {rows}",
+            columns.join(", ")
+        )))
+        .bind(workspace_id);
+        for d in mine {
+            let (.., key) = placement(backend, d.kind, d.ref_id);
+            q = q.bind(key).bind(index_text(d.body));
+            if conversational {
+                q = q.bind(d.conversation_id);
+            }
+        }
+        q.execute(&mut *c).await?;
+    }
     Ok(())
 }
 
@@ -95,35 +178,36 @@ pub async fn put(
     conversation_id: Option<i64>,
     body: &str,
 ) -> DbResult<()> {
-    let id = doc_id(kind, ref_id);
-    let body = index_text(body);
-    match backend {
-        Backend::Sqlite => {
-            sqlx::query("DELETE FROM search_fts WHERE rowid = $1")
-                .bind(id)
-                .execute(&mut *c)
-                .await?;
-            sqlx::query("INSERT INTO search_fts (rowid, body, workspace_id, conversation_id) VALUES ($1, $2, $3, $4)")
-                .bind(id)
-                .bind(body)
-                .bind(workspace_id)
-                .bind(conversation_id)
-                .execute(c)
-                .await?;
-        }
-        Backend::Postgres => {
-            sqlx::query(
-                "INSERT INTO search_documents (id, workspace_id, conversation_id, body) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id) DO UPDATE SET body = excluded.body, conversation_id = excluded.conversation_id",
-            )
-            .bind(id)
-            .bind(workspace_id)
-            .bind(conversation_id)
-            .bind(body)
-            .execute(c)
-            .await?;
-        }
+    // FTS5 tables have no upsert: delete, then insert.
+    if backend == Backend::Sqlite {
+        delete(c, backend, kind, ref_id).await?;
+        return put_new(
+            c,
+            backend,
+            workspace_id,
+            kind,
+            ref_id,
+            conversation_id,
+            body,
+        )
+        .await;
     }
+    let table = DocTable::of(kind);
+    let sql = if table.conversational {
+        "INSERT INTO search_documents (id, workspace_id, body, conversation_id) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (id) DO UPDATE SET body = excluded.body, conversation_id = excluded.conversation_id"
+    } else {
+        "INSERT INTO customer_search_documents (id, workspace_id, body) VALUES ($1, $2, $3) \
+         ON CONFLICT (id) DO UPDATE SET body = excluded.body"
+    };
+    let mut q = sqlx::query(sql)
+        .bind(table.key(kind, ref_id))
+        .bind(workspace_id)
+        .bind(index_text(body));
+    if table.conversational {
+        q = q.bind(conversation_id);
+    }
+    q.execute(c).await?;
     Ok(())
 }
 
@@ -137,14 +221,14 @@ pub fn index_text(body: &str) -> String {
 }
 
 pub async fn delete(c: &mut Conn, backend: Backend, kind: DocKind, ref_id: i64) -> DbResult<()> {
-    let sql = match backend {
-        Backend::Sqlite => "DELETE FROM search_fts WHERE rowid = $1",
-        Backend::Postgres => "DELETE FROM search_documents WHERE id = $1",
-    };
-    sqlx::query(sql)
-        .bind(doc_id(kind, ref_id))
-        .execute(c)
-        .await?;
+    let table = DocTable::of(kind);
+    let (name, key) = table.on(backend);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM {name} WHERE {key} = $1"
+    )))
+    .bind(table.key(kind, ref_id))
+    .execute(c)
+    .await?;
     Ok(())
 }
 
@@ -164,80 +248,130 @@ pub struct Matches {
     pub customer_ids: Vec<i64>,
 }
 
-/// How far back (in document ids, four per message) PostgreSQL looks for matches in id order
-/// before it asks the GIN index: about 20,000 messages, a few milliseconds to test.
-const RECENT_DOC_IDS: i64 = 80_000;
-
-/// Document ids matching every term (whole words, or prefixes), newest first: at most `scan`,
-/// and at least `want` where that many exist.
+/// Ids of documents in `table` matching every term (whole words, or prefixes), with their
+/// conversations, newest first: at most `scan`, and at least `want` where that many exist.
+#[allow(clippy::too_many_arguments)]
 async fn matching(
     c: &mut Conn,
     backend: Backend,
+    table: DocTable,
     workspace_id: i64,
-    terms: &[String],
+    words: &[String],
     prefix: bool,
     scan: i64,
     want: usize,
 ) -> DbResult<Vec<(i64, Option<i64>)>> {
-    let rows = match backend {
+    let conversation = if table.conversational {
+        "conversation_id"
+    } else {
+        "NULL AS conversation_id"
+    };
+    match backend {
         Backend::Sqlite => {
+            // FTS5 reads its lists in rowid order, so newest first stops after a page.
             let star = if prefix { "*" } else { "" };
-            let expr = terms
+            let expr = words
                 .iter()
                 .map(|t| format!("\"{t}\"{star}"))
                 .collect::<Vec<_>>()
                 .join(" ");
-            sqlx::query(
-                "SELECT rowid AS id, conversation_id FROM search_fts WHERE search_fts MATCH $1 AND workspace_id = $2 \
-                 ORDER BY rowid DESC LIMIT $3",
-            )
+            let name = table.sqlite;
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT rowid AS id, {conversation} FROM {name} WHERE {name} MATCH $1 \
+                 AND workspace_id = $2 ORDER BY rowid DESC LIMIT $3"
+            )))
             .bind(expr)
             .bind(workspace_id)
             .bind(scan)
             .fetch_all(c)
-            .await?
+            .await?;
+            id_pairs(&rows)
         }
         Backend::Postgres => {
             let star = if prefix { ":*" } else { "" };
-            let expr = terms
+            let expr = words
                 .iter()
                 .map(|t| format!("{t}{star}"))
                 .collect::<Vec<_>>()
                 .join(" & ");
-            let newest: i64 =
-                sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM search_documents")
-                    .fetch_one(&mut *c)
-                    .await?;
-            // A GIN index cannot return matches in id order, so newest-first takes two paths.
-            // Common words fill a page within the newest documents: read those in id order and
-            // test each (COALESCE keeps the planner off the GIN index here). Words too rare for
-            // that are few everywhere: the GIN index finds them all and sorting them is cheap
-            // (`id + 0` keeps the planner off the primary key, which would test every row).
-            let recent = sqlx::query(
-                "SELECT id, conversation_id FROM search_documents WHERE workspace_id = $1 AND id >= $2 \
-                 AND COALESCE(tsv @@ to_tsquery('simple', $3), false) ORDER BY id DESC LIMIT $4",
-            )
-            .bind(workspace_id)
-            .bind(newest.saturating_sub(RECENT_DOC_IDS))
-            .bind(&expr)
-            .bind(scan)
-            .fetch_all(&mut *c)
-            .await?;
-            if recent.len() >= want || newest <= RECENT_DOC_IDS {
-                recent
+            let columns = if table.conversational {
+                "id, conversation_id"
             } else {
-                sqlx::query(
-                    "SELECT id, conversation_id FROM search_documents WHERE workspace_id = $1 \
-                     AND tsv @@ to_tsquery('simple', $2) ORDER BY id + 0 DESC LIMIT $3",
-                )
-                .bind(workspace_id)
-                .bind(&expr)
-                .bind(scan)
-                .fetch_all(&mut *c)
-                .await?
-            }
+                "id, NULL::BIGINT AS conversation_id"
+            };
+            newest_postgres(c, table, columns, workspace_id, &expr, scan, want).await
         }
-    };
+    }
+}
+
+/// How many matches the first, unordered look at a word takes: fewer means they are all there
+/// is, and sorting them is cheap.
+const PROBE: i64 = 50;
+
+/// Newest-first matches of a tsquery in one PostgreSQL table.
+///
+/// A GIN index cannot return matches in id order, so newest-first takes up to three steps.
+/// 1. Any `PROBE` matches, in no order: the planner picks the index for a rare word and a
+///    sequential read for a common one, and either stops early. Fewer than `PROBE` is every
+///    match there is, sorted here.
+/// 2. A common word: the newest documents, tested in id order until a page is full (COALESCE
+///    keeps the planner off the GIN index).
+/// 3. A word common long ago but not lately: every match through the index, sorted.
+async fn newest_postgres(
+    c: &mut Conn,
+    table: DocTable,
+    columns: &str,
+    workspace_id: i64,
+    expr: &str,
+    scan: i64,
+    want: usize,
+) -> DbResult<Vec<(i64, Option<i64>)>> {
+    let name = table.postgres;
+    let probe = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {columns} FROM {name} WHERE workspace_id = $1 AND tsv @@ to_tsquery('simple', $2) LIMIT $3"
+    )))
+    .bind(workspace_id)
+    .bind(expr)
+    .bind(PROBE)
+    // Planned for these very words each time: a plan cached for any words would pick one path
+    // for rare and common alike.
+    .persistent(false)
+    .fetch_all(&mut *c)
+    .await?;
+    if (probe.len() as i64) < PROBE {
+        let mut all = id_pairs(&probe)?;
+        all.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        all.truncate(usize::try_from(scan).unwrap_or(usize::MAX));
+        return Ok(all);
+    }
+    let recent = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {columns} FROM {name} WHERE workspace_id = $1 \
+         AND id >= (SELECT COALESCE(MAX(id), 0) FROM {name}) - $2 \
+         AND COALESCE(tsv @@ to_tsquery('simple', $3), false) ORDER BY id DESC LIMIT $4"
+    )))
+    .bind(workspace_id)
+    .bind(table.window)
+    .bind(expr)
+    .bind(scan)
+    .fetch_all(&mut *c)
+    .await?;
+    if recent.len() >= want {
+        return id_pairs(&recent);
+    }
+    // `id + 0` keeps the planner off the primary key, which would test every row.
+    let all = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {columns} FROM {name} WHERE workspace_id = $1 \
+         AND tsv @@ to_tsquery('simple', $2) ORDER BY id + 0 DESC LIMIT $3"
+    )))
+    .bind(workspace_id)
+    .bind(expr)
+    .bind(scan)
+    .fetch_all(c)
+    .await?;
+    id_pairs(&all)
+}
+
+fn id_pairs(rows: &[sqlx::any::AnyRow]) -> DbResult<Vec<(i64, Option<i64>)>> {
     rows.iter()
         .map(|r| Ok((r.try_get("id")?, r.try_get("conversation_id")?)))
         .collect()
@@ -251,39 +385,55 @@ pub async fn query(
     q: &str,
     limit: usize,
 ) -> DbResult<Matches> {
-    let terms = terms(q);
-    if terms.is_empty() {
-        return Ok(Matches::default());
-    }
-    let scan = (limit * 8) as i64;
-    // Whole words first: their index lists are read newest first and stop after a page. Only
-    // when that leaves the page short do we widen to prefixes ("refun" finds "refund"), which
-    // must merge the lists of every word with that prefix.
-    // Several documents may point at one conversation: ask for some spare.
-    let want = limit * 2;
-    let mut rows = matching(c, backend, workspace_id, &terms, false, scan, want).await?;
-    let found: std::collections::HashSet<Option<i64>> =
-        rows.iter().map(|(_, conversation)| *conversation).collect();
-    if found.len() < limit {
-        let seen: std::collections::HashSet<i64> = rows.iter().map(|(id, _)| *id).collect();
-        let more = matching(c, backend, workspace_id, &terms, true, scan, want).await?;
-        let mut more: Vec<(i64, Option<i64>)> = more
-            .into_iter()
-            .filter(|(id, _)| !seen.contains(id))
-            .collect();
-        rows.append(&mut more);
-    }
+    let words = terms(q);
     let mut m = Matches::default();
-    for (id, conversation_id) in rows {
-        if id % 4 == DocKind::Customer as i64 {
-            if m.customer_ids.len() < limit && !m.customer_ids.contains(&(id / 4)) {
-                m.customer_ids.push(id / 4);
+    if words.is_empty() {
+        return Ok(m);
+    }
+    // Whole words first: their lists stop after a page. Only when that leaves a list short do
+    // we widen to prefixes ("refun" finds "refund"), which must merge the lists of every word
+    // with that prefix.
+    for prefix in [false, true] {
+        for table in [TEXTS, CUSTOMERS] {
+            let found = if table.conversational {
+                &mut m.conversation_ids
+            } else {
+                &mut m.customer_ids
+            };
+            if prefix && found.len() >= limit {
+                continue;
             }
-        } else if let Some(cid) = conversation_id
-            && m.conversation_ids.len() < limit
-            && !m.conversation_ids.contains(&cid)
-        {
-            m.conversation_ids.push(cid);
+            // Several texts may belong to one conversation: read up to four a conversation and
+            // hope for two. A customer has one document.
+            let (scan, want) = if table.conversational {
+                (limit * 4, limit * 2)
+            } else {
+                (limit, limit)
+            };
+            let rows = matching(
+                c,
+                backend,
+                table,
+                workspace_id,
+                &words,
+                prefix,
+                scan as i64,
+                want,
+            )
+            .await?;
+            for (id, conversation_id) in rows {
+                let id = if table.conversational {
+                    match conversation_id {
+                        Some(cid) => cid,
+                        None => continue,
+                    }
+                } else {
+                    id
+                };
+                if found.len() < limit && !found.contains(&id) {
+                    found.push(id);
+                }
+            }
         }
     }
     Ok(m)

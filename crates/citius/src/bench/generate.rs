@@ -194,6 +194,19 @@ pub(super) fn sample_text(seed: usize, words: usize) -> String {
     sentence(&mut StdRng::seed_from_u64(seed as u64), words)
 }
 
+/// A new customer for what the scenarios write: a name as the generator gives them and an
+/// address of the scenario's own (`tag`), unique per call.
+pub(super) fn sample_customer(tag: &str, seed: usize) -> serde_json::Value {
+    let mut rng = StdRng::seed_from_u64(seed as u64);
+    let name = format!(
+        "{} {}",
+        FIRST[rng.random_range(0..FIRST.len())],
+        LAST[rng.random_range(0..LAST.len())]
+    );
+    let email = format!("{tag}-{seed}-{}@example.com", rand::random::<u32>());
+    serde_json::json!({"name": name, "email": email})
+}
+
 fn sentence(rng: &mut StdRng, words: usize) -> String {
     let mut s = String::with_capacity(words * 8);
     for i in 0..words {

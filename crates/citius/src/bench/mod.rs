@@ -252,7 +252,7 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
                 let r = c
                     .post(format!("{b}/api/v1/conversations"))
                     .header("Authorization", t.as_str())
-                    .json(&json!({"customer": {"email": format!("bench-{i}-{}@example.com", rand::random::<u32>())}, "subject": generate::sample_text(i, 4), "body": generate::sample_text(i + 1_000_000, 14)}))
+                    .json(&json!({"customer": generate::sample_customer("bench", i), "subject": generate::sample_text(i, 4), "body": generate::sample_text(i + 1_000_000, 14)}))
                     .send()
                     .await?;
                 if r.status().as_u16() != 201 {
@@ -776,7 +776,7 @@ async fn in_process_create(
         let (app, actor) = (app2.clone(), actor.clone());
         async move {
             let input = serde_json::from_value(json!({
-                "customer": {"email": format!("inproc-{i}-{}@example.com", rand::random::<u32>())},
+                "customer": generate::sample_customer("inproc", i),
                 "subject": generate::sample_text(i + 2_000_000, 4),
                 "body": generate::sample_text(i + 3_000_000, 14)
             }))?;

@@ -110,10 +110,12 @@ async fn leftovers(
         queries.push(format!(
             "SELECT COUNT(*) FROM messages WHERE author_customer_id IN ({l})"
         ));
-        queries.push(format!(
-            "SELECT COUNT(*) FROM {search} WHERE {doc_id} IN ({})",
-            list(&customers.iter().map(|c| c * 4 + 2).collect::<Vec<_>>())
-        ));
+        // Customers' documents are keyed by the customer's id.
+        let customer_docs = match t.app.db.backend() {
+            citius_store::Backend::Sqlite => "customer_fts WHERE rowid",
+            citius_store::Backend::Postgres => "customer_search_documents WHERE id",
+        };
+        queries.push(format!("SELECT COUNT(*) FROM {customer_docs} IN ({l})"));
     }
     if !attachments.is_empty() {
         queries.push(format!(

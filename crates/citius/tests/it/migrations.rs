@@ -14,7 +14,8 @@ async fn tables(t: &TestApp) -> Vec<String> {
     let sql = match t.app.db.backend() {
         StoreBackend::Sqlite => {
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
-             AND name <> '_sqlx_migrations' AND name NOT LIKE 'search\\_fts\\_%' ESCAPE '\\' ORDER BY name"
+             AND name <> '_sqlx_migrations' AND name NOT LIKE 'search\\_fts\\_%' ESCAPE '\\' \
+             AND name NOT LIKE 'customer\\_fts\\_%' ESCAPE '\\' ORDER BY name"
         }
         StoreBackend::Postgres => {
             "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables WHERE table_schema = current_schema() \

@@ -102,3 +102,71 @@ async fn search_finds_within_workspace(t: TestApp) {
     assert_eq!(hits(&t, "xylophonic", a).await.0, [cid]);
 }
 both!(search_finds_within_workspace);
+
+/// Newest matches first, whichever way the index is read: a rare word (every match, sorted), a
+/// common word among the newest documents (read in id order), and a word common only long ago
+/// (the index, sorted). Documents go in directly, with ids far enough apart to steer each path.
+async fn search_orders_newest_first_on_every_path(t: TestApp) {
+    use citius_store::search::{self, DocKind};
+    let ws = t.workspace_id(&t.token).await;
+    let backend = t.app.db.backend();
+    let mut docs = Vec::new();
+    let mut text = |kind: DocKind, ref_id: i64, conv: Option<i64>, body: &str| {
+        docs.push((kind, ref_id, conv, body.to_string()));
+    };
+    for (i, m) in [10, 20, 30].into_iter().enumerate() {
+        text(
+            DocKind::Message,
+            m,
+            Some(1_000 + i as i64),
+            "a quokka sighting",
+        );
+        text(DocKind::Customer, m, None, "Quokka Person");
+    }
+    for i in 0..120 {
+        text(
+            DocKind::Message,
+            190_000 + i,
+            Some(5_000 + i),
+            "wombat news",
+        );
+        text(DocKind::Customer, 90_000 + i, None, "Wombat Person");
+    }
+    for i in 0..60 {
+        text(DocKind::Message, 100 + i, Some(7_000 + i), "numbat of old");
+        text(DocKind::Customer, 100 + i, None, "Numbat Person");
+    }
+    // The newest of each kind matches nothing asked for.
+    text(DocKind::Message, 200_000, Some(9_000), "unrelated");
+    text(DocKind::Customer, 100_100, None, "Unrelated Person");
+    let mut tx = t.app.db.begin().await.expect("transaction");
+    citius_store::bulk::insert_search_docs(&mut tx, backend, ws, &docs)
+        .await
+        .expect("documents");
+    tx.commit().await.expect("commit");
+
+    let newest = |from: i64, n: i64| (0..n).map(|i| from - i).collect::<Vec<i64>>();
+    let mut c = t.app.db.read().await.expect("connection");
+    let quokka = search::query(&mut c, backend, ws, "quokka", 25)
+        .await
+        .expect("search");
+    assert_eq!(quokka.conversation_ids, [1_002, 1_001, 1_000]);
+    assert_eq!(quokka.customer_ids, [30, 20, 10]);
+    let wombat = search::query(&mut c, backend, ws, "wombat", 25)
+        .await
+        .expect("search");
+    assert_eq!(wombat.conversation_ids, newest(5_119, 25));
+    assert_eq!(wombat.customer_ids, newest(90_119, 25));
+    let numbat = search::query(&mut c, backend, ws, "numbat", 25)
+        .await
+        .expect("search");
+    assert_eq!(numbat.conversation_ids, newest(7_059, 25));
+    assert_eq!(numbat.customer_ids, newest(159, 25));
+    // Prefixes take the same paths.
+    let prefixed = search::query(&mut c, backend, ws, "numba", 25)
+        .await
+        .expect("search");
+    assert_eq!(prefixed.conversation_ids, newest(7_059, 25));
+    assert_eq!(prefixed.customer_ids, newest(159, 25));
+}
+both!(search_orders_newest_first_on_every_path);

@@ -1,0 +1,3 @@
+-- no-transaction
+-- Nothing to undo: 0018 only cleaned up.
+SELECT 1;
