@@ -112,25 +112,24 @@ pub async fn insert_search_docs(
 ) -> DbResult<()> {
     // One insert per table; FTS5 flushes its pending terms whenever a rowid arrives out of
     // order, so sorted input keeps a load to one segment per transaction, not one per document.
-    let mut tables: std::collections::BTreeMap<&str, (Vec<&str>, Vec<(i64, Vec<Cell>)>)> =
-        Default::default();
+    type Keyed = Vec<(i64, Vec<Cell>)>;
+    let mut tables: std::collections::BTreeMap<&str, (&[&str], Keyed)> = Default::default();
     for (kind, ref_id, conversation_id, text) in docs {
         let (table, columns, key) = crate::search::placement(backend, *kind, *ref_id);
-        let row = vec![
+        let mut row = vec![
             Cell::Int(key),
             Cell::Text(crate::search::index_text(text)),
             Cell::Int(workspace_id),
             conversation_id.map_or(Cell::Null, Cell::Int),
         ];
-        let entry = tables
-            .entry(table)
-            .or_insert_with(|| (columns.to_vec(), Vec::new()));
-        entry.1.push((key, row[..columns.len()].to_vec()));
+        row.truncate(columns.len());
+        let entry = tables.entry(table).or_insert_with(|| (columns, Vec::new()));
+        entry.1.push((key, row));
     }
     for (table, (columns, mut rows)) in tables {
         rows.sort_by_key(|(key, _)| *key);
         let rows: Vec<Vec<Cell>> = rows.into_iter().map(|(_, row)| row).collect();
-        insert(c, backend, table, &columns, &rows).await?;
+        insert(c, backend, table, columns, &rows).await?;
     }
     Ok(())
 }

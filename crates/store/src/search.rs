@@ -340,7 +340,7 @@ async fn newest_postgres(
     .await?;
     if (probe.len() as i64) < PROBE {
         let mut all = id_pairs(&probe)?;
-        all.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        all.sort_unstable_by_key(|(id, _)| std::cmp::Reverse(*id));
         all.truncate(usize::try_from(scan).unwrap_or(usize::MAX));
         return Ok(all);
     }
