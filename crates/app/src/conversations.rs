@@ -410,19 +410,9 @@ impl App {
             team_id: input.team_id,
         };
         let routed = new.inbox_id.is_some() && new.assignee_id.is_none();
-        let (actor, backend) = (actor.clone(), self.db.backend());
         let conv = self
             .writes()
-            .write(
-                ws,
-                Box::new(move |c| {
-                    Box::pin(async move {
-                        let (conv, _, events) =
-                            insert_conversation(c, backend, By::Agent(&actor), ws, &new).await?;
-                        Ok((conv, events))
-                    })
-                }),
-            )
+            .create_conversation(self.db.backend(), actor.clone(), new)
             .await?;
         if routed {
             // The conversation is stored: a routing hiccup must not turn that into an error (the
@@ -1061,6 +1051,182 @@ pub(crate) async fn insert_conversation(
     Ok((conv, message_id, events))
 }
 
+impl PreparedConversation {
+    /// Whether this conversation can share its statements with others made at the same time:
+    /// nothing beyond its customer, subject and the customer's first message.
+    pub(crate) fn is_plain(&self) -> bool {
+        self.kind == MessageKind::Inbound
+            && self.files.is_empty()
+            && self.tags.is_empty()
+            && self.inbox_id.is_none()
+            && self.assignee_id.is_none()
+            && self.team_id.is_none()
+    }
+}
+
+/// Stores plain new conversations of one workspace (see [`PreparedConversation::is_plain`])
+/// together, in the statements one of them would take: under load, every statement is a round
+/// trip to the database that the whole group waits for. `Conflict` when two of them name the
+/// same identity; the caller then stores them one by one.
+pub(crate) async fn insert_plain_conversations(
+    c: &mut Conn,
+    backend: citius_store::Backend,
+    ws: i64,
+    group: &[(&Actor, &PreparedConversation)],
+) -> AppResult<Vec<(Conversation, Vec<Event>)>> {
+    let mut named = std::collections::HashSet::new();
+    let every: Vec<Identity> = group
+        .iter()
+        .flat_map(|(_, new)| new.identities.iter().cloned())
+        .collect();
+    if !every.iter().all(|i| named.insert(i)) {
+        return Err(AppError::Conflict(
+            "two new conversations name the same customer".into(),
+        ));
+    }
+    let now = now_ms();
+    let held: std::collections::HashMap<Identity, i64> = customers::holders(c, ws, &every)
+        .await?
+        .into_iter()
+        .collect();
+    let found: Vec<Option<i64>> = group
+        .iter()
+        .map(|(_, new)| new.identities.iter().find_map(|i| held.get(i).copied()))
+        .collect();
+    let names: Vec<String> = group
+        .iter()
+        .map(|(_, new)| display_name(new.customer_name.as_deref(), &new.identities))
+        .collect();
+    let empty = json!({});
+    let newcomers: Vec<usize> = (0..group.len()).filter(|k| found[*k].is_none()).collect();
+    let created = customers::create_many(
+        c,
+        ws,
+        &newcomers
+            .iter()
+            .map(|&k| {
+                (
+                    names[k].as_str(),
+                    group[k].1.attributes.as_ref().unwrap_or(&empty),
+                )
+            })
+            .collect::<Vec<_>>(),
+        now,
+    )
+    .await?;
+    let mut customer_ids: Vec<i64> = found.iter().map(|f| f.unwrap_or_default()).collect();
+    for (&k, id) in newcomers.iter().zip(&created) {
+        customer_ids[k] = *id;
+    }
+    let fresh: Vec<(i64, &Identity)> = group
+        .iter()
+        .zip(&customer_ids)
+        .flat_map(|((_, new), id)| {
+            new.identities
+                .iter()
+                .filter(|i| !held.contains_key(*i))
+                .map(move |i| (*id, i))
+        })
+        .collect();
+    customers::insert_identities(c, ws, &fresh, now).await?;
+    // A known customer with a new identity is indexed anew, as on the single path.
+    for (k, id) in customer_ids.iter().enumerate() {
+        if found[k].is_some() && fresh.iter().any(|(holder, _)| holder == id) {
+            crate::customers::reindex(c, backend, ws, *id).await?;
+        }
+    }
+    let conversations: Vec<NewConversation> = group
+        .iter()
+        .zip(&customer_ids)
+        .map(|((_, new), customer_id)| NewConversation {
+            workspace_id: ws,
+            customer_id: *customer_id,
+            channel: new.channel,
+            inbox_id: None,
+            priority: new.priority,
+            subject: &new.subject,
+            custom_fields: &new.custom_fields,
+        })
+        .collect();
+    let firsts: Vec<FirstMessage> = group
+        .iter()
+        .zip(&customer_ids)
+        .map(|((actor, new), customer_id)| {
+            let (author_user_id, author_customer_id) =
+                authors(By::Agent(actor), new.kind, *customer_id);
+            FirstMessage {
+                kind: new.kind,
+                author_user_id,
+                author_customer_id,
+                body_text: &new.body.text,
+                body_html: &new.body.html,
+            }
+        })
+        .collect();
+    let pairs: Vec<(&NewConversation, &FirstMessage)> = conversations.iter().zip(&firsts).collect();
+    let ids = store::insert_many_with_first_message(c, &pairs, now).await?;
+    let customer_texts: Vec<(i64, String)> = newcomers
+        .iter()
+        .map(|&k| {
+            let mut text = names[k].clone();
+            for i in &group[k].1.identities {
+                text.push(' ');
+                text.push_str(&i.value);
+            }
+            (customer_ids[k], text)
+        })
+        .collect();
+    let mut docs = Vec::with_capacity(group.len() * 2 + customer_texts.len());
+    for ((_, new), (id, message_id)) in group.iter().zip(&ids) {
+        docs.push(NewDoc {
+            kind: DocKind::Subject,
+            ref_id: *id,
+            conversation_id: Some(*id),
+            body: &new.subject,
+        });
+        docs.push(NewDoc {
+            kind: DocKind::Message,
+            ref_id: *message_id,
+            conversation_id: Some(*id),
+            body: &new.body.text,
+        });
+    }
+    for (id, text) in &customer_texts {
+        docs.push(NewDoc {
+            kind: DocKind::Customer,
+            ref_id: *id,
+            conversation_id: None,
+            body: text,
+        });
+    }
+    search::put_all_new(&mut *c, backend, ws, &docs).await?;
+    let conversation_ids: Vec<i64> = ids.iter().map(|(id, _)| *id).collect();
+    let stored = store::get_many_untagged(&mut *c, ws, &conversation_ids).await?;
+    let logs = group
+        .iter()
+        .zip(&ids)
+        .zip(&customer_ids)
+        .map(|(((actor, new), (id, message_id)), customer_id)| {
+            let by = By::Agent(actor);
+            let log = vec![
+                NewEvent {
+                    kind: EventKind::Created,
+                    actor_user_id: by.user_id(),
+                    data: json!({"channel": new.channel, "customer_id": customer_id}),
+                },
+                NewEvent {
+                    kind: EventKind::MessageAdded,
+                    actor_user_id: by.user_id(),
+                    data: by.stamp(json!({"message_id": message_id, "kind": new.kind})),
+                },
+            ];
+            (*id, log)
+        })
+        .collect();
+    let events = store::insert_events_of_many(c, ws, now, logs).await?;
+    Ok(stored.into_iter().zip(events).collect())
+}
+
 /// A customer writing reopens their conversation (pending, snoozed, resolved become open).
 pub(crate) async fn reopen_for_customer(
     c: &mut Conn,
@@ -1260,12 +1426,10 @@ pub(crate) async fn find_or_create_customer(
     name: Option<&str>,
     attributes: Option<&serde_json::Value>,
 ) -> AppResult<i64> {
-    // One lookup per identity tells both who the customer is and which identities are new.
-    let mut holders = Vec::with_capacity(identities.len());
-    for i in identities {
-        holders.push(customers::find_by_identity(c, ws, i).await?);
-    }
-    let found = holders.iter().flatten().next().copied();
+    // One lookup for all identities tells both who the customer is and which identities are new.
+    let held = customers::holders(c, ws, identities).await?;
+    let holder = |i: &Identity| held.iter().find(|(h, _)| h == i).map(|(_, id)| *id);
+    let found = identities.iter().find_map(holder);
     let id = match found {
         Some(id) => id,
         None => {
@@ -1273,13 +1437,13 @@ pub(crate) async fn find_or_create_customer(
             customers::create(c, ws, &display, attributes.unwrap_or(&json!({}))).await?
         }
     };
-    let mut added = false;
-    for (i, holder) in identities.iter().zip(&holders) {
-        if holder.is_none() {
-            customers::insert_identity(c, ws, id, i).await?;
-            added = true;
-        }
-    }
+    let fresh: Vec<(i64, &Identity)> = identities
+        .iter()
+        .filter(|i| holder(i).is_none())
+        .map(|i| (id, i))
+        .collect();
+    customers::insert_identities(c, ws, &fresh, now_ms()).await?;
+    let added = !fresh.is_empty();
     match (found, added) {
         // A new customer's document is its name and identities, all known here.
         (None, _) => {

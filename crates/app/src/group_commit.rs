@@ -17,7 +17,8 @@ use citius_store::{Conn, Db, DbError, notify};
 use futures::future::BoxFuture;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::{AppError, AppResult, Hub};
+use crate::conversations::{PreparedConversation, insert_conversation, insert_plain_conversations};
+use crate::{Actor, AppError, AppResult, Hub};
 
 /// Most changes one shared transaction takes: large enough to amortise the flush, small enough
 /// that a caller never waits long behind others (and PostgreSQL keeps its subtransactions cached).
@@ -35,6 +36,10 @@ trait Pending: Send {
     fn run<'c>(&'c mut self, c: &'c mut Conn) -> BoxFuture<'c, AppResult<Vec<Event>>>;
     /// Answers the caller: its value when `outcome` is `Ok`, else the error.
     fn finish(self: Box<Self>, outcome: AppResult<()>);
+    /// A plain new conversation, which may share its statements with others in the batch.
+    fn as_plain_conversation(&mut self) -> Option<&mut NewConversationChange> {
+        None
+    }
 }
 
 struct Typed<T> {
@@ -72,6 +77,81 @@ impl<T: Send + 'static> Pending for Typed<T> {
         // The caller may have gone (a closed connection); the change stands all the same.
         let _ = self.answer.send(answer);
     }
+}
+
+/// A new conversation by an agent or an API client: on its own it runs the full intake path; a
+/// plain one (see [`PreparedConversation::is_plain`]) shares the statements of its batch.
+pub(crate) struct NewConversationChange {
+    backend: citius_store::Backend,
+    actor: Actor,
+    new: PreparedConversation,
+    value: Option<citius_domain::records::Conversation>,
+    answer: oneshot::Sender<AppResult<citius_domain::records::Conversation>>,
+}
+
+impl Pending for NewConversationChange {
+    fn workspace_id(&self) -> i64 {
+        self.actor.workspace_id
+    }
+
+    fn run<'c>(&'c mut self, c: &'c mut Conn) -> BoxFuture<'c, AppResult<Vec<Event>>> {
+        Box::pin(async move {
+            let ws = self.actor.workspace_id;
+            let by = crate::conversations::By::Agent(&self.actor);
+            let (conv, _, events) = insert_conversation(c, self.backend, by, ws, &self.new).await?;
+            self.value = Some(conv);
+            Ok(events)
+        })
+    }
+
+    fn finish(self: Box<Self>, outcome: AppResult<()>) {
+        let answer = match (outcome, self.value) {
+            (Ok(()), Some(v)) => Ok(v),
+            (Ok(()), None) => Err(AppError::Internal(DbError::Corrupt(
+                "a committed conversation gave no answer".into(),
+            ))),
+            (Err(e), _) => Err(e),
+        };
+        let _ = self.answer.send(answer);
+    }
+
+    fn as_plain_conversation(&mut self) -> Option<&mut NewConversationChange> {
+        if self.new.is_plain() {
+            Some(self)
+        } else {
+            None
+        }
+    }
+}
+
+/// Stores a group of plain new conversations of one workspace with shared statements; keeps
+/// each one's answer. The events come back in the group's order.
+async fn run_plain_group(
+    c: &mut Conn,
+    group: &mut [Box<dyn Pending>],
+) -> AppResult<Vec<Vec<Event>>> {
+    let size = group.len();
+    let mut changes: Vec<&mut NewConversationChange> = group
+        .iter_mut()
+        .filter_map(|p| p.as_plain_conversation())
+        .collect();
+    let (Some(first), true) = (changes.first(), changes.len() == size) else {
+        return Err(AppError::Internal(DbError::Corrupt(
+            "a group of new conversations held something else".into(),
+        )));
+    };
+    let (backend, ws) = (first.backend, first.actor.workspace_id);
+    let stored = {
+        let items: Vec<(&Actor, &PreparedConversation)> =
+            changes.iter().map(|ch| (&ch.actor, &ch.new)).collect();
+        insert_plain_conversations(c, backend, ws, &items).await?
+    };
+    let mut events = Vec::with_capacity(stored.len());
+    for (change, (conv, evs)) in changes.iter_mut().zip(stored) {
+        change.value = Some(conv);
+        events.push(evs);
+    }
+    Ok(events)
 }
 
 /// The queue in front of the writers. Cheap to clone.
@@ -132,8 +212,70 @@ impl GroupCommit {
     }
 }
 
+impl GroupCommit {
+    /// Stores a new conversation in the next shared transaction; answers once it is durable.
+    pub(crate) async fn create_conversation(
+        &self,
+        backend: citius_store::Backend,
+        actor: Actor,
+        new: PreparedConversation,
+    ) -> AppResult<citius_domain::records::Conversation> {
+        let (answer, answered) = oneshot::channel();
+        self.queue
+            .send(Box::new(NewConversationChange {
+                backend,
+                actor,
+                new,
+                value: None,
+                answer,
+            }))
+            .map_err(|_| unavailable("the writer has stopped"))?;
+        answered
+            .await
+            .map_err(|_| unavailable("the writer stopped before answering"))?
+    }
+}
+
 fn unavailable(why: &str) -> AppError {
     AppError::Internal(DbError::Unavailable(why.to_string()))
+}
+
+/// What one savepoint covers: a change, or plain new conversations of one workspace stored
+/// together.
+enum Unit {
+    One(Box<dyn Pending>),
+    Plain(Vec<Box<dyn Pending>>),
+}
+
+impl Unit {
+    fn into_changes(self) -> Vec<Box<dyn Pending>> {
+        match self {
+            Unit::One(p) => vec![p],
+            Unit::Plain(group) => group,
+        }
+    }
+}
+
+/// The batch as savepoint units: plain new conversations grouped by workspace (a group of one
+/// gains nothing), everything else one by one, in the order queued.
+fn units(batch: Vec<Box<dyn Pending>>) -> std::collections::VecDeque<Unit> {
+    let mut plain: BTreeMap<i64, Vec<Box<dyn Pending>>> = BTreeMap::new();
+    let mut out = std::collections::VecDeque::with_capacity(batch.len());
+    for mut p in batch {
+        if p.as_plain_conversation().is_some() {
+            plain.entry(p.workspace_id()).or_default().push(p);
+        } else {
+            out.push_back(Unit::One(p));
+        }
+    }
+    for (_, group) in plain {
+        if group.len() > 1 {
+            out.push_back(Unit::Plain(group));
+        } else {
+            out.extend(group.into_iter().map(Unit::One));
+        }
+    }
+    out
 }
 
 async fn commit_batch(db: &Db, hub: &Hub, node: &str, batch: Vec<Box<dyn Pending>>) {
@@ -148,15 +290,19 @@ async fn commit_batch(db: &Db, hub: &Hub, node: &str, batch: Vec<Box<dyn Pending
         }
     };
     let mut staged: Vec<(Box<dyn Pending>, Vec<Event>)> = Vec::with_capacity(batch.len());
+    let mut queue = units(batch);
     // A lone change on SQLite needs no savepoint: its failure may undo the whole transaction.
     // PostgreSQL keeps it: a statement that failed inside a change which then went on would leave
     // the transaction aborted, and COMMIT on an aborted transaction rolls back without an error;
-    // the RELEASE is what reports it.
-    let guarded = batch.len() > 1 || db.backend() == citius_store::Backend::Postgres;
+    // the RELEASE is what reports it. A group of new conversations falls back to one by one, so
+    // it always has its savepoint.
+    let guarded = queue.len() > 1
+        || db.backend() == citius_store::Backend::Postgres
+        || queue.iter().any(|u| matches!(u, Unit::Plain(_)));
     // Whether the previous change's savepoint is still open (released together with opening
     // the next, to save a round trip per change).
     let mut held = false;
-    for mut p in batch {
+    while let Some(unit) = queue.pop_front() {
         if guarded {
             // A savepoint per change: an error undoes that change alone, the batch goes on.
             let opened = if held {
@@ -167,7 +313,9 @@ async fn commit_batch(db: &Db, hub: &Hub, node: &str, batch: Vec<Box<dyn Pending
             if let Err(e) = opened {
                 // The transaction is in an unknown state: give up on all of it.
                 let why = e.to_string();
-                p.finish(Err(unavailable(&why)));
+                for p in unit.into_changes() {
+                    p.finish(Err(unavailable(&why)));
+                }
                 for (p, _) in staged {
                     p.finish(Err(unavailable(&why)));
                 }
@@ -175,6 +323,34 @@ async fn commit_batch(db: &Db, hub: &Hub, node: &str, batch: Vec<Box<dyn Pending
             }
             held = true;
         }
+        let mut p = match unit {
+            Unit::One(p) => p,
+            Unit::Plain(mut group) => {
+                match run_plain_group(&mut tx, &mut group).await {
+                    Ok(events) => staged.extend(group.into_iter().zip(events)),
+                    Err(e) => {
+                        // Whatever went wrong (two naming one customer, a bad row), each goes
+                        // again alone, so only the one at fault fails.
+                        tracing::debug!(error = %e, "new conversations stored one by one");
+                        held = false;
+                        if let Err(e) = rollback_to_savepoint(&mut tx).await {
+                            let why = e.to_string();
+                            for p in group {
+                                p.finish(Err(unavailable(&why)));
+                            }
+                            for (p, _) in staged {
+                                p.finish(Err(unavailable(&why)));
+                            }
+                            return;
+                        }
+                        for p in group.into_iter().rev() {
+                            queue.push_front(Unit::One(p));
+                        }
+                    }
+                }
+                continue;
+            }
+        };
         match p.run(&mut tx).await {
             Ok(events) => staged.push((p, events)),
             Err(e) if !guarded => {
@@ -373,5 +549,229 @@ mod tests {
         assert_eq!((w.id, w.name.as_str()), (kept, "Again"));
         drop(c);
         done(dir, db).await;
+    }
+
+    /// An agent in a new workspace of the test database.
+    async fn agent(db: &Db, slug: &str) -> Actor {
+        let mut tx = db.begin().await.expect("tx");
+        let w = directory::create_workspace(&mut tx, slug, slug)
+            .await
+            .expect("workspace");
+        let email = format!("agent@{slug}.test");
+        let user = directory::create_user(&mut tx, &email, "Agent", None)
+            .await
+            .expect("user");
+        directory::add_member(&mut tx, w.id, user, citius_domain::role::Role::Agent)
+            .await
+            .expect("member");
+        tx.commit().await.expect("commit");
+        Actor {
+            user_id: user,
+            workspace_id: w.id,
+            role: citius_domain::role::Role::Agent,
+            name: "Agent".into(),
+            email,
+        }
+    }
+
+    fn plain(email: &str, name: &str, subject: &str) -> PreparedConversation {
+        use citius_domain::customer::{Identity, IdentityKind};
+        PreparedConversation {
+            identities: vec![Identity::parse(IdentityKind::Email, email).expect("email")],
+            customer_name: Some(name.into()),
+            attributes: None,
+            subject: subject.into(),
+            body: citius_domain::content::Body::from_text("first words").expect("body"),
+            files: Vec::new(),
+            tags: Vec::new(),
+            custom_fields: serde_json::json!({}),
+            kind: citius_domain::conversation::MessageKind::Inbound,
+            channel: citius_domain::conversation::Channel::Api,
+            priority: citius_domain::conversation::Priority::Normal,
+            inbox_id: None,
+            assignee_id: None,
+            team_id: None,
+        }
+    }
+
+    /// New conversations stored together come out as they would one by one: a known customer
+    /// is found and gains the new identity, new customers are made and indexed, every
+    /// conversation has its message, its events and its search documents. Two naming the same
+    /// customer are refused together, for the writer to store them one by one.
+    #[tokio::test]
+    async fn plain_new_conversations_share_their_statements() {
+        use citius_domain::customer::{Identity, IdentityKind};
+        use citius_store::{Backend, customers, search};
+        let (dir, db, gc) = writer().await;
+        let actor = agent(&db, "acme").await;
+        let ws = actor.workspace_id;
+        let known = gc
+            .create_conversation(
+                Backend::Sqlite,
+                actor.clone(),
+                plain("known@x.test", "Known", "Before"),
+            )
+            .await
+            .expect("first conversation");
+
+        let mut returning = plain("known@x.test", "Ignored", "Again");
+        let phone = Identity::parse(IdentityKind::Phone, "+44 20 7946 0000").expect("phone");
+        returning.identities.push(phone.clone());
+        let group = [
+            plain("ada@x.test", "Ada Quillfeather", "Printer jammed"),
+            returning,
+            plain("bo@x.test", "Bo Pennywhistle", "Parcel late"),
+        ];
+        let items: Vec<(&Actor, &PreparedConversation)> =
+            group.iter().map(|n| (&actor, n)).collect();
+        let mut tx = db.begin().await.expect("tx");
+        let stored = insert_plain_conversations(&mut tx, Backend::Sqlite, ws, &items)
+            .await
+            .expect("stored together");
+        tx.commit().await.expect("commit");
+
+        assert_eq!(stored.len(), 3);
+        let subjects: Vec<&str> = stored.iter().map(|(c, _)| c.subject.as_str()).collect();
+        assert_eq!(subjects, ["Printer jammed", "Again", "Parcel late"]);
+        assert_eq!(
+            stored[1].0.customer_id, known.customer_id,
+            "the known customer is found"
+        );
+        assert_ne!(stored[0].0.customer_id, stored[2].0.customer_id);
+        assert_eq!(stored[0].0.customer_name, "Ada Quillfeather");
+        for (conv, events) in &stored {
+            assert_eq!(conv.message_count, 1);
+            let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+            assert_eq!(
+                kinds,
+                ["created", "message_added"],
+                "events of {}",
+                conv.subject
+            );
+            assert!(events.iter().all(|e| e.conversation_id == conv.id));
+        }
+        let mut c = db.read().await.expect("read");
+        let holder = customers::find_by_identity(&mut c, ws, &phone)
+            .await
+            .expect("lookup");
+        assert_eq!(
+            holder,
+            Some(known.customer_id),
+            "the new phone joins the known customer"
+        );
+        let found = search::query(&mut c, Backend::Sqlite, ws, "quillfeather", 10)
+            .await
+            .expect("search");
+        assert_eq!(found.customer_ids, [stored[0].0.customer_id]);
+        let found = search::query(&mut c, Backend::Sqlite, ws, "parcel", 10)
+            .await
+            .expect("search");
+        assert_eq!(found.conversation_ids, [stored[2].0.id]);
+        drop(c);
+
+        let twins = [
+            plain("twin@x.test", "Twin", "One"),
+            plain("twin@x.test", "Twin", "Two"),
+        ];
+        let items: Vec<(&Actor, &PreparedConversation)> =
+            twins.iter().map(|n| (&actor, n)).collect();
+        let mut tx = db.begin().await.expect("tx");
+        let refused = insert_plain_conversations(&mut tx, Backend::Sqlite, ws, &items).await;
+        assert!(matches!(refused, Err(AppError::Conflict(_))), "{refused:?}");
+        drop(tx);
+        done(dir, db).await;
+    }
+
+    /// Through the writer: plain new conversations queued together share a savepoint, and two
+    /// for one new customer fall back to one by one and both succeed, with one customer.
+    #[tokio::test]
+    async fn a_batch_of_new_conversations_survives_a_shared_customer() {
+        use citius_store::Backend;
+        let (dir, db, gc) = writer().await;
+        let actor = agent(&db, "acme").await;
+        let other = agent(&db, "globex").await;
+        let (one, two, three, elsewhere) = tokio::join!(
+            gc.create_conversation(
+                Backend::Sqlite,
+                actor.clone(),
+                plain("twin@x.test", "Twin", "One")
+            ),
+            gc.create_conversation(
+                Backend::Sqlite,
+                actor.clone(),
+                plain("twin@x.test", "Twin", "Two")
+            ),
+            gc.create_conversation(
+                Backend::Sqlite,
+                actor.clone(),
+                plain("solo@x.test", "Solo", "Three")
+            ),
+            gc.create_conversation(
+                Backend::Sqlite,
+                other.clone(),
+                plain("twin@x.test", "Twin", "Four")
+            ),
+        );
+        let (one, two, three, elsewhere) = (
+            one.expect("one"),
+            two.expect("two"),
+            three.expect("three"),
+            elsewhere.expect("elsewhere"),
+        );
+        assert_eq!(
+            one.customer_id, two.customer_id,
+            "one customer for one address"
+        );
+        assert_ne!(one.customer_id, three.customer_id);
+        assert_ne!(
+            one.customer_id, elsewhere.customer_id,
+            "workspaces keep their own customers"
+        );
+        done(dir, db).await;
+    }
+
+    /// Plain new conversations are grouped by workspace; anything else, and a group of one,
+    /// stays a change of its own.
+    #[test]
+    fn units_group_plain_new_conversations_by_workspace() {
+        let actor = |ws: i64| Actor {
+            user_id: 1,
+            workspace_id: ws,
+            role: citius_domain::role::Role::Agent,
+            name: "A".into(),
+            email: "a@x.test".into(),
+        };
+        let change = |ws: i64, new: PreparedConversation| -> Box<dyn Pending> {
+            Box::new(NewConversationChange {
+                backend: citius_store::Backend::Sqlite,
+                actor: actor(ws),
+                new,
+                value: None,
+                answer: oneshot::channel().0,
+            })
+        };
+        let mut tagged = plain("t@x.test", "T", "Tagged");
+        tagged.tags.push("vip".into());
+        let other: Box<dyn Pending> = Box::new(Typed::<()> {
+            workspace_id: 1,
+            change: None,
+            value: None,
+            answer: oneshot::channel().0,
+        });
+        let batch = vec![
+            change(1, plain("a@x.test", "A", "A")),
+            other,
+            change(2, plain("b@x.test", "B", "B")),
+            change(1, tagged),
+            change(1, plain("c@x.test", "C", "C")),
+        ];
+        let shapes: Vec<(&str, usize)> = units(batch)
+            .iter()
+            .map(|u| match u {
+                Unit::One(p) => ("one", p.workspace_id() as usize),
+                Unit::Plain(g) => ("plain", g.len()),
+            })
+            .collect();
+        assert_eq!(shapes, [("one", 1), ("one", 1), ("plain", 2), ("one", 2)]);
     }
 }

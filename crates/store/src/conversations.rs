@@ -37,31 +37,82 @@ pub async fn insert_with_first_message(
     m: &FirstMessage<'_>,
     now: i64,
 ) -> DbResult<(i64, i64)> {
-    let id: i64 = sqlx::query_scalar(
+    insert_many_with_first_message(c, &[(n, m)], now)
+        .await?
+        .pop()
+        .ok_or_else(|| DbError::Corrupt("a conversation insert returned nothing".into()))
+}
+
+/// Stores new conversations with their first messages: one statement for the conversations
+/// and one for the messages, however many. Returns (conversation id, message id) in order.
+pub async fn insert_many_with_first_message(
+    c: &mut Conn,
+    new: &[(&NewConversation<'_>, &FirstMessage<'_>)],
+    now: i64,
+) -> DbResult<Vec<(i64, i64)>> {
+    if new.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = (0..new.len())
+        .map(|i| {
+            let p = i * 7;
+            format!(
+                "(${}, ${}, ${}, ${}, 'open', ${}, ${}, ${}, 1, $1, $1)",
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6,
+                p + 7,
+                p + 8
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO conversations (workspace_id, customer_id, channel, inbox_id, status, priority, subject, \
-         custom_fields, message_count, created_at, updated_at) VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, 1, $8, $8) RETURNING id",
-    )
-    .bind(n.workspace_id)
-    .bind(n.customer_id)
-    .bind(n.channel.as_str())
-    .bind(n.inbox_id)
-    .bind(n.priority.as_str())
-    .bind(n.subject)
-    .bind(n.custom_fields.to_string())
-    .bind(now)
-    .fetch_one(&mut *c)
-    .await?;
-    let message = NewMessage {
-        workspace_id: n.workspace_id,
-        conversation_id: id,
-        kind: m.kind,
-        author_user_id: m.author_user_id,
-        author_customer_id: m.author_customer_id,
-        body_text: m.body_text,
-        body_html: m.body_html,
-    };
-    let message_id = insert_message_row(c, &message, now).await?;
-    Ok((id, message_id))
+         custom_fields, message_count, created_at, updated_at) VALUES {rows} RETURNING id"
+    )))
+    .bind(now);
+    for (n, _) in new {
+        q = q
+            .bind(n.workspace_id)
+            .bind(n.customer_id)
+            .bind(n.channel.as_str())
+            .bind(n.inbox_id)
+            .bind(n.priority.as_str())
+            .bind(n.subject)
+            .bind(n.custom_fields.to_string());
+    }
+    let ids = in_values_order(q.fetch_all(&mut *c).await?, new.len())?;
+    let messages: Vec<NewMessage> = new
+        .iter()
+        .zip(&ids)
+        .map(|((n, m), id)| NewMessage {
+            workspace_id: n.workspace_id,
+            conversation_id: *id,
+            kind: m.kind,
+            author_user_id: m.author_user_id,
+            author_customer_id: m.author_customer_id,
+            body_text: m.body_text,
+            body_html: m.body_html,
+        })
+        .collect();
+    let message_ids = insert_message_rows(c, &messages, now).await?;
+    Ok(ids.into_iter().zip(message_ids).collect())
+}
+
+/// Ids a multi-row insert returned, in VALUES order: ids are handed out in that order, but
+/// RETURNING promises no order of its own.
+pub(crate) fn in_values_order(mut ids: Vec<i64>, expected: usize) -> DbResult<Vec<i64>> {
+    ids.sort_unstable();
+    if ids.len() != expected {
+        return Err(DbError::Corrupt(format!(
+            "an insert of {expected} rows returned {} ids",
+            ids.len()
+        )));
+    }
+    Ok(ids)
 }
 
 const SELECT: &str = "SELECT c.*, cu.name AS customer_name FROM conversations c JOIN customers cu ON cu.id = c.customer_id";
@@ -132,6 +183,31 @@ pub async fn get_untagged(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<
     .await?
     .found()?;
     conversation(&r)
+}
+
+/// Conversations just made, before they have tags: by id, in the order asked.
+pub async fn get_many_untagged(
+    c: &mut Conn,
+    workspace_id: i64,
+    ids: &[i64],
+) -> DbResult<Vec<Conversation>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE c.workspace_id = $1 AND c.id IN ({})",
+        crate::id_list(ids)
+    )))
+    .bind(workspace_id)
+    .fetch_all(&mut *c)
+    .await?;
+    let mut found = rows
+        .iter()
+        .map(conversation)
+        .collect::<DbResult<Vec<_>>>()?;
+    ids.iter()
+        .map(|id| {
+            let at = found.iter().position(|c| c.id == *id).found()?;
+            Ok(found.swap_remove(at))
+        })
+        .collect()
 }
 
 pub async fn get_many(c: &mut Conn, workspace_id: i64, ids: &[i64]) -> DbResult<Vec<Conversation>> {
@@ -631,21 +707,49 @@ pub async fn insert_message(c: &mut Conn, m: &NewMessage<'_>) -> DbResult<i64> {
 }
 
 async fn insert_message_row(c: &mut Conn, m: &NewMessage<'_>, now: i64) -> DbResult<i64> {
-    let id: i64 = sqlx::query_scalar(
+    insert_message_rows(c, std::slice::from_ref(m), now)
+        .await?
+        .pop()
+        .ok_or_else(|| DbError::Corrupt("a message insert returned nothing".into()))
+}
+
+async fn insert_message_rows(
+    c: &mut Conn,
+    messages: &[NewMessage<'_>],
+    now: i64,
+) -> DbResult<Vec<i64>> {
+    let rows = (0..messages.len())
+        .map(|i| {
+            let p = i * 7;
+            format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, $1)",
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6,
+                p + 7,
+                p + 8
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO messages (workspace_id, conversation_id, kind, author_user_id, author_customer_id, body_text, body_html, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    )
-    .bind(m.workspace_id)
-    .bind(m.conversation_id)
-    .bind(m.kind.as_str())
-    .bind(m.author_user_id)
-    .bind(m.author_customer_id)
-    .bind(m.body_text)
-    .bind(m.body_html)
-    .bind(now)
-    .fetch_one(c)
-    .await?;
-    Ok(id)
+         VALUES {rows} RETURNING id"
+    )))
+    .bind(now);
+    for m in messages {
+        q = q
+            .bind(m.workspace_id)
+            .bind(m.conversation_id)
+            .bind(m.kind.as_str())
+            .bind(m.author_user_id)
+            .bind(m.author_customer_id)
+            .bind(m.body_text)
+            .bind(m.body_html);
+    }
+    in_values_order(q.fetch_all(c).await?, messages.len())
 }
 
 /// Stores an attachment's bytes once per content (keyed by SHA-256) and links it to a message.
@@ -896,13 +1000,37 @@ pub async fn insert_events(
     now: i64,
     events: Vec<NewEvent>,
 ) -> DbResult<Vec<Event>> {
-    if events.is_empty() {
-        return Ok(Vec::new());
+    Ok(
+        insert_events_of_many(c, workspace_id, now, vec![(conversation_id, events)])
+            .await?
+            .pop()
+            .unwrap_or_default(),
+    )
+}
+
+/// Events of several conversations of a workspace, as [`insert_events`] but still two
+/// statements in all. Returns each conversation's events in the order given.
+pub async fn insert_events_of_many(
+    c: &mut Conn,
+    workspace_id: i64,
+    now: i64,
+    logs: Vec<(i64, Vec<NewEvent>)>,
+) -> DbResult<Vec<Vec<Event>>> {
+    let count: usize = logs.iter().map(|(_, events)| events.len()).sum();
+    if count == 0 {
+        return Ok(logs.into_iter().map(|_| Vec::new()).collect());
     }
-    let rows = (0..events.len())
+    let rows = (0..count)
         .map(|i| {
-            let p = i * 4;
-            format!("($1, $2, ${}, ${}, ${}, ${})", p + 3, p + 4, p + 5, p + 6)
+            let p = i * 5;
+            format!(
+                "($1, ${}, ${}, ${}, ${}, ${})",
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6
+            )
         })
         .collect::<Vec<_>>()
         .join(", ");
@@ -910,35 +1038,35 @@ pub async fn insert_events(
         "INSERT INTO events (workspace_id, conversation_id, kind, actor_user_id, data, created_at) \
          VALUES {rows} RETURNING id"
     );
-    let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
-        .bind(workspace_id)
-        .bind(conversation_id);
-    for e in &events {
-        q = q
-            .bind(e.kind.as_str())
-            .bind(e.actor_user_id)
-            .bind(e.data.to_string())
-            .bind(now);
+    let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(workspace_id);
+    for (conversation_id, events) in &logs {
+        for e in events {
+            q = q
+                .bind(*conversation_id)
+                .bind(e.kind.as_str())
+                .bind(e.actor_user_id)
+                .bind(e.data.to_string())
+                .bind(now);
+        }
     }
-    // Ids are handed out in VALUES order, but RETURNING promises no order of its own.
-    let mut ids = q.fetch_all(&mut *c).await?;
-    ids.sort_unstable();
-    if ids.len() != events.len() {
-        return Err(DbError::Corrupt(
-            "an event insert returned the wrong number of ids".into(),
-        ));
-    }
+    let ids = in_values_order(q.fetch_all(&mut *c).await?, count)?;
     crate::outbox::push_all(c, workspace_id, &ids).await?;
-    Ok(ids
+    let mut ids = ids.into_iter();
+    Ok(logs
         .into_iter()
-        .zip(events)
-        .map(|(id, e)| Event {
-            id,
-            conversation_id,
-            kind: e.kind,
-            actor_user_id: e.actor_user_id,
-            data: e.data,
-            created_at: from_ms(now),
+        .map(|(conversation_id, events)| {
+            events
+                .into_iter()
+                .zip(ids.by_ref())
+                .map(|(e, id)| Event {
+                    id,
+                    conversation_id,
+                    kind: e.kind,
+                    actor_user_id: e.actor_user_id,
+                    data: e.data,
+                    created_at: from_ms(now),
+                })
+                .collect()
         })
         .collect())
 }

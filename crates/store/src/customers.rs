@@ -52,16 +52,35 @@ pub async fn create(
     name: &str,
     attributes: &serde_json::Value,
 ) -> DbResult<i64> {
-    let now = now_ms();
-    Ok(sqlx::query_scalar(
-        "INSERT INTO customers (workspace_id, name, attributes, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id",
-    )
+    create_many(c, workspace_id, &[(name, attributes)], now_ms())
+        .await?
+        .pop()
+        .ok_or_else(|| DbError::Corrupt("a customer insert returned nothing".into()))
+}
+
+/// New customers (name, attributes) in one statement; their ids in the order given.
+pub async fn create_many(
+    c: &mut Conn,
+    workspace_id: i64,
+    new: &[(&str, &serde_json::Value)],
+    now: i64,
+) -> DbResult<Vec<i64>> {
+    if new.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = (0..new.len())
+        .map(|i| format!("($1, ${}, ${}, $2, $2)", i * 2 + 3, i * 2 + 4))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO customers (workspace_id, name, attributes, created_at, updated_at) VALUES {rows} RETURNING id"
+    )))
     .bind(workspace_id)
-    .bind(name)
-    .bind(attributes.to_string())
-    .bind(now)
-    .fetch_one(c)
-    .await?)
+    .bind(now);
+    for (name, attributes) in new {
+        q = q.bind(*name).bind(attributes.to_string());
+    }
+    crate::conversations::in_values_order(q.fetch_all(c).await?, new.len())
 }
 
 pub async fn get(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<Customer> {
@@ -143,14 +162,43 @@ pub async fn find_by_identity(
     workspace_id: i64,
     identity: &Identity,
 ) -> DbResult<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "SELECT customer_id FROM customer_identities WHERE workspace_id = $1 AND kind = $2 AND value = $3",
-    )
-    .bind(workspace_id)
-    .bind(identity.kind.as_str())
-    .bind(&identity.value)
-    .fetch_optional(c)
-    .await?)
+    Ok(holders(c, workspace_id, std::slice::from_ref(identity))
+        .await?
+        .first()
+        .map(|(_, id)| *id))
+}
+
+/// Which of `identities` a customer of the workspace holds, and who: one statement for all.
+pub async fn holders(
+    c: &mut Conn,
+    workspace_id: i64,
+    identities: &[Identity],
+) -> DbResult<Vec<(Identity, i64)>> {
+    if identities.is_empty() {
+        return Ok(Vec::new());
+    }
+    let any = (0..identities.len())
+        .map(|i| format!("(kind = ${} AND value = ${})", i * 2 + 2, i * 2 + 3))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT kind, value, customer_id FROM customer_identities WHERE workspace_id = $1 AND ({any})"
+    )))
+    .bind(workspace_id);
+    for i in identities {
+        q = q.bind(i.kind.as_str()).bind(&i.value);
+    }
+    q.fetch_all(c)
+        .await?
+        .iter()
+        .map(|r| {
+            let identity = Identity {
+                kind: parse_enum(IdentityKind::parse(&r.try_get::<String, _>("kind")?))?,
+                value: r.try_get("value")?,
+            };
+            Ok((identity, r.try_get("customer_id")?))
+        })
+        .collect()
 }
 
 /// Attaches an identity; `Conflict` if another customer already holds it.
@@ -180,16 +228,35 @@ pub async fn insert_identity(
     customer_id: i64,
     identity: &Identity,
 ) -> DbResult<()> {
-    sqlx::query(
-        "INSERT INTO customer_identities (workspace_id, customer_id, kind, value, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
+    insert_identities(c, workspace_id, &[(customer_id, identity)], now_ms()).await
+}
+
+/// Attaches identities (customer, identity) in one statement.
+pub async fn insert_identities(
+    c: &mut Conn,
+    workspace_id: i64,
+    new: &[(i64, &Identity)],
+    now: i64,
+) -> DbResult<()> {
+    if new.is_empty() {
+        return Ok(());
+    }
+    let rows = (0..new.len())
+        .map(|i| format!("($1, ${}, ${}, ${}, $2)", i * 3 + 3, i * 3 + 4, i * 3 + 5))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO customer_identities (workspace_id, customer_id, kind, value, created_at) VALUES {rows}"
+    )))
     .bind(workspace_id)
-    .bind(customer_id)
-    .bind(identity.kind.as_str())
-    .bind(&identity.value)
-    .bind(now_ms())
-    .execute(c)
-    .await?;
+    .bind(now);
+    for (customer_id, identity) in new {
+        q = q
+            .bind(*customer_id)
+            .bind(identity.kind.as_str())
+            .bind(&identity.value);
+    }
+    q.execute(c).await?;
     Ok(())
 }
 

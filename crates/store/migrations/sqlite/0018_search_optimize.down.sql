@@ -1,0 +1,2 @@
+-- Nothing to undo: 0018 only merged index segments.
+SELECT 1;
