@@ -262,9 +262,17 @@ pub async fn list(
 ) -> DbResult<Page<Conversation>> {
     let mut q = Sql::new(SELECT);
     q.push(" WHERE c.workspace_id = ").int(workspace_id);
+    // Another filter on an indexed column (a team, an assignee, a channel, an inbox, a
+    // customer) narrows the list better than a status shared by everyone's open work: then the
+    // status is checked, not looked up, so that column's index drives the walk.
+    let narrower = f.assignee.is_some()
+        || f.team_id.is_some()
+        || f.channel.is_some()
+        || f.inbox_id.is_some()
+        || f.customer_id.is_some();
     match f.statuses.as_slice() {
         [] => {}
-        [one] => {
+        [one] if !narrower => {
             q.push(" AND c.status = ").text(one.as_str());
         }
         several => {
