@@ -1021,18 +1021,7 @@ pub(crate) async fn insert_conversation(
     if new.kind == MessageKind::Reply {
         queue_reply(c, ws, &conv, message_id).await?;
     }
-    let mut log = vec![
-        NewEvent {
-            kind: EventKind::Created,
-            actor_user_id: by.user_id(),
-            data: json!({"channel": new.channel, "customer_id": customer_id}),
-        },
-        NewEvent {
-            kind: EventKind::MessageAdded,
-            actor_user_id: by.user_id(),
-            data: by.stamp(json!({"message_id": message_id, "kind": new.kind})),
-        },
-    ];
+    let mut log = first_events(by, new, customer_id, message_id);
     if !new.tags.is_empty() {
         log.push(NewEvent {
             kind: EventKind::Tagged,
@@ -1049,6 +1038,27 @@ pub(crate) async fn insert_conversation(
     }
     let events = store::insert_events(&mut *c, ws, id, now, log).await?;
     Ok((conv, message_id, events))
+}
+
+/// What every new conversation's log starts with: it was created, and its first message.
+fn first_events(
+    by: By<'_>,
+    new: &PreparedConversation,
+    customer_id: i64,
+    message_id: i64,
+) -> Vec<NewEvent> {
+    vec![
+        NewEvent {
+            kind: EventKind::Created,
+            actor_user_id: by.user_id(),
+            data: json!({"channel": new.channel, "customer_id": customer_id}),
+        },
+        NewEvent {
+            kind: EventKind::MessageAdded,
+            actor_user_id: by.user_id(),
+            data: by.stamp(json!({"message_id": message_id, "kind": new.kind})),
+        },
+    ]
 }
 
 impl PreparedConversation {
@@ -1207,20 +1217,10 @@ pub(crate) async fn insert_plain_conversations(
         .zip(&ids)
         .zip(&customer_ids)
         .map(|(((actor, new), (id, message_id)), customer_id)| {
-            let by = By::Agent(actor);
-            let log = vec![
-                NewEvent {
-                    kind: EventKind::Created,
-                    actor_user_id: by.user_id(),
-                    data: json!({"channel": new.channel, "customer_id": customer_id}),
-                },
-                NewEvent {
-                    kind: EventKind::MessageAdded,
-                    actor_user_id: by.user_id(),
-                    data: by.stamp(json!({"message_id": message_id, "kind": new.kind})),
-                },
-            ];
-            (*id, log)
+            (
+                *id,
+                first_events(By::Agent(actor), new, *customer_id, *message_id),
+            )
         })
         .collect();
     let events = store::insert_events_of_many(c, ws, now, logs).await?;

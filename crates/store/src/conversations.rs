@@ -54,24 +54,12 @@ pub async fn insert_many_with_first_message(
         return Ok(Vec::new());
     }
     let rows = (0..new.len())
-        .map(|i| {
-            let p = i * 7;
-            format!(
-                "(${}, ${}, ${}, ${}, 'open', ${}, ${}, ${}, 1, $1, $1)",
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5,
-                p + 6,
-                p + 7,
-                p + 8
-            )
-        })
+        .map(|i| format!("({}, 'open', 1, $1, $1)", crate::row_params(i, 7, 1)))
         .collect::<Vec<_>>()
         .join(", ");
     let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO conversations (workspace_id, customer_id, channel, inbox_id, status, priority, subject, \
-         custom_fields, message_count, created_at, updated_at) VALUES {rows} RETURNING id"
+        "INSERT INTO conversations (workspace_id, customer_id, channel, inbox_id, priority, subject, \
+         custom_fields, status, message_count, created_at, updated_at) VALUES {rows} RETURNING id"
     )))
     .bind(now);
     for (n, _) in new {
@@ -727,19 +715,7 @@ async fn insert_message_rows(
     now: i64,
 ) -> DbResult<Vec<i64>> {
     let rows = (0..messages.len())
-        .map(|i| {
-            let p = i * 7;
-            format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, $1)",
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5,
-                p + 6,
-                p + 7,
-                p + 8
-            )
-        })
+        .map(|i| format!("({}, $1)", crate::row_params(i, 7, 1)))
         .collect::<Vec<_>>()
         .join(", ");
     let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
@@ -1029,17 +1005,7 @@ pub async fn insert_events_of_many(
         return Ok(logs.into_iter().map(|_| Vec::new()).collect());
     }
     let rows = (0..count)
-        .map(|i| {
-            let p = i * 5;
-            format!(
-                "($1, ${}, ${}, ${}, ${}, ${})",
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5,
-                p + 6
-            )
-        })
+        .map(|i| format!("($1, {})", crate::row_params(i, 5, 1)))
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(

@@ -69,7 +69,7 @@ pub async fn create_many(
         return Ok(Vec::new());
     }
     let rows = (0..new.len())
-        .map(|i| format!("($1, ${}, ${}, $2, $2)", i * 2 + 3, i * 2 + 4))
+        .map(|i| format!("($1, {}, $2, $2)", crate::row_params(i, 2, 2)))
         .collect::<Vec<_>>()
         .join(", ");
     let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
@@ -178,7 +178,7 @@ pub async fn holders(
         return Ok(Vec::new());
     }
     let any = (0..identities.len())
-        .map(|i| format!("(kind = ${} AND value = ${})", i * 2 + 2, i * 2 + 3))
+        .map(|i| format!("(kind = ${} AND value = ${})", 2 + i * 2, 3 + i * 2))
         .collect::<Vec<_>>()
         .join(" OR ");
     let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -242,7 +242,7 @@ pub async fn insert_identities(
         return Ok(());
     }
     let rows = (0..new.len())
-        .map(|i| format!("($1, ${}, ${}, ${}, $2)", i * 3 + 3, i * 3 + 4, i * 3 + 5))
+        .map(|i| format!("($1, {}, $2)", crate::row_params(i, 3, 2)))
         .collect::<Vec<_>>()
         .join(", ");
     let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -90,6 +90,15 @@ fn id_list(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
+/// The `$n` placeholders of row `i` of a multi-row insert whose rows bind `width` values each,
+/// after `shared` parameters bound once for every row: `$2, $3, $4` for row 0 of width 3 after 1.
+fn row_params(i: usize, width: usize, shared: usize) -> String {
+    (0..width)
+        .map(|k| format!("${}", shared + i * width + k + 1))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn parse_json(s: &str) -> DbResult<serde_json::Value> {
     serde_json::from_str(s).map_err(|e| DbError::Corrupt(format!("json: {e}")))
 }
