@@ -67,15 +67,7 @@ impl<T: Send + 'static> Pending for Typed<T> {
     }
 
     fn finish(self: Box<Self>, outcome: AppResult<()>) {
-        let answer = match (outcome, self.value) {
-            (Ok(()), Some(v)) => Ok(v),
-            (Ok(()), None) => Err(AppError::Internal(DbError::Corrupt(
-                "a committed change gave no answer".into(),
-            ))),
-            (Err(e), _) => Err(e),
-        };
-        // The caller may have gone (a closed connection); the change stands all the same.
-        let _ = self.answer.send(answer);
+        answer(self.answer, outcome, self.value);
     }
 }
 
@@ -105,14 +97,7 @@ impl Pending for NewConversationChange {
     }
 
     fn finish(self: Box<Self>, outcome: AppResult<()>) {
-        let answer = match (outcome, self.value) {
-            (Ok(()), Some(v)) => Ok(v),
-            (Ok(()), None) => Err(AppError::Internal(DbError::Corrupt(
-                "a committed conversation gave no answer".into(),
-            ))),
-            (Err(e), _) => Err(e),
-        };
-        let _ = self.answer.send(answer);
+        answer(self.answer, outcome, self.value);
     }
 
     fn as_plain_conversation(&mut self) -> Option<&mut NewConversationChange> {
@@ -152,6 +137,19 @@ async fn run_plain_group(
         events.push(evs);
     }
     Ok(events)
+}
+
+/// Answers a caller: its value when the commit succeeded, else the error.
+fn answer<T>(to: oneshot::Sender<AppResult<T>>, outcome: AppResult<()>, value: Option<T>) {
+    let answer = match (outcome, value) {
+        (Ok(()), Some(v)) => Ok(v),
+        (Ok(()), None) => Err(AppError::Internal(DbError::Corrupt(
+            "a committed change gave no answer".into(),
+        ))),
+        (Err(e), _) => Err(e),
+    };
+    // The caller may have gone (a closed connection); the change stands all the same.
+    let _ = to.send(answer);
 }
 
 /// The queue in front of the writers. Cheap to clone.
