@@ -1140,10 +1140,15 @@ pub(crate) async fn insert_plain_conversations(
         .collect();
     customers::insert_identities(c, ws, &fresh, now).await?;
     // A known customer with a new identity is indexed anew, as on the single path.
-    for (k, id) in customer_ids.iter().enumerate() {
-        if found[k].is_some() && fresh.iter().any(|(holder, _)| holder == id) {
-            crate::customers::reindex(c, backend, ws, *id).await?;
-        }
+    let mut grown: Vec<i64> = fresh
+        .iter()
+        .map(|(holder, _)| *holder)
+        .filter(|id| found.contains(&Some(*id)))
+        .collect();
+    grown.sort_unstable();
+    grown.dedup();
+    for id in grown {
+        crate::customers::reindex(c, backend, ws, id).await?;
     }
     let conversations: Vec<NewConversation> = group
         .iter()
@@ -1178,11 +1183,10 @@ pub(crate) async fn insert_plain_conversations(
     let customer_texts: Vec<(i64, String)> = newcomers
         .iter()
         .map(|&k| {
-            let mut text = names[k].clone();
-            for i in &group[k].1.identities {
-                text.push(' ');
-                text.push_str(&i.value);
-            }
+            let text = crate::customers::search_text(
+                &names[k],
+                group[k].1.identities.iter().map(|i| i.value.as_str()),
+            );
             (customer_ids[k], text)
         })
         .collect();
@@ -1447,11 +1451,10 @@ pub(crate) async fn find_or_create_customer(
     match (found, added) {
         // A new customer's document is its name and identities, all known here.
         (None, _) => {
-            let mut text = display_name(name, identities);
-            for i in identities {
-                text.push(' ');
-                text.push_str(&i.value);
-            }
+            let text = crate::customers::search_text(
+                &display_name(name, identities),
+                identities.iter().map(|i| i.value.as_str()),
+            );
             search::put_new(c, backend, ws, DocKind::Customer, id, None, &text).await?;
         }
         (Some(_), true) => crate::customers::reindex(c, backend, ws, id).await?,

@@ -34,13 +34,19 @@ pub struct IdentityInput {
 /// Rebuilds a customer's search document from its name and identities.
 pub(crate) async fn reindex(c: &mut Conn, backend: Backend, ws: i64, id: i64) -> AppResult<()> {
     let cust = store::get(c, ws, id).await?;
-    let mut text = cust.name.clone();
-    for i in &cust.identities {
-        text.push(' ');
-        text.push_str(&i.value);
-    }
+    let text = search_text(&cust.name, cust.identities.iter().map(|i| i.value.as_str()));
     search::put(c, backend, ws, DocKind::Customer, id, None, &text).await?;
     Ok(())
+}
+
+/// What a customer is found by: their name and every identity's value.
+pub(crate) fn search_text<'a>(name: &str, identities: impl IntoIterator<Item = &'a str>) -> String {
+    let mut text = name.to_string();
+    for value in identities {
+        text.push(' ');
+        text.push_str(value);
+    }
+    text
 }
 
 impl App {

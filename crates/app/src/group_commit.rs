@@ -329,7 +329,11 @@ async fn commit_batch(db: &Db, hub: &Hub, node: &str, batch: Vec<Box<dyn Pending
                     Err(e) => {
                         // Whatever went wrong (two naming one customer, a bad row), each goes
                         // again alone, so only the one at fault fails.
-                        tracing::debug!(error = %e, "new conversations stored one by one");
+                        if matches!(e, AppError::Conflict(_)) {
+                            tracing::debug!(error = %e, "new conversations stored one by one");
+                        } else {
+                            tracing::warn!(error = %e, "new conversations could not share statements; stored one by one");
+                        }
                         held = false;
                         if let Err(e) = rollback_to_savepoint(&mut tx).await {
                             let why = e.to_string();

@@ -61,6 +61,7 @@ pub async fn insert_many_with_first_message(
         "INSERT INTO conversations (workspace_id, customer_id, channel, inbox_id, priority, subject, \
          custom_fields, status, message_count, created_at, updated_at) VALUES {rows} RETURNING id"
     )))
+    .persistent(new.len() == 1)
     .bind(now);
     for (n, _) in new {
         q = q
@@ -72,7 +73,7 @@ pub async fn insert_many_with_first_message(
             .bind(n.subject)
             .bind(n.custom_fields.to_string());
     }
-    let ids = in_values_order(q.fetch_all(&mut *c).await?, new.len())?;
+    let ids = crate::in_values_order(q.fetch_all(&mut *c).await?, new.len())?;
     let messages: Vec<NewMessage> = new
         .iter()
         .zip(&ids)
@@ -88,19 +89,6 @@ pub async fn insert_many_with_first_message(
         .collect();
     let message_ids = insert_message_rows(c, &messages, now).await?;
     Ok(ids.into_iter().zip(message_ids).collect())
-}
-
-/// Ids a multi-row insert returned, in VALUES order: ids are handed out in that order, but
-/// RETURNING promises no order of its own.
-pub(crate) fn in_values_order(mut ids: Vec<i64>, expected: usize) -> DbResult<Vec<i64>> {
-    ids.sort_unstable();
-    if ids.len() != expected {
-        return Err(DbError::Corrupt(format!(
-            "an insert of {expected} rows returned {} ids",
-            ids.len()
-        )));
-    }
-    Ok(ids)
 }
 
 const SELECT: &str = "SELECT c.*, cu.name AS customer_name FROM conversations c JOIN customers cu ON cu.id = c.customer_id";
@@ -250,17 +238,9 @@ pub async fn list(
 ) -> DbResult<Page<Conversation>> {
     let mut q = Sql::new(SELECT);
     q.push(" WHERE c.workspace_id = ").int(workspace_id);
-    // Another filter on an indexed column (a team, an assignee, a channel, an inbox, a
-    // customer) narrows the list better than a status shared by everyone's open work: then the
-    // status is checked, not looked up, so that column's index drives the walk.
-    let narrower = f.assignee.is_some()
-        || f.team_id.is_some()
-        || f.channel.is_some()
-        || f.inbox_id.is_some()
-        || f.customer_id.is_some();
     match f.statuses.as_slice() {
         [] => {}
-        [one] if !narrower => {
+        [one] => {
             q.push(" AND c.status = ").text(one.as_str());
         }
         several => {
@@ -722,6 +702,7 @@ async fn insert_message_rows(
         "INSERT INTO messages (workspace_id, conversation_id, kind, author_user_id, author_customer_id, body_text, body_html, created_at) \
          VALUES {rows} RETURNING id"
     )))
+    .persistent(messages.len() == 1)
     .bind(now);
     for m in messages {
         q = q
@@ -733,7 +714,7 @@ async fn insert_message_rows(
             .bind(m.body_text)
             .bind(m.body_html);
     }
-    in_values_order(q.fetch_all(c).await?, messages.len())
+    crate::in_values_order(q.fetch_all(c).await?, messages.len())
 }
 
 /// Stores an attachment's bytes once per content (keyed by SHA-256) and links it to a message.
@@ -1012,7 +993,9 @@ pub async fn insert_events_of_many(
         "INSERT INTO events (workspace_id, conversation_id, kind, actor_user_id, data, created_at) \
          VALUES {rows} RETURNING id"
     );
-    let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(workspace_id);
+    let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+        .persistent(logs.len() == 1)
+        .bind(workspace_id);
     for (conversation_id, events) in &logs {
         for e in events {
             q = q
@@ -1023,7 +1006,7 @@ pub async fn insert_events_of_many(
                 .bind(now);
         }
     }
-    let ids = in_values_order(q.fetch_all(&mut *c).await?, count)?;
+    let ids = crate::in_values_order(q.fetch_all(&mut *c).await?, count)?;
     crate::outbox::push_all(c, workspace_id, &ids).await?;
     let mut ids = ids.into_iter();
     Ok(logs

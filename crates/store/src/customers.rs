@@ -75,12 +75,13 @@ pub async fn create_many(
     let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO customers (workspace_id, name, attributes, created_at, updated_at) VALUES {rows} RETURNING id"
     )))
+    .persistent(new.len() == 1)
     .bind(workspace_id)
     .bind(now);
     for (name, attributes) in new {
         q = q.bind(*name).bind(attributes.to_string());
     }
-    crate::conversations::in_values_order(q.fetch_all(c).await?, new.len())
+    crate::in_values_order(q.fetch_all(c).await?, new.len())
 }
 
 pub async fn get(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<Customer> {
@@ -184,6 +185,7 @@ pub async fn holders(
     let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT kind, value, customer_id FROM customer_identities WHERE workspace_id = $1 AND ({any})"
     )))
+    .persistent(identities.len() == 1)
     .bind(workspace_id);
     for i in identities {
         q = q.bind(i.kind.as_str()).bind(&i.value);
@@ -248,6 +250,7 @@ pub async fn insert_identities(
     let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO customer_identities (workspace_id, customer_id, kind, value, created_at) VALUES {rows}"
     )))
+    .persistent(new.len() == 1)
     .bind(workspace_id)
     .bind(now);
     for (customer_id, identity) in new {

@@ -92,11 +92,26 @@ fn id_list(ids: &[i64]) -> String {
 
 /// The `$n` placeholders of row `i` of a multi-row insert whose rows bind `width` values each,
 /// after `shared` parameters bound once for every row: `$2, $3, $4` for row 0 of width 3 after 1.
+/// Such statements differ with their row count: callers keep them prepared (`persistent`) only
+/// for the usual few rows, so group commits of every size do not crowd the statement cache.
 fn row_params(i: usize, width: usize, shared: usize) -> String {
     (0..width)
         .map(|k| format!("${}", shared + i * width + k + 1))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Ids a multi-row insert returned, in VALUES order: ids are handed out in that order, but
+/// RETURNING promises no order of its own.
+fn in_values_order(mut ids: Vec<i64>, expected: usize) -> DbResult<Vec<i64>> {
+    ids.sort_unstable();
+    if ids.len() != expected {
+        return Err(DbError::Corrupt(format!(
+            "an insert of {expected} rows returned {} ids",
+            ids.len()
+        )));
+    }
+    Ok(ids)
 }
 
 fn parse_json(s: &str) -> DbResult<serde_json::Value> {

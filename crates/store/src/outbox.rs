@@ -20,6 +20,7 @@ pub async fn push_all(c: &mut Conn, workspace_id: i64, event_ids: &[i64]) -> DbR
     let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO event_outbox (event_id, workspace_id) VALUES {rows}"
     )))
+    .persistent(event_ids.len() <= 4)
     .bind(workspace_id);
     for id in event_ids {
         q = q.bind(*id);

@@ -155,6 +155,7 @@ pub async fn put_all_new(
             "INSERT INTO {table} ({}) VALUES {rows}",
             columns.join(", ")
         )))
+        .persistent(mine.len() <= 2)
         .bind(workspace_id);
         for d in mine {
             let (.., key) = placement(backend, d.kind, d.ref_id);
