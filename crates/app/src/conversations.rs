@@ -1084,72 +1084,16 @@ pub(crate) async fn insert_plain_conversations(
     ws: i64,
     group: &[(&Actor, &PreparedConversation)],
 ) -> AppResult<Vec<(Conversation, Vec<Event>)>> {
-    let mut named = std::collections::HashSet::new();
-    let every: Vec<Identity> = group
-        .iter()
-        .flat_map(|(_, new)| new.identities.iter().cloned())
-        .collect();
-    if !every.iter().all(|i| named.insert(i)) {
-        return Err(AppError::Conflict(
-            "two new conversations name the same customer".into(),
-        ));
-    }
     let now = now_ms();
-    let held: std::collections::HashMap<Identity, i64> = customers::holders(c, ws, &every)
-        .await?
-        .into_iter()
-        .collect();
-    let found: Vec<Option<i64>> = group
+    let wanted: Vec<WantedCustomer> = group
         .iter()
-        .map(|(_, new)| new.identities.iter().find_map(|i| held.get(i).copied()))
-        .collect();
-    let names: Vec<String> = group
-        .iter()
-        .map(|(_, new)| display_name(new.customer_name.as_deref(), &new.identities))
-        .collect();
-    let empty = json!({});
-    let newcomers: Vec<usize> = (0..group.len()).filter(|k| found[*k].is_none()).collect();
-    let created = customers::create_many(
-        c,
-        ws,
-        &newcomers
-            .iter()
-            .map(|&k| {
-                (
-                    names[k].as_str(),
-                    group[k].1.attributes.as_ref().unwrap_or(&empty),
-                )
-            })
-            .collect::<Vec<_>>(),
-        now,
-    )
-    .await?;
-    let mut customer_ids: Vec<i64> = found.iter().map(|f| f.unwrap_or_default()).collect();
-    for (&k, id) in newcomers.iter().zip(&created) {
-        customer_ids[k] = *id;
-    }
-    let fresh: Vec<(i64, &Identity)> = group
-        .iter()
-        .zip(&customer_ids)
-        .flat_map(|((_, new), id)| {
-            new.identities
-                .iter()
-                .filter(|i| !held.contains_key(*i))
-                .map(move |i| (*id, i))
+        .map(|(_, new)| WantedCustomer {
+            identities: &new.identities,
+            name: new.customer_name.as_deref(),
+            attributes: new.attributes.as_ref(),
         })
         .collect();
-    customers::insert_identities(c, ws, &fresh, now).await?;
-    // A known customer with a new identity is indexed anew, as on the single path.
-    let mut grown: Vec<i64> = fresh
-        .iter()
-        .map(|(holder, _)| *holder)
-        .filter(|id| found.contains(&Some(*id)))
-        .collect();
-    grown.sort_unstable();
-    grown.dedup();
-    for id in grown {
-        crate::customers::reindex(c, backend, ws, id).await?;
-    }
+    let customer_ids = resolve_customers(c, backend, ws, &wanted, now).await?;
     let conversations: Vec<NewConversation> = group
         .iter()
         .zip(&customer_ids)
@@ -1180,17 +1124,7 @@ pub(crate) async fn insert_plain_conversations(
         .collect();
     let pairs: Vec<(&NewConversation, &FirstMessage)> = conversations.iter().zip(&firsts).collect();
     let ids = store::insert_many_with_first_message(c, &pairs, now).await?;
-    let customer_texts: Vec<(i64, String)> = newcomers
-        .iter()
-        .map(|&k| {
-            let text = crate::customers::search_text(
-                &names[k],
-                group[k].1.identities.iter().map(|i| i.value.as_str()),
-            );
-            (customer_ids[k], text)
-        })
-        .collect();
-    let mut docs = Vec::with_capacity(group.len() * 2 + customer_texts.len());
+    let mut docs = Vec::with_capacity(group.len() * 2);
     for ((_, new), (id, message_id)) in group.iter().zip(&ids) {
         docs.push(NewDoc {
             kind: DocKind::Subject,
@@ -1203,14 +1137,6 @@ pub(crate) async fn insert_plain_conversations(
             ref_id: *message_id,
             conversation_id: Some(*id),
             body: &new.body.text,
-        });
-    }
-    for (id, text) in &customer_texts {
-        docs.push(NewDoc {
-            kind: DocKind::Customer,
-            ref_id: *id,
-            conversation_id: None,
-            body: text,
         });
     }
     search::put_all_new(&mut *c, backend, ws, &docs).await?;
@@ -1430,37 +1356,113 @@ pub(crate) async fn find_or_create_customer(
     name: Option<&str>,
     attributes: Option<&serde_json::Value>,
 ) -> AppResult<i64> {
-    // One lookup for all identities tells both who the customer is and which identities are new.
-    let held = customers::holders(c, ws, identities).await?;
-    let holder = |i: &Identity| held.iter().find(|(h, _)| h == i).map(|(_, id)| *id);
-    let found = identities.iter().find_map(holder);
-    let id = match found {
-        Some(id) => id,
-        None => {
-            let display = display_name(name, identities);
-            customers::create(c, ws, &display, attributes.unwrap_or(&json!({}))).await?
-        }
+    let wanted = WantedCustomer {
+        identities,
+        name,
+        attributes,
     };
-    let fresh: Vec<(i64, &Identity)> = identities
+    let ids = resolve_customers(c, backend, ws, &[wanted], now_ms()).await?;
+    ids.first()
+        .copied()
+        .ok_or_else(|| AppError::Internal(DbError::Corrupt("no customer came back".into())))
+}
+
+/// A customer a new conversation names.
+pub(crate) struct WantedCustomer<'a> {
+    pub identities: &'a [Identity],
+    pub name: Option<&'a str>,
+    pub attributes: Option<&'a serde_json::Value>,
+}
+
+/// Who each wanted customer is: the customer holding any of its identities (the first found
+/// wins), or a new one. Identities nobody holds yet are attached, and a known customer who gains
+/// one is indexed anew. One statement per step, however many are wanted. `Conflict` when two of
+/// them name the same identity: they may mean one new customer, which only one by one can tell.
+pub(crate) async fn resolve_customers(
+    c: &mut Conn,
+    backend: citius_store::Backend,
+    ws: i64,
+    wanted: &[WantedCustomer<'_>],
+    now: i64,
+) -> AppResult<Vec<i64>> {
+    let every: Vec<Identity> = wanted
         .iter()
-        .filter(|i| holder(i).is_none())
-        .map(|i| (id, i))
+        .flat_map(|w| w.identities.iter().cloned())
         .collect();
-    customers::insert_identities(c, ws, &fresh, now_ms()).await?;
-    let added = !fresh.is_empty();
-    match (found, added) {
-        // A new customer's document is its name and identities, all known here.
-        (None, _) => {
-            let text = crate::customers::search_text(
-                &display_name(name, identities),
-                identities.iter().map(|i| i.value.as_str()),
-            );
-            search::put_new(c, backend, ws, DocKind::Customer, id, None, &text).await?;
-        }
-        (Some(_), true) => crate::customers::reindex(c, backend, ws, id).await?,
-        (Some(_), false) => {}
+    let mut named = std::collections::HashSet::new();
+    if !every.iter().all(|i| named.insert(i)) {
+        return Err(AppError::Conflict(
+            "two new conversations name the same customer".into(),
+        ));
     }
-    Ok(id)
+    let held: std::collections::HashMap<Identity, i64> = customers::holders(c, ws, &every)
+        .await?
+        .into_iter()
+        .collect();
+    let found: Vec<Option<i64>> = wanted
+        .iter()
+        .map(|w| w.identities.iter().find_map(|i| held.get(i).copied()))
+        .collect();
+    let newcomers: Vec<usize> = (0..wanted.len()).filter(|k| found[*k].is_none()).collect();
+    let names: Vec<String> = newcomers
+        .iter()
+        .map(|&k| display_name(wanted[k].name, wanted[k].identities))
+        .collect();
+    let empty = json!({});
+    let rows: Vec<(&str, &serde_json::Value)> = newcomers
+        .iter()
+        .zip(&names)
+        .map(|(&k, name)| (name.as_str(), wanted[k].attributes.unwrap_or(&empty)))
+        .collect();
+    let created = customers::create_many(c, ws, &rows, now).await?;
+    let mut ids: Vec<i64> = found.iter().map(|f| f.unwrap_or_default()).collect();
+    for (&k, id) in newcomers.iter().zip(&created) {
+        ids[k] = *id;
+    }
+    let fresh: Vec<(i64, &Identity)> = wanted
+        .iter()
+        .zip(&ids)
+        .flat_map(|(w, id)| {
+            w.identities
+                .iter()
+                .filter(|i| !held.contains_key(*i))
+                .map(move |i| (*id, i))
+        })
+        .collect();
+    customers::insert_identities(c, ws, &fresh, now).await?;
+    // A new customer's document is its name and identities, all known here.
+    let texts: Vec<String> = newcomers
+        .iter()
+        .zip(&names)
+        .map(|(&k, name)| {
+            crate::customers::search_text(
+                name,
+                wanted[k].identities.iter().map(|i| i.value.as_str()),
+            )
+        })
+        .collect();
+    let docs: Vec<NewDoc> = newcomers
+        .iter()
+        .zip(&texts)
+        .map(|(&k, text)| NewDoc {
+            kind: DocKind::Customer,
+            ref_id: ids[k],
+            conversation_id: None,
+            body: text,
+        })
+        .collect();
+    search::put_all_new(&mut *c, backend, ws, &docs).await?;
+    let mut grown: Vec<i64> = fresh
+        .iter()
+        .map(|(holder, _)| *holder)
+        .filter(|id| found.contains(&Some(*id)))
+        .collect();
+    grown.sort_unstable();
+    grown.dedup();
+    for id in grown {
+        crate::customers::reindex(c, backend, ws, id).await?;
+    }
+    Ok(ids)
 }
 
 impl From<&citius_domain::views::ViewFilters> for ConversationQuery {

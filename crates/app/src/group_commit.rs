@@ -692,27 +692,14 @@ mod tests {
         let (dir, db, gc) = writer().await;
         let actor = agent(&db, "acme").await;
         let other = agent(&db, "globex").await;
+        let create = |who: &Actor, email: &str, subject: &str| {
+            gc.create_conversation(Backend::Sqlite, who.clone(), plain(email, "Twin", subject))
+        };
         let (one, two, three, elsewhere) = tokio::join!(
-            gc.create_conversation(
-                Backend::Sqlite,
-                actor.clone(),
-                plain("twin@x.test", "Twin", "One")
-            ),
-            gc.create_conversation(
-                Backend::Sqlite,
-                actor.clone(),
-                plain("twin@x.test", "Twin", "Two")
-            ),
-            gc.create_conversation(
-                Backend::Sqlite,
-                actor.clone(),
-                plain("solo@x.test", "Solo", "Three")
-            ),
-            gc.create_conversation(
-                Backend::Sqlite,
-                other.clone(),
-                plain("twin@x.test", "Twin", "Four")
-            ),
+            create(&actor, "twin@x.test", "One"),
+            create(&actor, "twin@x.test", "Two"),
+            create(&actor, "solo@x.test", "Three"),
+            create(&other, "twin@x.test", "Four"),
         );
         let (one, two, three, elsewhere) = (
             one.expect("one"),

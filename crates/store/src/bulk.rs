@@ -117,9 +117,9 @@ pub async fn insert_search_docs(
     for (kind, ref_id, conversation_id, text) in docs {
         let (table, columns, key) = crate::search::placement(backend, *kind, *ref_id);
         let mut row = vec![
+            Cell::Int(workspace_id),
             Cell::Int(key),
             Cell::Text(crate::search::index_text(text)),
-            Cell::Int(workspace_id),
             conversation_id.map_or(Cell::Null, Cell::Int),
         ];
         row.truncate(columns.len());

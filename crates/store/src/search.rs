@@ -21,7 +21,7 @@ pub enum DocKind {
 /// in one table a word in many messages hid every customer. Apart, a name shared by thousands
 /// of customers also stays within a small table, and PostgreSQL's word statistics, which pick
 /// the path of a search, describe each on its own.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct DocTable {
     sqlite: &'static str,
     postgres: &'static str,
@@ -70,24 +70,41 @@ impl DocTable {
             Backend::Postgres => (self.postgres, "id"),
         }
     }
+
+    /// The columns a new row fills, in bind order: the workspace, the key, the body, and the
+    /// conversation where the table has one.
+    fn columns(&self, backend: Backend) -> &'static [&'static str] {
+        match (backend, self.conversational) {
+            (Backend::Sqlite, true) => &["workspace_id", "rowid", "body", "conversation_id"],
+            (Backend::Sqlite, false) => &["workspace_id", "rowid", "body"],
+            (Backend::Postgres, true) => &["workspace_id", "id", "body", "conversation_id"],
+            (Backend::Postgres, false) => &["workspace_id", "id", "body"],
+        }
+    }
+
+    /// The conversation column as searches select it (customers' documents have none).
+    fn conversation(&self, backend: Backend) -> &'static str {
+        match (backend, self.conversational) {
+            (_, true) => "conversation_id",
+            (Backend::Sqlite, false) => "NULL AS conversation_id",
+            (Backend::Postgres, false) => "NULL::BIGINT AS conversation_id",
+        }
+    }
 }
 
-/// Where a document of `kind` lives on `backend`: its table, the columns a new row fills (key,
-/// body, workspace, and the conversation where the table has one) and its key.
+/// Where a document of `kind` lives on `backend`: its table, the columns a new row fills (see
+/// `DocTable::columns`) and its key.
 pub(crate) fn placement(
     backend: Backend,
     kind: DocKind,
     ref_id: i64,
 ) -> (&'static str, &'static [&'static str], i64) {
     let table = DocTable::of(kind);
-    let (name, _) = table.on(backend);
-    let columns: &'static [&'static str] = match (backend, table.conversational) {
-        (Backend::Sqlite, true) => &["rowid", "body", "workspace_id", "conversation_id"],
-        (Backend::Sqlite, false) => &["rowid", "body", "workspace_id"],
-        (Backend::Postgres, true) => &["id", "body", "workspace_id", "conversation_id"],
-        (Backend::Postgres, false) => &["id", "body", "workspace_id"],
-    };
-    (name, columns, table.key(kind, ref_id))
+    (
+        table.on(backend).0,
+        table.columns(backend),
+        table.key(kind, ref_id),
+    )
 }
 
 /// Longest text indexed per document; search needs the gist, not megabytes.
@@ -128,45 +145,7 @@ pub async fn put_all_new(
     workspace_id: i64,
     docs: &[NewDoc<'_>],
 ) -> DbResult<()> {
-    let mut tables: std::collections::BTreeMap<&str, (&[&str], Vec<&NewDoc>)> = Default::default();
-    for d in docs {
-        let (table, columns, _) = placement(backend, d.kind, d.ref_id);
-        tables
-            .entry(table)
-            .or_insert_with(|| (columns, Vec::new()))
-            .1
-            .push(d);
-    }
-    for (table, (columns, mine)) in tables {
-        let conversational = columns.len() == 4;
-        let rows = (0..mine.len())
-            .map(|i| {
-                // $1 is the workspace, shared by every row.
-                let p = i * (columns.len() - 1);
-                if conversational {
-                    format!("(${}, ${}, $1, ${})", p + 2, p + 3, p + 4)
-                } else {
-                    format!("(${}, ${}, $1)", p + 2, p + 3)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO {table} ({}) VALUES {rows}",
-            columns.join(", ")
-        )))
-        .persistent(mine.len() <= 2)
-        .bind(workspace_id);
-        for d in mine {
-            let (.., key) = placement(backend, d.kind, d.ref_id);
-            q = q.bind(key).bind(index_text(d.body));
-            if conversational {
-                q = q.bind(d.conversation_id);
-            }
-        }
-        q.execute(&mut *c).await?;
-    }
-    Ok(())
+    insert(c, backend, workspace_id, docs, false).await
 }
 
 /// Indexes a text, replacing the document it had.
@@ -179,36 +158,67 @@ pub async fn put(
     conversation_id: Option<i64>,
     body: &str,
 ) -> DbResult<()> {
-    // FTS5 tables have no upsert: delete, then insert.
-    if backend == Backend::Sqlite {
-        delete(c, backend, kind, ref_id).await?;
-        return put_new(
-            c,
-            backend,
-            workspace_id,
-            kind,
-            ref_id,
-            conversation_id,
-            body,
-        )
-        .await;
-    }
-    let table = DocTable::of(kind);
-    let sql = if table.conversational {
-        "INSERT INTO search_documents (id, workspace_id, body, conversation_id) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (id) DO UPDATE SET body = excluded.body, conversation_id = excluded.conversation_id"
-    } else {
-        "INSERT INTO customer_search_documents (id, workspace_id, body) VALUES ($1, $2, $3) \
-         ON CONFLICT (id) DO UPDATE SET body = excluded.body"
+    let doc = NewDoc {
+        kind,
+        ref_id,
+        conversation_id,
+        body,
     };
-    let mut q = sqlx::query(sql)
-        .bind(table.key(kind, ref_id))
-        .bind(workspace_id)
-        .bind(index_text(body));
-    if table.conversational {
-        q = q.bind(conversation_id);
+    // FTS5 tables have no upsert: delete, then insert.
+    let replace = match backend {
+        Backend::Sqlite => {
+            delete(c, backend, kind, ref_id).await?;
+            false
+        }
+        Backend::Postgres => true,
+    };
+    insert(c, backend, workspace_id, &[doc], replace).await
+}
+
+/// One multi-row insert per table; on PostgreSQL, `replace` turns a clash on the key into an
+/// update of the document.
+async fn insert(
+    c: &mut Conn,
+    backend: Backend,
+    workspace_id: i64,
+    docs: &[NewDoc<'_>],
+    replace: bool,
+) -> DbResult<()> {
+    for table in [TEXTS, CUSTOMERS] {
+        let mine: Vec<&NewDoc> = docs
+            .iter()
+            .filter(|d| DocTable::of(d.kind) == table)
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let (name, _) = table.on(backend);
+        let columns = table.columns(backend);
+        let rows = (0..mine.len())
+            .map(|i| format!("($1, {})", crate::row_params(i, columns.len() - 1, 1)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let on_clash = match (replace, table.conversational) {
+            (false, _) => "",
+            (true, true) => {
+                " ON CONFLICT (id) DO UPDATE SET body = excluded.body, conversation_id = excluded.conversation_id"
+            }
+            (true, false) => " ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+        };
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {name} ({}) VALUES {rows}{on_clash}",
+            columns.join(", ")
+        )))
+        .persistent(mine.len() <= 2)
+        .bind(workspace_id);
+        for d in mine {
+            q = q.bind(table.key(d.kind, d.ref_id)).bind(index_text(d.body));
+            if table.conversational {
+                q = q.bind(d.conversation_id);
+            }
+        }
+        q.execute(&mut *c).await?;
     }
-    q.execute(c).await?;
     Ok(())
 }
 
@@ -262,11 +272,7 @@ async fn matching(
     scan: i64,
     want: usize,
 ) -> DbResult<Vec<(i64, Option<i64>)>> {
-    let conversation = if table.conversational {
-        "conversation_id"
-    } else {
-        "NULL AS conversation_id"
-    };
+    let conversation = table.conversation(backend);
     match backend {
         Backend::Sqlite => {
             // FTS5 reads its lists in rowid order, so newest first stops after a page.
@@ -295,12 +301,8 @@ async fn matching(
                 .map(|t| format!("{t}{star}"))
                 .collect::<Vec<_>>()
                 .join(" & ");
-            let columns = if table.conversational {
-                "id, conversation_id"
-            } else {
-                "id, NULL::BIGINT AS conversation_id"
-            };
-            newest_postgres(c, table, columns, workspace_id, &expr, scan, want).await
+            let columns = format!("id, {conversation}");
+            newest_postgres(c, table, &columns, workspace_id, &expr, scan, want).await
         }
     }
 }
