@@ -276,24 +276,44 @@ fn units(batch: Vec<Box<dyn Pending>>) -> std::collections::VecDeque<Unit> {
     out
 }
 
+/// Changes run in a transaction that has not committed yet, with the events each made.
+type Staged = Vec<(Box<dyn Pending>, Vec<Event>)>;
+
 async fn commit_batch(db: &Db, hub: &Hub, node: &str, batch: Vec<Box<dyn Pending>>) {
+    let mut queue = units(batch);
+    // A batch that is one group of new conversations needs no savepoint: should the group
+    // fail, the transaction is rolled back and its members go again one by one.
+    if let [Unit::Plain(_)] = queue.make_contiguous()
+        && let Some(Unit::Plain(group)) = queue.pop_front()
+    {
+        match group_alone(db, group).await {
+            GroupAlone::Staged(tx, staged) => {
+                return commit_staged(db, hub, node, tx, staged).await;
+            }
+            GroupAlone::Failed(group) => queue.extend(group.into_iter().map(Unit::One)),
+            GroupAlone::Answered => return,
+        }
+    }
+    let changes = queue.iter().map(|u| match u {
+        Unit::One(_) => 1,
+        Unit::Plain(g) => g.len(),
+    });
+    let mut staged: Staged = Vec::with_capacity(changes.sum());
     let mut tx = match db.begin().await {
         Ok(tx) => tx,
         Err(e) => {
             let why = e.to_string();
-            for p in batch {
+            for p in queue.into_iter().flat_map(Unit::into_changes) {
                 p.finish(Err(unavailable(&why)));
             }
             return;
         }
     };
-    let mut staged: Vec<(Box<dyn Pending>, Vec<Event>)> = Vec::with_capacity(batch.len());
-    let mut queue = units(batch);
     // A lone change on SQLite needs no savepoint: its failure may undo the whole transaction.
     // PostgreSQL keeps it: a statement that failed inside a change which then went on would leave
     // the transaction aborted, and COMMIT on an aborted transaction rolls back without an error;
-    // the RELEASE is what reports it. A group of new conversations falls back to one by one, so
-    // it always has its savepoint.
+    // the RELEASE is what reports it. A group of new conversations among other changes falls
+    // back to one by one, so it has its savepoint.
     let guarded = queue.len() > 1
         || db.backend() == citius_store::Backend::Postgres
         || queue.iter().any(|u| matches!(u, Unit::Plain(_)));
@@ -327,13 +347,7 @@ async fn commit_batch(db: &Db, hub: &Hub, node: &str, batch: Vec<Box<dyn Pending
                 match run_plain_group(&mut tx, &mut group).await {
                     Ok(events) => staged.extend(group.into_iter().zip(events)),
                     Err(e) => {
-                        // Whatever went wrong (two naming one customer, a bad row), each goes
-                        // again alone, so only the one at fault fails.
-                        if matches!(e, AppError::Conflict(_)) {
-                            tracing::debug!(error = %e, "new conversations stored one by one");
-                        } else {
-                            tracing::warn!(error = %e, "new conversations could not share statements; stored one by one");
-                        }
+                        stored_one_by_one(&e);
                         held = false;
                         if let Err(e) = rollback_to_savepoint(&mut tx).await {
                             let why = e.to_string();
@@ -381,6 +395,57 @@ async fn commit_batch(db: &Db, hub: &Hub, node: &str, batch: Vec<Box<dyn Pending
         }
         return;
     }
+    commit_staged(db, hub, node, tx, staged).await;
+}
+
+enum GroupAlone {
+    Staged(citius_store::Tx, Staged),
+    /// Rolled back; each change is still to run.
+    Failed(Vec<Box<dyn Pending>>),
+    /// The database could not be reached; every caller has its answer.
+    Answered,
+}
+
+/// Runs a group of new conversations as the whole of a transaction.
+async fn group_alone(db: &Db, mut group: Vec<Box<dyn Pending>>) -> GroupAlone {
+    let mut tx = match db.begin().await {
+        Ok(tx) => tx,
+        Err(e) => {
+            let why = e.to_string();
+            for p in group {
+                p.finish(Err(unavailable(&why)));
+            }
+            return GroupAlone::Answered;
+        }
+    };
+    match run_plain_group(&mut tx, &mut group).await {
+        Ok(events) => GroupAlone::Staged(tx, group.into_iter().zip(events).collect()),
+        Err(e) => {
+            stored_one_by_one(&e);
+            if let Err(e) = tx.rollback().await {
+                let why = e.to_string();
+                for p in group {
+                    p.finish(Err(unavailable(&why)));
+                }
+                return GroupAlone::Answered;
+            }
+            GroupAlone::Failed(group)
+        }
+    }
+}
+
+/// Whatever made a group fail (two naming one customer, a bad row), each change goes again
+/// alone, so only the one at fault fails.
+fn stored_one_by_one(e: &AppError) {
+    if matches!(e, AppError::Conflict(_)) {
+        tracing::debug!(error = %e, "new conversations stored one by one");
+    } else {
+        tracing::warn!(error = %e, "new conversations could not share statements; stored one by one");
+    }
+}
+
+/// Announces the staged changes' events to other nodes, commits, and answers every caller.
+async fn commit_staged(db: &Db, hub: &Hub, node: &str, mut tx: citius_store::Tx, staged: Staged) {
     if staged.is_empty() {
         let _ = tx.rollback().await;
         return;
@@ -716,6 +781,62 @@ mod tests {
             one.customer_id, elsewhere.customer_id,
             "workspaces keep their own customers"
         );
+        done(dir, db).await;
+    }
+
+    /// A batch that is one group of new conversations runs without a savepoint. It commits
+    /// as a whole; when it fails, the transaction is rolled back and every member goes again
+    /// alone, so nothing of the failed attempt stays and each conversation is stored once.
+    #[tokio::test]
+    async fn a_lone_group_commits_whole_or_goes_again_one_by_one() {
+        use citius_store::{Backend, search};
+        let (dir, db, gc) = writer().await;
+        let actor = agent(&db, "acme").await;
+        let ws = actor.workspace_id;
+        let create = |email: &str, subject: &str| {
+            gc.create_conversation(
+                Backend::Sqlite,
+                actor.clone(),
+                plain(email, subject, subject),
+            )
+        };
+        let (a, b) = tokio::join!(create("a@x.test", "Alpha"), create("b@x.test", "Beta"));
+        let (a, b) = (a.expect("alpha"), b.expect("beta"));
+        assert_ne!(a.customer_id, b.customer_id);
+
+        let (one, two, three) = tokio::join!(
+            create("twin@x.test", "Gamma"),
+            create("twin@x.test", "Delta"),
+            create("c@x.test", "Epsilon"),
+        );
+        let (one, two, three) = (one.expect("one"), two.expect("two"), three.expect("three"));
+        assert_eq!(
+            one.customer_id, two.customer_id,
+            "one customer for one address"
+        );
+        assert_ne!(one.customer_id, three.customer_id);
+
+        let mut c = db.read().await.expect("read");
+        let ids = [a.id, b.id, one.id, two.id, three.id];
+        let stored = citius_store::conversations::get_many_untagged(&mut c, ws, &ids)
+            .await
+            .expect("stored");
+        assert_eq!(stored.len(), 5, "each conversation stored once");
+        let twins = search::query(&mut c, Backend::Sqlite, ws, "twin", 10)
+            .await
+            .expect("search");
+        assert_eq!(
+            twins.customer_ids,
+            [one.customer_id],
+            "one customer holds the address"
+        );
+        for (word, id) in [("gamma", one.id), ("epsilon", three.id)] {
+            let found = search::query(&mut c, Backend::Sqlite, ws, word, 10)
+                .await
+                .expect("search");
+            assert_eq!(found.conversation_ids, [id], "{word} is indexed once");
+        }
+        drop(c);
         done(dir, db).await;
     }
 

@@ -125,6 +125,10 @@ enum Command {
         /// Where to write the results as JSON.
         #[arg(long, default_value = "bench.json")]
         out: PathBuf,
+        /// Run only the scenarios whose names contain this text (e.g. "create", "search");
+        /// the raw insert and no-op HTTP limits always run.
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Print the default configuration file.
     DefaultConfig,
@@ -290,6 +294,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             connections,
             requests,
             out,
+            only,
         } => {
             let cfg = load_config(cli.config.as_ref(), &data)?;
             cfg.validate()?;
@@ -301,6 +306,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     connections,
                     requests,
                     out,
+                    only,
                 },
             )
             .await

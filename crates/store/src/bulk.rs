@@ -154,8 +154,11 @@ pub async fn count_where(c: &mut Conn, table: &str, workspace_id: i64) -> DbResu
 }
 
 /// Refreshes the planner's statistics after a large load.
-pub async fn analyze(c: &mut Conn) -> DbResult<()> {
-    sqlx::query("ANALYZE").execute(c).await?;
+pub async fn analyze(c: &mut Conn, backend: Backend) -> DbResult<()> {
+    sqlx::query("ANALYZE").execute(&mut *c).await?;
+    if backend == Backend::Sqlite {
+        crate::db::forget_samples(c).await?;
+    }
     Ok(())
 }
 

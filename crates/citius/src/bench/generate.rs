@@ -719,7 +719,7 @@ pub async fn ensure(app: &App, target: i64) -> anyhow::Result<Generated> {
     tx.commit().await?;
     if todo > 0 {
         let mut c = db.read().await?;
-        bulk::analyze(&mut c)
+        bulk::analyze(&mut c, db.backend())
             .await
             .context("ANALYZE after loading")?;
     }

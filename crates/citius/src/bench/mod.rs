@@ -26,6 +26,14 @@ pub struct Options {
     pub connections: usize,
     pub requests: usize,
     pub out: PathBuf,
+    /// Runs only the scenarios whose names contain this text; the limits always run.
+    pub only: Option<String>,
+}
+
+impl Options {
+    fn wants(&self, scenario: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| scenario.contains(o))
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -201,7 +209,9 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
     rows.push(raw_insert_baseline(&db, 8, opts.requests * 2).await?);
     rows.push(noop_http_baseline(opts.requests * 4).await?);
     for clients in [1usize, 8] {
-        rows.push(in_process_create(&app, clients, opts.requests).await?);
+        if opts.wants("app create") {
+            rows.push(in_process_create(&app, clients, opts.requests).await?);
+        }
     }
     db.close().await;
 
@@ -244,30 +254,32 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
     let max_id = generated.conversations.max(1);
 
     // Writes: one client, then eight, each create durably committed before the answer.
-    for clients in [1usize, 8] {
-        let (c, t, b) = (client.clone(), token.clone(), base.clone());
-        let (lat, el) = load(clients, opts.requests, move |i| {
-            let (c, t, b) = (c.clone(), t.clone(), b.clone());
-            async move {
-                let r = c
-                    .post(format!("{b}/api/v1/conversations"))
-                    .header("Authorization", t.as_str())
-                    .json(&json!({"customer": generate::sample_customer("bench", i), "subject": generate::sample_text(i, 4), "body": generate::sample_text(i + 1_000_000, 14)}))
-                    .send()
-                    .await?;
-                if r.status().as_u16() != 201 {
-                    bail!("create answered {}", r.status());
+    if opts.wants("api create") {
+        for clients in [1usize, 8] {
+            let (c, t, b) = (client.clone(), token.clone(), base.clone());
+            let (lat, el) = load(clients, opts.requests, move |i| {
+                let (c, t, b) = (c.clone(), t.clone(), b.clone());
+                async move {
+                    let r = c
+                        .post(format!("{b}/api/v1/conversations"))
+                        .header("Authorization", t.as_str())
+                        .json(&json!({"customer": generate::sample_customer("bench", i), "subject": generate::sample_text(i, 4), "body": generate::sample_text(i + 1_000_000, 14)}))
+                        .send()
+                        .await?;
+                    if r.status().as_u16() != 201 {
+                        bail!("create answered {}", r.status());
+                    }
+                    Ok(())
                 }
-                Ok(())
-            }
-        })
-        .await?;
-        rows.push(row(
-            &format!("api create, {clients} client(s)"),
-            lat,
-            el,
-            "HTTP POST, durable commit",
-        ));
+            })
+            .await?;
+            rows.push(row(
+                &format!("api create, {clients} client(s)"),
+                lat,
+                el,
+                "HTTP POST, durable commit",
+            ));
+        }
     }
 
     // Reads: list and filter pages, deep pages, search, timelines (4 concurrent clients).
@@ -300,89 +312,99 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
             }
         }
     };
-    let f = filters.clone();
-    let (lat, el) = load(
-        4,
-        opts.requests,
-        read(Arc::new(move |i, _| {
-            format!("/api/v1/conversations?limit=25&{}", f[i % f.len()])
-        })),
-    )
-    .await?;
-    rows.push(row(
-        "list/filter page",
-        lat,
-        el,
-        "25 per page; status, assignee, team, tag, channel",
-    ));
-    let (lat, el) = load(
-        4,
-        opts.requests,
-        read(Arc::new(move |_, rng| {
-            // A page deep in the list: the cursor of a random point in time.
-            let key = citius_store::now_ms() - rng.random_range(0..300_i64) * 86_400_000;
-            format!(
-                "/api/v1/conversations?limit=25&cursor={}",
-                citius_domain::paging::Cursor { key, id: i64::MAX }.encode()
-            )
-        })),
-    )
-    .await?;
-    rows.push(row(
-        "deep page (cursor)",
-        lat,
-        el,
-        "random point in the past year",
-    ));
-    const QUERIES: &[&str] = &[
-        "refund",
-        "invoice twice",
-        "password reset",
-        "delivery address",
-        "crash upload",
-        "export column",
-        "vat",
-        "dark mode",
-        "carter",
-        "webhook token",
-    ];
-    let (lat, el) = load(
-        4,
-        opts.requests,
-        read(Arc::new(|i, _| {
-            format!(
-                "/api/v1/search?q={}",
-                QUERIES[i % QUERIES.len()].replace(' ', "+")
-            )
-        })),
-    )
-    .await?;
-    rows.push(row(
-        "search",
-        lat,
-        el,
-        "words in subjects, messages, customers",
-    ));
-    let (lat, el) = load(
-        4,
-        opts.requests,
-        read(Arc::new(move |_, rng| {
-            format!(
-                "/api/v1/conversations/{}/timeline",
-                rng.random_range(1..=max_id)
-            )
-        })),
-    )
-    .await?;
-    rows.push(row(
-        "timeline",
-        lat,
-        el,
-        "messages and events of a random conversation",
-    ));
+    if opts.wants("list/filter page") {
+        let f = filters.clone();
+        let (lat, el) = load(
+            4,
+            opts.requests,
+            read(Arc::new(move |i, _| {
+                format!("/api/v1/conversations?limit=25&{}", f[i % f.len()])
+            })),
+        )
+        .await?;
+        rows.push(row(
+            "list/filter page",
+            lat,
+            el,
+            "25 per page; status, assignee, team, tag, channel",
+        ));
+    }
+    if opts.wants("deep page") {
+        let (lat, el) = load(
+            4,
+            opts.requests,
+            read(Arc::new(move |_, rng| {
+                // A page deep in the list: the cursor of a random point in time.
+                let key = citius_store::now_ms() - rng.random_range(0..300_i64) * 86_400_000;
+                format!(
+                    "/api/v1/conversations?limit=25&cursor={}",
+                    citius_domain::paging::Cursor { key, id: i64::MAX }.encode()
+                )
+            })),
+        )
+        .await?;
+        rows.push(row(
+            "deep page (cursor)",
+            lat,
+            el,
+            "random point in the past year",
+        ));
+    }
+    if opts.wants("search") {
+        const QUERIES: &[&str] = &[
+            "refund",
+            "invoice twice",
+            "password reset",
+            "delivery address",
+            "crash upload",
+            "export column",
+            "vat",
+            "dark mode",
+            "carter",
+            "webhook token",
+        ];
+        let (lat, el) = load(
+            4,
+            opts.requests,
+            read(Arc::new(|i, _| {
+                format!(
+                    "/api/v1/search?q={}",
+                    QUERIES[i % QUERIES.len()].replace(' ', "+")
+                )
+            })),
+        )
+        .await?;
+        rows.push(row(
+            "search",
+            lat,
+            el,
+            "words in subjects, messages, customers",
+        ));
+    }
+    if opts.wants("timeline") {
+        let (lat, el) = load(
+            4,
+            opts.requests,
+            read(Arc::new(move |_, rng| {
+                format!(
+                    "/api/v1/conversations/{}/timeline",
+                    rng.random_range(1..=max_id)
+                )
+            })),
+        )
+        .await?;
+        rows.push(row(
+            "timeline",
+            lat,
+            el,
+            "messages and events of a random conversation",
+        ));
+    }
 
     // Live fan-out: many agents' streams, one new message, time until each stream has it.
-    rows.push(fan_out(&base, &token, opts.connections).await?);
+    if opts.wants("event fan-out") {
+        rows.push(fan_out(&base, &token, opts.connections).await?);
+    }
     let (_, peak_rss) = memory_mib(server.child.id());
 
     // Pages as agents load them: the inbox and a conversation, rendered on the server.
@@ -401,42 +423,50 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
             }
         }
     };
-    let (lat, el) = load(
-        4,
-        opts.requests,
-        pages(Arc::new(|i, _| {
-            [
-                "/inbox?view=all",
-                "/inbox?view=unassigned",
-                "/inbox?view=custom&channel=email",
-            ][i % 3]
-                .to_string()
-        })),
-    )
-    .await?;
-    rows.push(row(
-        "inbox page (HTML)",
-        lat,
-        el,
-        "signed-in agent, views and counts",
-    ));
-    let (lat, el) = load(
-        4,
-        opts.requests,
-        pages(Arc::new(move |_, rng| {
-            format!("/conversations/{}", rng.random_range(1..=max_id))
-        })),
-    )
-    .await?;
-    rows.push(row(
-        "conversation page (HTML)",
-        lat,
-        el,
-        "timeline, customer, side panels",
-    ));
+    if opts.wants("inbox page") {
+        let (lat, el) = load(
+            4,
+            opts.requests,
+            pages(Arc::new(|i, _| {
+                [
+                    "/inbox?view=all",
+                    "/inbox?view=unassigned",
+                    "/inbox?view=custom&channel=email",
+                ][i % 3]
+                    .to_string()
+            })),
+        )
+        .await?;
+        rows.push(row(
+            "inbox page (HTML)",
+            lat,
+            el,
+            "signed-in agent, views and counts",
+        ));
+    }
+    if opts.wants("conversation page") {
+        let (lat, el) = load(
+            4,
+            opts.requests,
+            pages(Arc::new(move |_, rng| {
+                format!("/conversations/{}", rng.random_range(1..=max_id))
+            })),
+        )
+        .await?;
+        rows.push(row(
+            "conversation page (HTML)",
+            lat,
+            el,
+            "timeline, customer, side panels",
+        ));
+    }
 
-    rows.extend(smtp_ingest(&client, &token, &base, server.smtp_port, opts.requests).await?);
-    rows.push(routing_decisions(1000, 20_000));
+    if opts.wants("smtp ingest") {
+        rows.extend(smtp_ingest(&client, &token, &base, server.smtp_port, opts.requests).await?);
+    }
+    if opts.wants("routing decision") {
+        rows.push(routing_decisions(1000, 20_000));
+    }
     drop(server);
 
     print_table(&backend, &rows, idle_rss, peak_rss);
