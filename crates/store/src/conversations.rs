@@ -236,6 +236,10 @@ pub async fn list(
     f: &Filter,
     page: PageRequest,
 ) -> DbResult<Page<Conversation>> {
+    let tagged = match &f.tag {
+        Some(tag) => Some(tagged(&mut *c, workspace_id, tag).await?),
+        None => None,
+    };
     let mut q = Sql::new(SELECT);
     q.push(" WHERE c.workspace_id = ").int(workspace_id);
     match f.statuses.as_slice() {
@@ -278,13 +282,28 @@ pub async fn list(
     if let Some(cu) = f.customer_id {
         q.push(" AND c.customer_id = ").int(cu);
     }
-    if let Some(tag) = &f.tag {
-        q.push(" AND EXISTS (SELECT 1 FROM conversation_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.conversation_id = c.id AND t.workspace_id = ")
-            .int(workspace_id)
-            .push(" AND t.name = ")
-            .text(tag)
-            .push(")");
-    }
+    let few = match &tagged {
+        Some(Tagged::Few(ids)) if ids.is_empty() => {
+            return Ok(Page::from_overfetch(Vec::new(), page.limit, |c| Cursor {
+                key: c.updated_at.as_millisecond(),
+                id: c.id,
+            }));
+        }
+        Some(Tagged::Few(ids)) => {
+            // Ids read from the database just now, not text from the request.
+            q.push(" AND c.id IN (")
+                .push(&crate::id_list(ids))
+                .push(")");
+            true
+        }
+        Some(Tagged::Many(tag_id)) => {
+            q.push(" AND EXISTS (SELECT 1 FROM conversation_tags ct WHERE ct.conversation_id = c.id AND ct.tag_id = ")
+                .int(*tag_id)
+                .push(")");
+            false
+        }
+        None => false,
+    };
     if let Some(v) = f.created_after {
         q.push(" AND c.created_at >= ").int(v);
     }
@@ -317,13 +336,21 @@ pub async fn list(
             .int(after.id)
             .push(")");
     }
-    q.push(" ORDER BY c.updated_at ")
+    // Named conversations are few: sorting them beats walking the index of last activity,
+    // which PostgreSQL would otherwise pick to save the sort and then read until the page fills.
+    let sort_key = if few {
+        " ORDER BY c.updated_at + 0 "
+    } else {
+        " ORDER BY c.updated_at "
+    };
+    q.push(sort_key)
         .push(order)
         .push(", c.id ")
         .push(order)
         .push(" LIMIT ")
         .int(i64::from(page.limit) + 1);
-    let rows = q.query().fetch_all(&mut *c).await?;
+    // A statement naming ids is used once: it is not kept prepared.
+    let rows = q.query().persistent(!few).fetch_all(&mut *c).await?;
     let found = rows
         .iter()
         .map(conversation)
@@ -333,6 +360,37 @@ pub async fn list(
         key: c.updated_at.as_millisecond(),
         id: c.id,
     }))
+}
+
+/// Up to this many conversations with a tag are named in the list query and sorted; a tag on
+/// more is checked on each conversation while walking the newest, which finds a page soon
+/// because the tag is common.
+const FEW_TAGGED: usize = 1000;
+
+/// How a tag filter narrows the list.
+enum Tagged {
+    /// Every conversation with the tag (none when no conversation has it).
+    Few(Vec<i64>),
+    /// The tag's id.
+    Many(i64),
+}
+
+/// Walking the newest conversations to check a rare tag would read most of the workspace
+/// before a page is full; the tag's own index names its few conversations at once.
+async fn tagged(c: &mut Conn, workspace_id: i64, tag: &str) -> DbResult<Tagged> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT ct.tag_id, ct.conversation_id FROM conversation_tags ct JOIN tags t ON t.id = ct.tag_id \
+         WHERE t.workspace_id = $1 AND t.name = $2 LIMIT $3",
+    )
+    .bind(workspace_id)
+    .bind(tag)
+    .bind(FEW_TAGGED as i64 + 1)
+    .fetch_all(c)
+    .await?;
+    Ok(match rows.first() {
+        Some(&(tag_id, _)) if rows.len() > FEW_TAGGED => Tagged::Many(tag_id),
+        _ => Tagged::Few(rows.into_iter().map(|(_, id)| id).collect()),
+    })
 }
 
 /// Counts per status for one workspace (inbox badges).

@@ -985,3 +985,80 @@ async fn bulk_changes(t: TestApp) {
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 both!(bulk_changes);
+
+/// A tag filter pages newest first both ways it runs: a tag on few conversations names them
+/// and sorts them, a tag on many is checked while walking the newest conversations. A tag no
+/// conversation has gives an empty list.
+async fn tag_filters(t: TestApp) {
+    let tok = t.token.as_str();
+    let create = |subject: &str, tags: Value| {
+        t.post_created(
+            "/api/v1/conversations",
+            tok,
+            json!({"customer": {"email": "tess@example.com"}, "subject": subject, "body": "Hello", "tags": tags}),
+        )
+    };
+    let first = id(&create("First", json!(["common", "rare"])).await);
+    // Many older conversations with the common tag, written directly: through the API this
+    // would take minutes. Each is a copy of the first, n milliseconds older.
+    const OLDER: i64 = 1_100;
+    let mut tx = t.app.db.begin().await.unwrap();
+    sqlx::query(
+        "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < $2) \
+         INSERT INTO conversations (workspace_id, customer_id, channel, inbox_id, priority, subject, \
+         custom_fields, status, message_count, created_at, updated_at) \
+         SELECT workspace_id, customer_id, channel, inbox_id, priority, subject, custom_fields, \
+         status, message_count, created_at - s.n, updated_at - s.n FROM conversations, s WHERE id = $1",
+    )
+    .bind(first)
+    .bind(OLDER)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO conversation_tags (conversation_id, tag_id) \
+         SELECT c.id, t.id FROM conversations c, tags t WHERE c.id > $1 AND t.name = 'common'",
+    )
+    .bind(first)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let newest = id(&create("Newest", json!(["common"])).await);
+    create("Untagged", json!([])).await;
+
+    let common = t.conversation_ids("tag=common", tok).await;
+    assert_eq!(
+        common.len() as i64,
+        OLDER + 2,
+        "every tagged conversation once"
+    );
+    assert_eq!(common[..2], [newest, first], "newest activity first");
+    let mut c = t.app.db.read().await.unwrap();
+    let by_activity: Vec<i64> = sqlx::query_scalar(
+        "SELECT c.id FROM conversations c JOIN conversation_tags ct ON ct.conversation_id = c.id \
+         JOIN tags t ON t.id = ct.tag_id WHERE t.name = 'common' ORDER BY c.updated_at DESC, c.id DESC",
+    )
+    .fetch_all(&mut *c)
+    .await
+    .unwrap();
+    drop(c);
+    assert_eq!(
+        common, by_activity,
+        "pages follow last activity, none twice"
+    );
+    assert_eq!(t.conversation_ids("tag=rare", tok).await, [first]);
+    assert_eq!(
+        t.conversation_ids("tag=rare&status=open", tok).await,
+        [first]
+    );
+    assert_eq!(
+        t.conversation_ids("tag=rare&status=resolved", tok).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        t.conversation_ids("tag=nobody", tok).await,
+        Vec::<i64>::new()
+    );
+}
+both!(tag_filters);
