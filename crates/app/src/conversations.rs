@@ -1093,7 +1093,8 @@ pub(crate) async fn insert_plain_conversations(
             attributes: new.attributes.as_ref(),
         })
         .collect();
-    let customer_ids = resolve_customers(c, backend, ws, &wanted, now).await?;
+    let customers = resolve_customers(c, backend, ws, &wanted, now).await?;
+    let customer_ids: Vec<i64> = customers.iter().map(|(id, _)| *id).collect();
     let conversations: Vec<NewConversation> = group
         .iter()
         .zip(&customer_ids)
@@ -1140,8 +1141,12 @@ pub(crate) async fn insert_plain_conversations(
         });
     }
     search::put_all_new(&mut *c, backend, ws, &docs).await?;
-    let conversation_ids: Vec<i64> = ids.iter().map(|(id, _)| *id).collect();
-    let stored = store::get_many_untagged(&mut *c, ws, &conversation_ids).await?;
+    let stored: Vec<Conversation> = conversations
+        .iter()
+        .zip(&ids)
+        .zip(customers)
+        .map(|((n, (id, _)), (_, name))| store::just_made(n, *id, name, now))
+        .collect();
     let logs = group
         .iter()
         .zip(&ids)
@@ -1361,9 +1366,10 @@ pub(crate) async fn find_or_create_customer(
         name,
         attributes,
     };
-    let ids = resolve_customers(c, backend, ws, &[wanted], now_ms()).await?;
-    ids.first()
-        .copied()
+    let resolved = resolve_customers(c, backend, ws, &[wanted], now_ms()).await?;
+    resolved
+        .first()
+        .map(|(id, _)| *id)
         .ok_or_else(|| AppError::Internal(DbError::Corrupt("no customer came back".into())))
 }
 
@@ -1374,17 +1380,18 @@ pub(crate) struct WantedCustomer<'a> {
     pub attributes: Option<&'a serde_json::Value>,
 }
 
-/// Who each wanted customer is: the customer holding any of its identities (the first found
-/// wins), or a new one. Identities nobody holds yet are attached, and a known customer who gains
-/// one is indexed anew. One statement per step, however many are wanted. `Conflict` when two of
-/// them name the same identity: they may mean one new customer, which only one by one can tell.
+/// Who each wanted customer is, by id and name: the customer holding any of its identities
+/// (the first found wins), or a new one. Identities nobody holds yet are attached, and a known
+/// customer who gains one is indexed anew. One statement per step, however many are wanted.
+/// `Conflict` when two of them name the same identity: they may mean one new customer, which
+/// only one by one can tell.
 pub(crate) async fn resolve_customers(
     c: &mut Conn,
     backend: citius_store::Backend,
     ws: i64,
     wanted: &[WantedCustomer<'_>],
     now: i64,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<(i64, String)>> {
     let every: Vec<Identity> = wanted
         .iter()
         .flat_map(|w| w.identities.iter().cloned())
@@ -1395,14 +1402,17 @@ pub(crate) async fn resolve_customers(
             "two new conversations name the same customer".into(),
         ));
     }
-    let held: std::collections::HashMap<Identity, i64> = customers::holders(c, ws, &every)
-        .await?
-        .into_iter()
-        .collect();
-    let found: Vec<Option<i64>> = wanted
+    let held: std::collections::HashMap<Identity, (i64, String)> =
+        customers::holders(c, ws, &every)
+            .await?
+            .into_iter()
+            .map(|h| (h.identity, (h.customer_id, h.name)))
+            .collect();
+    let known: Vec<Option<&(i64, String)>> = wanted
         .iter()
-        .map(|w| w.identities.iter().find_map(|i| held.get(i).copied()))
+        .map(|w| w.identities.iter().find_map(|i| held.get(i)))
         .collect();
+    let found: Vec<Option<i64>> = known.iter().map(|k| k.map(|(id, _)| *id)).collect();
     let newcomers: Vec<usize> = (0..wanted.len()).filter(|k| found[*k].is_none()).collect();
     let names: Vec<String> = newcomers
         .iter()
@@ -1462,7 +1472,15 @@ pub(crate) async fn resolve_customers(
     for id in grown {
         crate::customers::reindex(c, backend, ws, id).await?;
     }
-    Ok(ids)
+    let mut new_names = names.into_iter();
+    Ok(ids
+        .into_iter()
+        .zip(known)
+        .map(|(id, known)| match known {
+            Some((_, name)) => (id, name.clone()),
+            None => (id, new_names.next().unwrap_or_default()),
+        })
+        .collect())
 }
 
 impl From<&citius_domain::views::ViewFilters> for ConversationQuery {

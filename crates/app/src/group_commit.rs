@@ -706,6 +706,10 @@ mod tests {
         );
         assert_ne!(stored[0].0.customer_id, stored[2].0.customer_id);
         assert_eq!(stored[0].0.customer_name, "Ada Quillfeather");
+        assert_eq!(
+            stored[1].0.customer_name, "Known",
+            "a known customer keeps the name on record"
+        );
         for (conv, events) in &stored {
             assert_eq!(conv.message_count, 1);
             let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
@@ -817,11 +821,16 @@ mod tests {
         assert_ne!(one.customer_id, three.customer_id);
 
         let mut c = db.read().await.expect("read");
-        let ids = [a.id, b.id, one.id, two.id, three.id];
-        let stored = citius_store::conversations::get_many_untagged(&mut c, ws, &ids)
-            .await
-            .expect("stored");
-        assert_eq!(stored.len(), 5, "each conversation stored once");
+        for answered in [&a, &b, &one, &two, &three] {
+            let stored = citius_store::conversations::get(&mut c, ws, answered.id)
+                .await
+                .expect("stored");
+            assert_eq!(
+                serde_json::to_value(&stored).expect("json"),
+                serde_json::to_value(answered).expect("json"),
+                "the answer is what was stored"
+            );
+        }
         let twins = search::query(&mut c, Backend::Sqlite, ws, "twin", 10)
             .await
             .expect("search");

@@ -161,29 +161,32 @@ pub async fn get_untagged(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<
     conversation(&r)
 }
 
-/// Conversations just made, before they have tags: by id, in the order asked.
-pub async fn get_many_untagged(
-    c: &mut Conn,
-    workspace_id: i64,
-    ids: &[i64],
-) -> DbResult<Vec<Conversation>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE c.workspace_id = $1 AND c.id IN ({})",
-        crate::id_list(ids)
-    )))
-    .bind(workspace_id)
-    .fetch_all(&mut *c)
-    .await?;
-    let mut found = rows
-        .iter()
-        .map(conversation)
-        .collect::<DbResult<Vec<_>>>()?;
-    ids.iter()
-        .map(|id| {
-            let at = found.iter().position(|c| c.id == *id).found()?;
-            Ok(found.swap_remove(at))
-        })
-        .collect()
+/// The record of a conversation just stored by [`insert_many_with_first_message`], as that
+/// insert wrote it: open, one message, no tags, assignee or team, last active `now`.
+pub fn just_made(
+    n: &NewConversation<'_>,
+    id: i64,
+    customer_name: String,
+    now: i64,
+) -> Conversation {
+    Conversation {
+        id,
+        customer_id: n.customer_id,
+        customer_name,
+        channel: n.channel,
+        inbox_id: n.inbox_id,
+        status: Status::Open,
+        priority: n.priority,
+        assignee_id: None,
+        team_id: None,
+        subject: n.subject.to_string(),
+        tags: Vec::new(),
+        custom_fields: n.custom_fields.clone(),
+        snoozed_until: None,
+        message_count: 1,
+        created_at: from_ms(now),
+        updated_at: from_ms(now),
+    }
 }
 
 pub async fn get_many(c: &mut Conn, workspace_id: i64, ids: &[i64]) -> DbResult<Vec<Conversation>> {

@@ -166,7 +166,15 @@ pub async fn find_by_identity(
     Ok(holders(c, workspace_id, std::slice::from_ref(identity))
         .await?
         .first()
-        .map(|(_, id)| *id))
+        .map(|h| h.customer_id))
+}
+
+/// A customer holding one of the identities asked about.
+#[derive(Debug)]
+pub struct Holder {
+    pub identity: Identity,
+    pub customer_id: i64,
+    pub name: String,
 }
 
 /// Which of `identities` a customer of the workspace holds, and who: one statement for all.
@@ -174,16 +182,17 @@ pub async fn holders(
     c: &mut Conn,
     workspace_id: i64,
     identities: &[Identity],
-) -> DbResult<Vec<(Identity, i64)>> {
+) -> DbResult<Vec<Holder>> {
     if identities.is_empty() {
         return Ok(Vec::new());
     }
     let any = (0..identities.len())
-        .map(|i| format!("(kind = ${} AND value = ${})", 2 + i * 2, 3 + i * 2))
+        .map(|i| format!("(ci.kind = ${} AND ci.value = ${})", 2 + i * 2, 3 + i * 2))
         .collect::<Vec<_>>()
         .join(" OR ");
     let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT kind, value, customer_id FROM customer_identities WHERE workspace_id = $1 AND ({any})"
+        "SELECT ci.kind, ci.value, ci.customer_id, cu.name FROM customer_identities ci \
+         JOIN customers cu ON cu.id = ci.customer_id WHERE ci.workspace_id = $1 AND ({any})"
     )))
     .persistent(identities.len() == 1)
     .bind(workspace_id);
@@ -194,11 +203,14 @@ pub async fn holders(
         .await?
         .iter()
         .map(|r| {
-            let identity = Identity {
-                kind: parse_enum(IdentityKind::parse(&r.try_get::<String, _>("kind")?))?,
-                value: r.try_get("value")?,
-            };
-            Ok((identity, r.try_get("customer_id")?))
+            Ok(Holder {
+                identity: Identity {
+                    kind: parse_enum(IdentityKind::parse(&r.try_get::<String, _>("kind")?))?,
+                    value: r.try_get("value")?,
+                },
+                customer_id: r.try_get("customer_id")?,
+                name: r.try_get("name")?,
+            })
         })
         .collect()
 }
