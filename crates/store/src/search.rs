@@ -302,24 +302,53 @@ async fn matching(
                 .collect::<Vec<_>>()
                 .join(" & ");
             let columns = format!("id, {conversation}");
-            newest_postgres(c, table, &columns, workspace_id, &expr, scan, want).await
+            let rare = expected_matches(&mut *c, table, words, prefix).await? < RARE;
+            newest_postgres(c, table, &columns, workspace_id, &expr, scan, want, rare).await
         }
     }
 }
 
-/// How many matches the first, unordered look at a word takes: fewer means they are all there
-/// is, and sorting them is cheap.
-const PROBE: i64 = 50;
+/// Below this many expected matches, reading every match through the GIN index and sorting
+/// them costs less than testing the newest documents in order.
+const RARE: f64 = 5_000.0;
+
+/// How many documents of the table PostgreSQL's statistics expect to match every term: the
+/// rarest term's share of the rows. A term missing from the most common elements is rarer
+/// than all of them and counts as none; a prefix counts every common element it begins.
+async fn expected_matches(
+    c: &mut Conn,
+    table: DocTable,
+    terms: &[String],
+    prefix: bool,
+) -> DbResult<f64> {
+    let expected: Option<f64> = sqlx::query_scalar(
+        "SELECT MIN(share) * (SELECT reltuples FROM pg_class WHERE oid = to_regclass($1))::float8 FROM ( \
+           SELECT t.term, COALESCE(SUM(u.f) FILTER (WHERE CASE WHEN $3 \
+             THEN left(u.e, length(t.term)) = t.term ELSE u.e = t.term END), 0)::float8 AS share \
+           FROM regexp_split_to_table($2, ' ') AS t(term) \
+           LEFT JOIN (SELECT x.e, x.f FROM pg_stats s, \
+             unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS x(e, f) \
+             WHERE s.schemaname = current_schema() AND s.tablename = $1 AND s.attname = 'tsv') u ON true \
+           GROUP BY t.term) per_term",
+    )
+    .bind(table.postgres)
+    .bind(terms.join(" "))
+    .bind(prefix)
+    .fetch_one(c)
+    .await?;
+    Ok(expected.unwrap_or(0.0))
+}
 
 /// Newest-first matches of a tsquery in one PostgreSQL table.
 ///
-/// A GIN index cannot return matches in id order, so newest-first takes up to three steps.
-/// 1. Any `PROBE` matches, in no order: the planner picks the index for a rare word and a
-///    sequential read for a common one, and either stops early. Fewer than `PROBE` is every
-///    match there is, sorted here.
-/// 2. A common word: the newest documents, tested in id order until a page is full (COALESCE
+/// A GIN index cannot return matches in id order, so newest-first takes one of two ways,
+/// chosen from the statistics by [`expected_matches`] rather than by the planner, which guesses
+/// one document in 200 for a word it has no statistics for and then reads the whole table
+/// looking for a word that is nowhere.
+/// 1. A common word: the newest documents, tested in id order until a page is full (COALESCE
 ///    keeps the planner off the GIN index).
-/// 3. A word common long ago but not lately: every match through the index, sorted.
+/// 2. A rare word, or a common one not used lately: every match through the index, sorted.
+#[allow(clippy::too_many_arguments)]
 async fn newest_postgres(
     c: &mut Conn,
     table: DocTable,
@@ -328,38 +357,24 @@ async fn newest_postgres(
     expr: &str,
     scan: i64,
     want: usize,
+    rare: bool,
 ) -> DbResult<Vec<(i64, Option<i64>)>> {
     let name = table.postgres;
-    let probe = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {columns} FROM {name} WHERE workspace_id = $1 AND tsv @@ to_tsquery('simple', $2) LIMIT $3"
-    )))
-    .bind(workspace_id)
-    .bind(expr)
-    .bind(PROBE)
-    // Planned for these very words each time: a plan cached for any words would pick one path
-    // for rare and common alike.
-    .persistent(false)
-    .fetch_all(&mut *c)
-    .await?;
-    if (probe.len() as i64) < PROBE {
-        let mut all = id_pairs(&probe)?;
-        all.sort_unstable_by_key(|(id, _)| std::cmp::Reverse(*id));
-        all.truncate(usize::try_from(scan).unwrap_or(usize::MAX));
-        return Ok(all);
-    }
-    let recent = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {columns} FROM {name} WHERE workspace_id = $1 \
+    if !rare {
+        let recent = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {columns} FROM {name} WHERE workspace_id = $1 \
          AND id >= (SELECT COALESCE(MAX(id), 0) FROM {name}) - $2 \
          AND COALESCE(tsv @@ to_tsquery('simple', $3), false) ORDER BY id DESC LIMIT $4"
-    )))
-    .bind(workspace_id)
-    .bind(table.window)
-    .bind(expr)
-    .bind(scan)
-    .fetch_all(&mut *c)
-    .await?;
-    if recent.len() >= want {
-        return id_pairs(&recent);
+        )))
+        .bind(workspace_id)
+        .bind(table.window)
+        .bind(expr)
+        .bind(scan)
+        .fetch_all(&mut *c)
+        .await?;
+        if recent.len() >= want {
+            return id_pairs(&recent);
+        }
     }
     // `id + 0` keeps the planner off the primary key, which would test every row.
     let all = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -369,6 +384,9 @@ async fn newest_postgres(
     .bind(workspace_id)
     .bind(expr)
     .bind(scan)
+    // Planned for these very words: the generic plan of a cached statement expects thousands
+    // of matches and starts parallel workers, which cost more than a rare word's few matches.
+    .persistent(false)
     .fetch_all(c)
     .await?;
     id_pairs(&all)
