@@ -271,6 +271,7 @@ async fn matching(
     prefix: bool,
     scan: i64,
     want: usize,
+    rare: bool,
 ) -> DbResult<Vec<(i64, Option<i64>)>> {
     let conversation = table.conversation(backend);
     match backend {
@@ -302,7 +303,6 @@ async fn matching(
                 .collect::<Vec<_>>()
                 .join(" & ");
             let columns = format!("id, {conversation}");
-            let rare = expected_matches(&mut *c, table, words, prefix).await? < RARE;
             newest_postgres(c, table, &columns, workspace_id, &expr, scan, want, rare).await
         }
     }
@@ -312,31 +312,48 @@ async fn matching(
 /// them costs less than testing the newest documents in order.
 const RARE: f64 = 5_000.0;
 
-/// How many documents of the table PostgreSQL's statistics expect to match every term: the
-/// rarest term's share of the rows. A term missing from the most common elements is rarer
-/// than all of them and counts as none; a prefix counts every common element it begins.
-async fn expected_matches(
-    c: &mut Conn,
-    table: DocTable,
-    terms: &[String],
-    prefix: bool,
-) -> DbResult<f64> {
-    let expected: Option<f64> = sqlx::query_scalar(
-        "SELECT MIN(share) * (SELECT reltuples FROM pg_class WHERE oid = to_regclass($1))::float8 FROM ( \
-           SELECT t.term, COALESCE(SUM(u.f) FILTER (WHERE CASE WHEN $3 \
-             THEN left(u.e, length(t.term)) = t.term ELSE u.e = t.term END), 0)::float8 AS share \
-           FROM regexp_split_to_table($2, ' ') AS t(term) \
-           LEFT JOIN (SELECT x.e, x.f FROM pg_stats s, \
-             unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS x(e, f) \
-             WHERE s.schemaname = current_schema() AND s.tablename = $1 AND s.attname = 'tsv') u ON true \
-           GROUP BY t.term) per_term",
-    )
-    .bind(table.postgres)
-    .bind(terms.join(" "))
-    .bind(prefix)
-    .fetch_one(c)
-    .await?;
-    Ok(expected.unwrap_or(0.0))
+/// How many documents of each search table PostgreSQL's statistics expect to match every
+/// term, as whole words and as prefixes: the rarest term's share of the rows. A term missing
+/// from the most common elements is rarer than all of them and counts as none; a prefix counts
+/// every common element it begins. One statement for both tables and both ways.
+#[derive(Debug, Default)]
+struct Expected(Vec<(String, f64, f64)>);
+
+impl Expected {
+    async fn of(c: &mut Conn, terms: &[String]) -> DbResult<Self> {
+        let rows: Vec<(String, Option<f64>, Option<f64>)> = sqlx::query_as(
+            "SELECT p.tablename::text, MIN(p.whole) * MAX(GREATEST(cl.reltuples, 0))::float8, \
+               MIN(p.prefix) * MAX(GREATEST(cl.reltuples, 0))::float8 FROM ( \
+               SELECT s.tablename, t.term, \
+                 COALESCE(SUM(x.f) FILTER (WHERE x.e = t.term), 0)::float8 AS whole, \
+                 COALESCE(SUM(x.f) FILTER (WHERE left(x.e, length(t.term)) = t.term), 0)::float8 AS prefix \
+               FROM pg_stats s CROSS JOIN regexp_split_to_table($1, ' ') AS t(term) \
+               LEFT JOIN LATERAL unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) \
+                 AS x(e, f) ON true \
+               WHERE s.schemaname = current_schema() AND s.tablename IN ($2, $3) AND s.attname = 'tsv' \
+               GROUP BY s.tablename, t.term) p \
+             JOIN pg_class cl ON cl.oid = to_regclass(p.tablename) GROUP BY p.tablename",
+        )
+        .bind(terms.join(" "))
+        .bind(TEXTS.postgres)
+        .bind(CUSTOMERS.postgres)
+        .fetch_all(c)
+        .await?;
+        Ok(Self(
+            rows.into_iter()
+                .map(|(t, whole, prefix)| (t, whole.unwrap_or(0.0), prefix.unwrap_or(0.0)))
+                .collect(),
+        ))
+    }
+
+    /// Whether reading every match through the index beats testing the newest documents.
+    /// A table without statistics is small or new.
+    fn rare(&self, table: DocTable, prefix: bool) -> bool {
+        self.0
+            .iter()
+            .find(|(t, _, _)| t == table.postgres)
+            .is_none_or(|(_, whole, pre)| if prefix { *pre } else { *whole } < RARE)
+    }
 }
 
 /// Newest-first matches of a tsquery in one PostgreSQL table.
@@ -411,6 +428,10 @@ pub async fn query(
     if words.is_empty() {
         return Ok(m);
     }
+    let expected = match backend {
+        Backend::Postgres => Expected::of(&mut *c, &words).await?,
+        Backend::Sqlite => Expected::default(),
+    };
     // Whole words first: their lists stop after a page. Only when that leaves a list short do
     // we widen to prefixes ("refun" finds "refund"), which must merge the lists of every word
     // with that prefix.
@@ -440,6 +461,7 @@ pub async fn query(
                 prefix,
                 scan as i64,
                 want,
+                expected.rare(table, prefix),
             )
             .await?;
             for (id, conversation_id) in rows {
