@@ -294,11 +294,7 @@ async fn commit_batch(db: &Db, hub: &Hub, node: &str, batch: Vec<Box<dyn Pending
             GroupAlone::Answered => return,
         }
     }
-    let changes = queue.iter().map(|u| match u {
-        Unit::One(_) => 1,
-        Unit::Plain(g) => g.len(),
-    });
-    let mut staged: Staged = Vec::with_capacity(changes.sum());
+    let mut staged: Staged = Vec::new();
     let mut tx = match db.begin().await {
         Ok(tx) => tx,
         Err(e) => {

@@ -53,10 +53,7 @@ pub async fn insert_many_with_first_message(
     if new.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = (0..new.len())
-        .map(|i| format!("({}, 'open', 1, $1, $1)", crate::row_params(i, 7, 1)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let rows = crate::values(new.len(), 7, 1, |p| format!("({p}, 'open', 1, $1, $1)"));
     let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO conversations (workspace_id, customer_id, channel, inbox_id, priority, subject, \
          custom_fields, status, message_count, created_at, updated_at) VALUES {rows} RETURNING id"
@@ -287,10 +284,10 @@ pub async fn list(
     }
     let few = match &tagged {
         Some(Tagged::Few(ids)) if ids.is_empty() => {
-            return Ok(Page::from_overfetch(Vec::new(), page.limit, |c| Cursor {
-                key: c.updated_at.as_millisecond(),
-                id: c.id,
-            }));
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
         }
         Some(Tagged::Few(ids)) => {
             // Ids read from the database just now, not text from the request.
@@ -755,10 +752,7 @@ async fn insert_message_rows(
     messages: &[NewMessage<'_>],
     now: i64,
 ) -> DbResult<Vec<i64>> {
-    let rows = (0..messages.len())
-        .map(|i| format!("({}, $1)", crate::row_params(i, 7, 1)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let rows = crate::values(messages.len(), 7, 1, |p| format!("({p}, $1)"));
     let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO messages (workspace_id, conversation_id, kind, author_user_id, author_customer_id, body_text, body_html, created_at) \
          VALUES {rows} RETURNING id"
@@ -1046,10 +1040,7 @@ pub async fn insert_events_of_many(
     if count == 0 {
         return Ok(logs.into_iter().map(|_| Vec::new()).collect());
     }
-    let rows = (0..count)
-        .map(|i| format!("($1, {})", crate::row_params(i, 5, 1)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let rows = crate::values(count, 5, 1, |p| format!("($1, {p})"));
     let sql = format!(
         "INSERT INTO events (workspace_id, conversation_id, kind, actor_user_id, data, created_at) \
          VALUES {rows} RETURNING id"

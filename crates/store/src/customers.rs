@@ -68,10 +68,7 @@ pub async fn create_many(
     if new.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = (0..new.len())
-        .map(|i| format!("($1, {}, $2, $2)", crate::row_params(i, 2, 2)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let rows = crate::values(new.len(), 2, 2, |p| format!("($1, {p}, $2, $2)"));
     let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO customers (workspace_id, name, attributes, created_at, updated_at) VALUES {rows} RETURNING id"
     )))
@@ -255,10 +252,7 @@ pub async fn insert_identities(
     if new.is_empty() {
         return Ok(());
     }
-    let rows = (0..new.len())
-        .map(|i| format!("($1, {}, $2)", crate::row_params(i, 3, 2)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let rows = crate::values(new.len(), 3, 2, |p| format!("($1, {p}, $2)"));
     let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO customer_identities (workspace_id, customer_id, kind, value, created_at) VALUES {rows}"
     )))

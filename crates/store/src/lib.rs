@@ -90,13 +90,20 @@ fn id_list(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
-/// The `$n` placeholders of row `i` of a multi-row insert whose rows bind `width` values each,
-/// after `shared` parameters bound once for every row: `$2, $3, $4` for row 0 of width 3 after 1.
+/// The VALUES list of a multi-row insert of `count` rows that bind `width` values each, after
+/// `shared` parameters bound once for every row. `row` shapes one row around its placeholders:
+/// `values(2, 2, 1, |p| format!("($1, {p})"))` is `($1, $2, $3), ($1, $4, $5)`.
 /// Such statements differ with their row count: callers keep them prepared (`persistent`) only
 /// for the usual few rows, so group commits of every size do not crowd the statement cache.
-fn row_params(i: usize, width: usize, shared: usize) -> String {
-    (0..width)
-        .map(|k| format!("${}", shared + i * width + k + 1))
+fn values(count: usize, width: usize, shared: usize, row: impl Fn(&str) -> String) -> String {
+    (0..count)
+        .map(|i| {
+            let params = (0..width)
+                .map(|k| format!("${}", shared + i * width + k + 1))
+                .collect::<Vec<_>>()
+                .join(", ");
+            row(&params)
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -130,5 +137,17 @@ trait Found<T> {
 impl<T> Found<T> for Option<T> {
     fn found(self) -> DbResult<T> {
         self.ok_or(DbError::NotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn values_number_rows_after_the_shared_parameters() {
+        assert_eq!(
+            super::values(2, 2, 1, |p| format!("($1, {p})")),
+            "($1, $2, $3), ($1, $4, $5)"
+        );
+        assert_eq!(super::values(1, 3, 0, |p| format!("({p})")), "($1, $2, $3)");
     }
 }

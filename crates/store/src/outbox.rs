@@ -13,10 +13,7 @@ pub async fn push_all(c: &mut Conn, workspace_id: i64, event_ids: &[i64]) -> DbR
     if event_ids.is_empty() {
         return Ok(());
     }
-    let rows = (0..event_ids.len())
-        .map(|i| format!("(${}, $1)", i + 2))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let rows = crate::values(event_ids.len(), 1, 1, |p| format!("({p}, $1)"));
     let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO event_outbox (event_id, workspace_id) VALUES {rows}"
     )))

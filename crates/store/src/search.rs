@@ -194,10 +194,7 @@ async fn insert(
         }
         let (name, _) = table.on(backend);
         let columns = table.columns(backend);
-        let rows = (0..mine.len())
-            .map(|i| format!("($1, {})", crate::row_params(i, columns.len() - 1, 1)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let rows = crate::values(mine.len(), columns.len() - 1, 1, |p| format!("($1, {p})"));
         let on_clash = match (replace, table.conversational) {
             (false, _) => "",
             (true, true) => {

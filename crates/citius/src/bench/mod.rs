@@ -107,6 +107,25 @@ where
     Ok((all, start.elapsed()))
 }
 
+/// Runs a scenario of four concurrent clients, when the options ask for it, and adds its row.
+async fn scenario<F, Fut>(
+    rows: &mut Vec<Row>,
+    opts: &Options,
+    name: &str,
+    note: &str,
+    make: F,
+) -> anyhow::Result<()>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    if opts.wants(name) {
+        let (lat, el) = load(4, opts.requests, make).await?;
+        rows.push(row(name, lat, el, note));
+    }
+    Ok(())
+}
+
 /// Resident memory of a process, in MiB: (current, peak).
 fn memory_mib(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -312,94 +331,50 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
             }
         }
     };
-    if opts.wants("list/filter page") {
-        let f = filters.clone();
-        let (lat, el) = load(
-            4,
-            opts.requests,
-            read(Arc::new(move |i, _| {
-                format!("/api/v1/conversations?limit=25&{}", f[i % f.len()])
-            })),
+    let f = filters.clone();
+    let list = read(Arc::new(move |i, _| {
+        format!("/api/v1/conversations?limit=25&{}", f[i % f.len()])
+    }));
+    let note = "25 per page; status, assignee, team, tag, channel";
+    scenario(&mut rows, &opts, "list/filter page", note, list).await?;
+    let deep = read(Arc::new(move |_, rng| {
+        // A page deep in the list: the cursor of a random point in time.
+        let key = citius_store::now_ms() - rng.random_range(0..300_i64) * 86_400_000;
+        format!(
+            "/api/v1/conversations?limit=25&cursor={}",
+            citius_domain::paging::Cursor { key, id: i64::MAX }.encode()
         )
-        .await?;
-        rows.push(row(
-            "list/filter page",
-            lat,
-            el,
-            "25 per page; status, assignee, team, tag, channel",
-        ));
-    }
-    if opts.wants("deep page") {
-        let (lat, el) = load(
-            4,
-            opts.requests,
-            read(Arc::new(move |_, rng| {
-                // A page deep in the list: the cursor of a random point in time.
-                let key = citius_store::now_ms() - rng.random_range(0..300_i64) * 86_400_000;
-                format!(
-                    "/api/v1/conversations?limit=25&cursor={}",
-                    citius_domain::paging::Cursor { key, id: i64::MAX }.encode()
-                )
-            })),
+    }));
+    let note = "random point in the past year";
+    scenario(&mut rows, &opts, "deep page (cursor)", note, deep).await?;
+    const QUERIES: &[&str] = &[
+        "refund",
+        "invoice twice",
+        "password reset",
+        "delivery address",
+        "crash upload",
+        "export column",
+        "vat",
+        "dark mode",
+        "carter",
+        "webhook token",
+    ];
+    let search = read(Arc::new(|i, _| {
+        format!(
+            "/api/v1/search?q={}",
+            QUERIES[i % QUERIES.len()].replace(' ', "+")
         )
-        .await?;
-        rows.push(row(
-            "deep page (cursor)",
-            lat,
-            el,
-            "random point in the past year",
-        ));
-    }
-    if opts.wants("search") {
-        const QUERIES: &[&str] = &[
-            "refund",
-            "invoice twice",
-            "password reset",
-            "delivery address",
-            "crash upload",
-            "export column",
-            "vat",
-            "dark mode",
-            "carter",
-            "webhook token",
-        ];
-        let (lat, el) = load(
-            4,
-            opts.requests,
-            read(Arc::new(|i, _| {
-                format!(
-                    "/api/v1/search?q={}",
-                    QUERIES[i % QUERIES.len()].replace(' ', "+")
-                )
-            })),
+    }));
+    let note = "words in subjects, messages, customers";
+    scenario(&mut rows, &opts, "search", note, search).await?;
+    let timeline = read(Arc::new(move |_, rng| {
+        format!(
+            "/api/v1/conversations/{}/timeline",
+            rng.random_range(1..=max_id)
         )
-        .await?;
-        rows.push(row(
-            "search",
-            lat,
-            el,
-            "words in subjects, messages, customers",
-        ));
-    }
-    if opts.wants("timeline") {
-        let (lat, el) = load(
-            4,
-            opts.requests,
-            read(Arc::new(move |_, rng| {
-                format!(
-                    "/api/v1/conversations/{}/timeline",
-                    rng.random_range(1..=max_id)
-                )
-            })),
-        )
-        .await?;
-        rows.push(row(
-            "timeline",
-            lat,
-            el,
-            "messages and events of a random conversation",
-        ));
-    }
+    }));
+    let note = "messages and events of a random conversation";
+    scenario(&mut rows, &opts, "timeline", note, timeline).await?;
 
     // Live fan-out: many agents' streams, one new message, time until each stream has it.
     if opts.wants("event fan-out") {
@@ -423,43 +398,28 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
             }
         }
     };
-    if opts.wants("inbox page") {
-        let (lat, el) = load(
-            4,
-            opts.requests,
-            pages(Arc::new(|i, _| {
-                [
-                    "/inbox?view=all",
-                    "/inbox?view=unassigned",
-                    "/inbox?view=custom&channel=email",
-                ][i % 3]
-                    .to_string()
-            })),
-        )
-        .await?;
-        rows.push(row(
-            "inbox page (HTML)",
-            lat,
-            el,
-            "signed-in agent, views and counts",
-        ));
-    }
-    if opts.wants("conversation page") {
-        let (lat, el) = load(
-            4,
-            opts.requests,
-            pages(Arc::new(move |_, rng| {
-                format!("/conversations/{}", rng.random_range(1..=max_id))
-            })),
-        )
-        .await?;
-        rows.push(row(
-            "conversation page (HTML)",
-            lat,
-            el,
-            "timeline, customer, side panels",
-        ));
-    }
+    let inbox = pages(Arc::new(|i, _| {
+        [
+            "/inbox?view=all",
+            "/inbox?view=unassigned",
+            "/inbox?view=custom&channel=email",
+        ][i % 3]
+            .to_string()
+    }));
+    let note = "signed-in agent, views and counts";
+    scenario(&mut rows, &opts, "inbox page (HTML)", note, inbox).await?;
+    let conversation = pages(Arc::new(move |_, rng| {
+        format!("/conversations/{}", rng.random_range(1..=max_id))
+    }));
+    let note = "timeline, customer, side panels";
+    scenario(
+        &mut rows,
+        &opts,
+        "conversation page (HTML)",
+        note,
+        conversation,
+    )
+    .await?;
 
     if opts.wants("smtp ingest") {
         rows.extend(smtp_ingest(&client, &token, &base, server.smtp_port, opts.requests).await?);
