@@ -15,6 +15,7 @@ use citius_store::conversations::{
     self as store, AssigneeFilter, Changes, Filter, FirstMessage, NewConversation, NewEvent,
     NewMessage,
 };
+use citius_store::script::{self, Script};
 use citius_store::search::{self, DocKind, NewDoc};
 use citius_store::{Conn, DbError, customers, directory, jobs, now_ms};
 use serde::Deserialize;
@@ -835,7 +836,7 @@ impl App {
             return Err(Invalid::field("q", "must be at most 200 characters").into());
         }
         let mut c = self.db.read().await?;
-        let m = search::query(&mut c, self.db.backend(), actor.workspace_id, q, 25).await?;
+        let m = search::query(&mut c, &self.db, actor.workspace_id, q, 25).await?;
         let mut conversations =
             store::get_many(&mut c, actor.workspace_id, &m.conversation_ids).await?;
         conversations.sort_by_key(|cv| m.conversation_ids.iter().position(|id| *id == cv.id));
@@ -1021,7 +1022,7 @@ pub(crate) async fn insert_conversation(
     if new.kind == MessageKind::Reply {
         queue_reply(c, ws, &conv, message_id).await?;
     }
-    let mut log = first_events(by, new, customer_id, message_id);
+    let mut log = Vec::from(first_events(by, new, customer_id, message_id));
     if !new.tags.is_empty() {
         log.push(NewEvent {
             kind: EventKind::Tagged,
@@ -1040,14 +1041,17 @@ pub(crate) async fn insert_conversation(
     Ok((conv, message_id, events))
 }
 
+/// How many events a new conversation's log starts with (see [`first_events`]).
+const FIRST_EVENTS: usize = 2;
+
 /// What every new conversation's log starts with: it was created, and its first message.
 fn first_events(
     by: By<'_>,
     new: &PreparedConversation,
     customer_id: i64,
     message_id: i64,
-) -> Vec<NewEvent> {
-    vec![
+) -> [NewEvent; FIRST_EVENTS] {
+    [
         NewEvent {
             kind: EventKind::Created,
             actor_user_id: by.user_id(),
@@ -1085,6 +1089,7 @@ pub(crate) async fn insert_plain_conversations(
     group: &[(&Actor, &PreparedConversation)],
 ) -> AppResult<Vec<(Conversation, Vec<Event>)>> {
     let now = now_ms();
+    let mut script = Script::new(backend, ws, now);
     let wanted: Vec<WantedCustomer> = group
         .iter()
         .map(|(_, new)| WantedCustomer {
@@ -1093,8 +1098,21 @@ pub(crate) async fn insert_plain_conversations(
             attributes: new.attributes.as_ref(),
         })
         .collect();
-    let customers = resolve_customers(c, backend, ws, &wanted, now).await?;
-    let customer_ids: Vec<i64> = customers.iter().map(|(id, _)| *id).collect();
+    let resolved = resolve_customers(c, backend, &mut script, &wanted).await?;
+    let customer_ids: Vec<i64> = resolved.customers.iter().map(|(id, _)| *id).collect();
+    let [conversation_ids, message_ids, event_ids] = script::reserve(
+        c,
+        backend,
+        &[
+            ("conversations", group.len()),
+            ("messages", group.len()),
+            ("events", group.len() * FIRST_EVENTS),
+        ],
+    )
+    .await?
+    .try_into()
+    .map_err(|_| AppError::Internal(DbError::Corrupt("ids of three tables".into())))?;
+    let ids: Vec<(i64, i64)> = conversation_ids.into_iter().zip(message_ids).collect();
     let conversations: Vec<NewConversation> = group
         .iter()
         .zip(&customer_ids)
@@ -1123,8 +1141,12 @@ pub(crate) async fn insert_plain_conversations(
             }
         })
         .collect();
-    let pairs: Vec<(&NewConversation, &FirstMessage)> = conversations.iter().zip(&firsts).collect();
-    let ids = store::insert_many_with_first_message(c, &pairs, now).await?;
+    let rows: Vec<(i64, i64, &NewConversation, &FirstMessage)> = ids
+        .iter()
+        .zip(conversations.iter().zip(&firsts))
+        .map(|((id, message_id), (n, m))| (*id, *message_id, n, m))
+        .collect();
+    store::stage_with_first_message(&mut script, &rows);
     let mut docs = Vec::with_capacity(group.len() * 2);
     for ((_, new), (id, message_id)) in group.iter().zip(&ids) {
         docs.push(NewDoc {
@@ -1140,26 +1162,25 @@ pub(crate) async fn insert_plain_conversations(
             body: &new.body.text,
         });
     }
-    search::put_all_new(&mut *c, backend, ws, &docs).await?;
-    let stored: Vec<Conversation> = conversations
-        .iter()
-        .zip(&ids)
-        .zip(customers)
-        .map(|((n, (id, _)), (_, name))| store::just_made(n, *id, name, now))
-        .collect();
+    search::stage_new(&mut script, backend, &docs);
     let logs = group
         .iter()
         .zip(&ids)
         .zip(&customer_ids)
         .map(|(((actor, new), (id, message_id)), customer_id)| {
-            (
-                *id,
-                first_events(By::Agent(actor), new, *customer_id, *message_id),
-            )
+            let log = first_events(By::Agent(actor), new, *customer_id, *message_id);
+            (*id, Vec::from(log))
         })
         .collect();
-    let events = store::insert_events_of_many(c, ws, now, logs).await?;
-    Ok(stored.into_iter().zip(events).collect())
+    let events = store::stage_events(&mut script, logs, event_ids, now);
+    script.run(c).await?;
+    resolved.reindex(c, backend, ws).await?;
+    let stored = conversations
+        .iter()
+        .zip(&ids)
+        .zip(resolved.customers)
+        .map(|((n, (id, _)), (_, name))| store::just_made(n, *id, name, now));
+    Ok(stored.zip(events).collect())
 }
 
 /// A customer writing reopens their conversation (pending, snoozed, resolved become open).
@@ -1366,8 +1387,12 @@ pub(crate) async fn find_or_create_customer(
         name,
         attributes,
     };
-    let resolved = resolve_customers(c, backend, ws, &[wanted], now_ms()).await?;
+    let mut script = Script::new(backend, ws, now_ms());
+    let resolved = resolve_customers(c, backend, &mut script, &[wanted]).await?;
+    script.run(c).await?;
+    resolved.reindex(c, backend, ws).await?;
     resolved
+        .customers
         .first()
         .map(|(id, _)| *id)
         .ok_or_else(|| AppError::Internal(DbError::Corrupt("no customer came back".into())))
@@ -1381,17 +1406,18 @@ pub(crate) struct WantedCustomer<'a> {
 }
 
 /// Who each wanted customer is, by id and name: the customer holding any of its identities
-/// (the first found wins), or a new one. Identities nobody holds yet are attached, and a known
-/// customer who gains one is indexed anew. One statement per step, however many are wanted.
-/// `Conflict` when two of them name the same identity: they may mean one new customer, which
-/// only one by one can tell.
+/// (the first found wins), or a new one. New customers, their documents and the identities
+/// nobody holds yet go into `script`, under ids reserved here; a known customer who gains an
+/// identity is in [`Resolved::grown`], to index anew once the script has run. `Conflict` when
+/// two of them name the same identity: they may mean one new customer, which only one by one
+/// can tell.
 pub(crate) async fn resolve_customers(
     c: &mut Conn,
     backend: citius_store::Backend,
-    ws: i64,
+    script: &mut Script,
     wanted: &[WantedCustomer<'_>],
-    now: i64,
-) -> AppResult<Vec<(i64, String)>> {
+) -> AppResult<Resolved> {
+    let ws = script.workspace_id();
     let every: Vec<Identity> = wanted
         .iter()
         .flat_map(|w| w.identities.iter().cloned())
@@ -1412,41 +1438,47 @@ pub(crate) async fn resolve_customers(
         .iter()
         .map(|w| w.identities.iter().find_map(|i| held.get(i)))
         .collect();
-    let found: Vec<Option<i64>> = known.iter().map(|k| k.map(|(id, _)| *id)).collect();
-    let newcomers: Vec<usize> = (0..wanted.len()).filter(|k| found[*k].is_none()).collect();
-    let names: Vec<String> = newcomers
-        .iter()
-        .map(|&k| display_name(wanted[k].name, wanted[k].identities))
-        .collect();
-    let empty = json!({});
-    let rows: Vec<(&str, &serde_json::Value)> = newcomers
-        .iter()
-        .zip(&names)
-        .map(|(&k, name)| (name.as_str(), wanted[k].attributes.unwrap_or(&empty)))
-        .collect();
-    let created = customers::create_many(c, ws, &rows, now).await?;
-    let mut ids: Vec<i64> = found.iter().map(|f| f.unwrap_or_default()).collect();
-    for (&k, id) in newcomers.iter().zip(&created) {
-        ids[k] = *id;
+    let newcomers: Vec<usize> = (0..wanted.len()).filter(|k| known[*k].is_none()).collect();
+    let fresh_ids = script::reserve(c, backend, &[("customers", newcomers.len())])
+        .await?
+        .concat();
+    let mut fresh_ids = fresh_ids.into_iter();
+    let mut customers: Vec<(i64, String)> = Vec::with_capacity(wanted.len());
+    for (w, k) in wanted.iter().zip(&known) {
+        customers.push(match k {
+            Some((id, name)) => (*id, name.clone()),
+            None => (
+                fresh_ids.next().unwrap_or_default(),
+                display_name(w.name, w.identities),
+            ),
+        });
     }
-    let fresh: Vec<(i64, &Identity)> = wanted
+    let empty = json!({});
+    let rows: Vec<(i64, &str, &serde_json::Value)> = newcomers
         .iter()
-        .zip(&ids)
-        .flat_map(|(w, id)| {
+        .map(|&k| {
+            let (id, name) = &customers[k];
+            (*id, name.as_str(), wanted[k].attributes.unwrap_or(&empty))
+        })
+        .collect();
+    customers::stage_new(script, &rows);
+    let attached: Vec<(i64, &Identity)> = wanted
+        .iter()
+        .zip(&customers)
+        .flat_map(|(w, (id, _))| {
             w.identities
                 .iter()
                 .filter(|i| !held.contains_key(*i))
                 .map(move |i| (*id, i))
         })
         .collect();
-    customers::insert_identities(c, ws, &fresh, now).await?;
+    customers::stage_identities(script, &attached);
     // A new customer's document is its name and identities, all known here.
     let texts: Vec<String> = newcomers
         .iter()
-        .zip(&names)
-        .map(|(&k, name)| {
+        .map(|&k| {
             crate::customers::search_text(
-                name,
+                &customers[k].1,
                 wanted[k].identities.iter().map(|i| i.value.as_str()),
             )
         })
@@ -1456,31 +1488,46 @@ pub(crate) async fn resolve_customers(
         .zip(&texts)
         .map(|(&k, text)| NewDoc {
             kind: DocKind::Customer,
-            ref_id: ids[k],
+            ref_id: customers[k].0,
             conversation_id: None,
             body: text,
         })
         .collect();
-    search::put_all_new(&mut *c, backend, ws, &docs).await?;
-    let mut grown: Vec<i64> = fresh
+    search::stage_new(script, backend, &docs);
+    let mut grown: Vec<i64> = attached
         .iter()
         .map(|(holder, _)| *holder)
-        .filter(|id| found.contains(&Some(*id)))
+        .filter(|id| {
+            known
+                .iter()
+                .any(|k| k.is_some_and(|(known, _)| known == id))
+        })
         .collect();
     grown.sort_unstable();
     grown.dedup();
-    for id in grown {
-        crate::customers::reindex(c, backend, ws, id).await?;
+    Ok(Resolved { customers, grown })
+}
+
+/// Wanted customers as resolved: each one's id and name in order, and the known customers
+/// whose search documents must be written anew once the script has run.
+pub(crate) struct Resolved {
+    pub customers: Vec<(i64, String)>,
+    grown: Vec<i64>,
+}
+
+impl Resolved {
+    /// Indexes anew every known customer who gained an identity; after the script has run.
+    pub(crate) async fn reindex(
+        &self,
+        c: &mut Conn,
+        backend: citius_store::Backend,
+        ws: i64,
+    ) -> AppResult<()> {
+        for id in &self.grown {
+            crate::customers::reindex(c, backend, ws, *id).await?;
+        }
+        Ok(())
     }
-    let mut new_names = names.into_iter();
-    Ok(ids
-        .into_iter()
-        .zip(known)
-        .map(|(id, known)| match known {
-            Some((_, name)) => (id, name.clone()),
-            None => (id, new_names.next().unwrap_or_default()),
-        })
-        .collect())
 }
 
 impl From<&citius_domain::views::ViewFilters> for ConversationQuery {

@@ -40,6 +40,10 @@ trait Pending: Send {
     fn as_plain_conversation(&mut self) -> Option<&mut NewConversationChange> {
         None
     }
+    /// Whether, having failed with `error` and been undone, the change should run once more.
+    fn runs_again_after(&mut self, _error: &AppError) -> bool {
+        false
+    }
 }
 
 struct Typed<T> {
@@ -79,6 +83,7 @@ pub(crate) struct NewConversationChange {
     new: PreparedConversation,
     value: Option<citius_domain::records::Conversation>,
     answer: oneshot::Sender<AppResult<citius_domain::records::Conversation>>,
+    ran_again: bool,
 }
 
 impl Pending for NewConversationChange {
@@ -106,6 +111,14 @@ impl Pending for NewConversationChange {
         } else {
             None
         }
+    }
+
+    /// On PostgreSQL another writer may have made the same new customer a moment before and
+    /// taken the identity: run once more, now finding that customer.
+    fn runs_again_after(&mut self, error: &AppError) -> bool {
+        let again = matches!(error, AppError::Conflict(_)) && !self.ran_again;
+        self.ran_again = true;
+        again
     }
 }
 
@@ -226,6 +239,7 @@ impl GroupCommit {
                 new,
                 value: None,
                 answer,
+                ran_again: false,
             }))
             .map_err(|_| unavailable("the writer has stopped"))?;
         answered
@@ -373,6 +387,10 @@ async fn commit_batch(db: &Db, hub: &Hub, node: &str, batch: Vec<Box<dyn Pending
             Err(e) => {
                 let undone = rollback_to_savepoint(&mut tx).await;
                 held = false;
+                if undone.is_ok() && p.runs_again_after(&e) {
+                    queue.push_front(Unit::One(p));
+                    continue;
+                }
                 p.finish(Err(e));
                 if let Err(e) = undone {
                     let why = e.to_string();
@@ -726,11 +744,11 @@ mod tests {
             Some(known.customer_id),
             "the new phone joins the known customer"
         );
-        let found = search::query(&mut c, Backend::Sqlite, ws, "quillfeather", 10)
+        let found = search::query(&mut c, &db, ws, "quillfeather", 10)
             .await
             .expect("search");
         assert_eq!(found.customer_ids, [stored[0].0.customer_id]);
-        let found = search::query(&mut c, Backend::Sqlite, ws, "parcel", 10)
+        let found = search::query(&mut c, &db, ws, "parcel", 10)
             .await
             .expect("search");
         assert_eq!(found.conversation_ids, [stored[2].0.id]);
@@ -827,7 +845,7 @@ mod tests {
                 "the answer is what was stored"
             );
         }
-        let twins = search::query(&mut c, Backend::Sqlite, ws, "twin", 10)
+        let twins = search::query(&mut c, &db, ws, "twin", 10)
             .await
             .expect("search");
         assert_eq!(
@@ -836,7 +854,7 @@ mod tests {
             "one customer holds the address"
         );
         for (word, id) in [("gamma", one.id), ("epsilon", three.id)] {
-            let found = search::query(&mut c, Backend::Sqlite, ws, word, 10)
+            let found = search::query(&mut c, &db, ws, word, 10)
                 .await
                 .expect("search");
             assert_eq!(found.conversation_ids, [id], "{word} is indexed once");
@@ -863,6 +881,7 @@ mod tests {
                 new,
                 value: None,
                 answer: oneshot::channel().0,
+                ran_again: false,
             })
         };
         let mut tagged = plain("t@x.test", "T", "Tagged");

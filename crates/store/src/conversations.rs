@@ -7,6 +7,7 @@ use citius_domain::records::{Attachment, Conversation, Event, Message, Tag};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::script::Script;
 use crate::sql::Sql;
 use crate::{Conn, DbError, DbResult, Found, from_ms, now_ms, parse_enum, parse_json};
 
@@ -86,6 +87,46 @@ pub async fn insert_many_with_first_message(
         .collect();
     let message_ids = insert_message_rows(c, &messages, now).await?;
     Ok(ids.into_iter().zip(message_ids).collect())
+}
+
+/// New conversations of the script's workspace with their first messages, under reserved ids
+/// (see [`crate::script::reserve`]): (conversation id, message id, conversation, message).
+pub fn stage_with_first_message(
+    s: &mut Script,
+    new: &[(i64, i64, &NewConversation<'_>, &FirstMessage<'_>)],
+) {
+    s.insert(
+        "conversations (id, customer_id, channel, inbox_id, priority, subject, custom_fields, \
+         workspace_id, status, message_count, created_at, updated_at)",
+        new,
+        7,
+        |p| format!("({p}, $1, 'open', 1, $2, $2)"),
+        |r, (id, _, n, _)| {
+            r.bind(*id)
+                .bind(n.customer_id)
+                .bind(n.channel.as_str())
+                .bind(n.inbox_id)
+                .bind(n.priority.as_str())
+                .bind(n.subject)
+                .bind(n.custom_fields.to_string());
+        },
+    );
+    s.insert(
+        "messages (id, conversation_id, kind, author_user_id, author_customer_id, body_text, \
+         body_html, workspace_id, created_at)",
+        new,
+        7,
+        |p| format!("({p}, $1, $2)"),
+        |r, (conversation_id, id, _, m)| {
+            r.bind(*id)
+                .bind(*conversation_id)
+                .bind(m.kind.as_str())
+                .bind(m.author_user_id)
+                .bind(m.author_customer_id)
+                .bind(m.body_text)
+                .bind(m.body_html);
+        },
+    );
 }
 
 const SELECT: &str = "SELECT c.*, cu.name AS customer_name FROM conversations c JOIN customers cu ON cu.id = c.customer_id";
@@ -1060,9 +1101,45 @@ pub async fn insert_events_of_many(
     }
     let ids = crate::in_values_order(q.fetch_all(&mut *c).await?, count)?;
     crate::outbox::push_all(c, workspace_id, &ids).await?;
+    Ok(logged(logs, ids, now))
+}
+
+/// Events of conversations of the script's workspace under reserved ids, one for each event in
+/// order (see [`crate::script::reserve`]), with their outbox entries. Returns each
+/// conversation's events as they will be once the script has run.
+pub fn stage_events(
+    s: &mut Script,
+    logs: Vec<(i64, Vec<NewEvent>)>,
+    ids: Vec<i64>,
+    now: i64,
+) -> Vec<Vec<Event>> {
+    let rows: Vec<(i64, i64, &NewEvent)> = logs
+        .iter()
+        .flat_map(|(conversation_id, events)| events.iter().map(move |e| (*conversation_id, e)))
+        .zip(&ids)
+        .map(|((conversation_id, e), id)| (*id, conversation_id, e))
+        .collect();
+    s.insert(
+        "events (id, conversation_id, kind, actor_user_id, data, workspace_id, created_at)",
+        &rows,
+        5,
+        |p| format!("({p}, $1, $2)"),
+        |r, (id, conversation_id, e)| {
+            r.bind(*id)
+                .bind(*conversation_id)
+                .bind(e.kind.as_str())
+                .bind(e.actor_user_id)
+                .bind(e.data.to_string());
+        },
+    );
+    crate::outbox::stage(s, &ids);
+    logged(logs, ids, now)
+}
+
+/// Events as stored: each log's events take the next of `ids`, in order.
+fn logged(logs: Vec<(i64, Vec<NewEvent>)>, ids: Vec<i64>, now: i64) -> Vec<Vec<Event>> {
     let mut ids = ids.into_iter();
-    Ok(logs
-        .into_iter()
+    logs.into_iter()
         .map(|(conversation_id, events)| {
             events
                 .into_iter()
@@ -1077,7 +1154,7 @@ pub async fn insert_events_of_many(
                 })
                 .collect()
         })
-        .collect())
+        .collect()
 }
 
 pub(crate) fn event_row(r: &AnyRow) -> DbResult<Event> {

@@ -6,6 +6,7 @@ use citius_domain::records::{Customer, CustomerNote, IdentityView};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::script::Script;
 use crate::{Conn, DbError, DbResult, Found, from_ms, now_ms, parse_enum, parse_json};
 
 fn customer(r: &AnyRow) -> DbResult<Customer> {
@@ -79,6 +80,34 @@ pub async fn create_many(
         q = q.bind(*name).bind(attributes.to_string());
     }
     crate::in_values_order(q.fetch_all(c).await?, new.len())
+}
+
+/// New customers whose ids are reserved (see [`crate::script::reserve`]): id, name, attributes.
+pub fn stage_new(s: &mut Script, new: &[(i64, &str, &serde_json::Value)]) {
+    s.insert(
+        "customers (id, name, attributes, workspace_id, created_at, updated_at)",
+        new,
+        3,
+        |p| format!("({p}, $1, $2, $2)"),
+        |r, (id, name, attributes)| {
+            r.bind(*id).bind(*name).bind(attributes.to_string());
+        },
+    );
+}
+
+/// Identities to attach, by the customer who gains each.
+pub fn stage_identities(s: &mut Script, new: &[(i64, &Identity)]) {
+    s.insert(
+        "customer_identities (customer_id, kind, value, workspace_id, created_at)",
+        new,
+        3,
+        |p| format!("({p}, $1, $2)"),
+        |r, (customer_id, identity)| {
+            r.bind(*customer_id)
+                .bind(identity.kind.as_str())
+                .bind(identity.value.as_str());
+        },
+    );
 }
 
 pub async fn get(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<Customer> {

@@ -62,6 +62,7 @@ pub struct Db {
     backend: Backend,
     /// Kept for listener connections on PostgreSQL.
     postgres_url: Option<std::sync::Arc<str>>,
+    word_stats: crate::search::WordStats,
 }
 
 impl Db {
@@ -145,6 +146,7 @@ impl Db {
             write,
             backend,
             postgres_url,
+            word_stats: Default::default(),
         })
     }
 
@@ -154,6 +156,11 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// What this node last read of PostgreSQL's word statistics, for search.
+    pub fn word_stats(&self) -> &crate::search::WordStats {
+        &self.word_stats
     }
 
     fn migrator(&self) -> &'static Migrator {

@@ -25,6 +25,7 @@ pub mod mentions;
 pub mod notify;
 pub mod outbox;
 pub mod routing;
+pub mod script;
 pub mod search;
 pub mod settings;
 pub mod sla;

@@ -6,6 +6,7 @@
 use citius_domain::records::Event;
 use sqlx::Row;
 
+use crate::script::Script;
 use crate::{Conn, DbResult, now_ms};
 
 /// Queues a workspace's new events for the outbox consumer, in one statement.
@@ -24,6 +25,19 @@ pub async fn push_all(c: &mut Conn, workspace_id: i64, event_ids: &[i64]) -> DbR
     }
     q.execute(c).await?;
     Ok(())
+}
+
+/// Queues events of the script's workspace for the outbox consumer.
+pub fn stage(s: &mut Script, event_ids: &[i64]) {
+    s.insert(
+        "event_outbox (event_id, workspace_id)",
+        event_ids,
+        1,
+        |p| format!("({p}, $1)"),
+        |r, id| {
+            r.bind(*id);
+        },
+    );
 }
 
 /// An event waiting in the outbox, with its workspace.

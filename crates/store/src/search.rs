@@ -7,7 +7,13 @@
 
 use sqlx::Row;
 
-use crate::{Backend, Conn, DbResult};
+use crate::script::Script;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::{Backend, Conn, Db, DbError, DbResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DocKind {
@@ -146,6 +152,29 @@ pub async fn put_all_new(
     docs: &[NewDoc<'_>],
 ) -> DbResult<()> {
     insert(c, backend, workspace_id, docs, false).await
+}
+
+/// Texts of the script's workspace that have no document yet, indexed when the script runs.
+pub fn stage_new(s: &mut Script, backend: Backend, docs: &[NewDoc<'_>]) {
+    for table in [TEXTS, CUSTOMERS] {
+        let mine: Vec<&NewDoc> = docs
+            .iter()
+            .filter(|d| DocTable::of(d.kind) == table)
+            .collect();
+        let columns = table.columns(backend);
+        s.insert(
+            &format!("{} ({})", table.on(backend).0, columns.join(", ")),
+            &mine,
+            columns.len() - 1,
+            |p| format!("($1, {p})"),
+            |r, d| {
+                r.bind(table.key(d.kind, d.ref_id)).bind(index_text(d.body));
+                if table.conversational {
+                    r.bind(d.conversation_id);
+                }
+            },
+        );
+    }
 }
 
 /// Indexes a text, replacing the document it had.
@@ -309,54 +338,97 @@ async fn matching(
 /// them costs less than testing the newest documents in order.
 const RARE: f64 = 5_000.0;
 
-/// How many documents of each search table PostgreSQL's statistics expect to match every
-/// term, as whole words and as prefixes: the rarest term's share of the rows. A term missing
-/// from the most common elements is rarer than all of them and counts as none; a prefix counts
-/// every common element it begins. One statement for both tables and both ways.
-#[derive(Debug, Default)]
-struct Expected(Vec<(String, f64, f64)>);
+/// PostgreSQL's word statistics for the search tables, as a node last read them. Planning a
+/// read of `pg_stats` takes about a millisecond, more than many searches it steers, and the
+/// statistics change only when ANALYZE runs: each node reads them at most once a minute.
+#[derive(Clone, Default)]
+pub struct WordStats(Arc<Mutex<Option<Kept>>>);
 
-impl Expected {
-    async fn of(c: &mut Conn, terms: &[String]) -> DbResult<Self> {
-        let rows: Vec<(String, Option<f64>, Option<f64>)> = sqlx::query_as(
-            "SELECT p.tablename::text, MIN(p.whole) * MAX(GREATEST(cl.reltuples, 0))::float8, \
-               MIN(p.prefix) * MAX(GREATEST(cl.reltuples, 0))::float8 FROM ( \
-               SELECT s.tablename, t.term, \
-                 COALESCE(SUM(x.f) FILTER (WHERE x.e = t.term), 0)::float8 AS whole, \
-                 COALESCE(SUM(x.f) FILTER (WHERE left(x.e, length(t.term)) = t.term), 0)::float8 AS prefix \
-               FROM pg_stats s CROSS JOIN regexp_split_to_table($1, ' ') AS t(term) \
-               LEFT JOIN LATERAL unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) \
-                 AS x(e, f) ON true \
-               WHERE s.schemaname = current_schema() AND s.tablename IN ($2, $3) AND s.attname = 'tsv' \
-               GROUP BY s.tablename, t.term) p \
-             JOIN pg_class cl ON cl.oid = to_regclass(p.tablename) GROUP BY p.tablename",
+/// Statistics and when they were read.
+type Kept = (Instant, Arc<Frequencies>);
+
+const WORD_STATS_FOR: Duration = Duration::from_secs(60);
+
+impl WordStats {
+    async fn get(&self, c: &mut Conn) -> DbResult<Arc<Frequencies>> {
+        let kept = self
+            .0
+            .lock()
+            .map_err(|_| DbError::Corrupt("word statistics lock poisoned".into()))?
+            .clone();
+        if let Some((read, f)) = kept
+            && read.elapsed() < WORD_STATS_FOR
+        {
+            return Ok(f);
+        }
+        let fresh = Arc::new(Frequencies::read(c).await?);
+        if let Ok(mut kept) = self.0.lock() {
+            *kept = Some((Instant::now(), fresh.clone()));
+        }
+        Ok(fresh)
+    }
+}
+
+/// Each search table's row count and its most common words with the share of rows holding
+/// each. A table without statistics is missing (small or new).
+#[derive(Debug, Default)]
+struct Frequencies(Vec<(String, f64, BTreeMap<String, f64>)>);
+
+impl Frequencies {
+    async fn read(c: &mut Conn) -> DbResult<Self> {
+        // The element frequencies end with three summary numbers that have no element.
+        let rows: Vec<(String, f64, Option<String>, Option<f64>)> = sqlx::query_as(
+            "SELECT s.tablename::text, GREATEST(cl.reltuples, 0)::float8, x.e, x.f::float8 \
+             FROM pg_stats s JOIN pg_class cl ON cl.oid = to_regclass(s.tablename) \
+             LEFT JOIN LATERAL unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) \
+               AS x(e, f) ON true \
+             WHERE s.schemaname = current_schema() AND s.tablename IN ($1, $2) AND s.attname = 'tsv'",
         )
-        .bind(terms.join(" "))
         .bind(TEXTS.postgres)
         .bind(CUSTOMERS.postgres)
         .fetch_all(c)
         .await?;
-        Ok(Self(
-            rows.into_iter()
-                .map(|(t, whole, prefix)| (t, whole.unwrap_or(0.0), prefix.unwrap_or(0.0)))
-                .collect(),
-        ))
+        let mut out = Self::default();
+        for (table, rows, word, share) in rows {
+            if out.0.last().is_none_or(|(t, _, _)| *t != table) {
+                out.0.push((table.clone(), rows, BTreeMap::new()));
+            }
+            if let (Some(word), Some(share), Some((_, _, words))) = (word, share, out.0.last_mut())
+            {
+                words.insert(word, share);
+            }
+        }
+        Ok(out)
     }
 
-    /// Whether reading every match through the index beats testing the newest documents.
-    /// A table without statistics is small or new.
-    fn rare(&self, table: DocTable, prefix: bool) -> bool {
-        self.0
-            .iter()
-            .find(|(t, _, _)| t == table.postgres)
-            .is_none_or(|(_, whole, pre)| if prefix { *pre } else { *whole } < RARE)
+    /// Whether reading every match of `terms` in `table` through the index beats testing the
+    /// newest documents: the rarest term is expected in fewer than [`RARE`] documents. A term
+    /// missing from the common words is rarer than all of them and counts as none; a prefix
+    /// counts every common word it begins.
+    fn rare(&self, table: DocTable, terms: &[String], prefix: bool) -> bool {
+        let Some((_, rows, words)) = self.0.iter().find(|(t, _, _)| t == table.postgres) else {
+            return true;
+        };
+        let share = |term: &String| -> f64 {
+            if prefix {
+                words
+                    .range::<str, _>((Bound::Included(term.as_str()), Bound::Unbounded))
+                    .take_while(|(w, _)| w.starts_with(term.as_str()))
+                    .map(|(_, f)| f)
+                    .sum()
+            } else {
+                words.get(term).copied().unwrap_or(0.0)
+            }
+        };
+        let rarest = terms.iter().map(share).fold(f64::INFINITY, f64::min);
+        rarest * rows < RARE
     }
 }
 
 /// Newest-first matches of a tsquery in one PostgreSQL table.
 ///
 /// A GIN index cannot return matches in id order, so newest-first takes one of two ways,
-/// chosen from the statistics by [`expected_matches`] rather than by the planner, which guesses
+/// chosen from the statistics (see [`Frequencies::rare`]) rather than by the planner, which guesses
 /// one document in 200 for a word it has no statistics for and then reads the whole table
 /// looking for a word that is nowhere.
 /// 1. A common word: the newest documents, tested in id order until a page is full (COALESCE
@@ -415,7 +487,7 @@ fn id_pairs(rows: &[sqlx::any::AnyRow]) -> DbResult<Vec<(i64, Option<i64>)>> {
 /// Every term must match (whole words first, then prefixes). At most `limit` of each kind.
 pub async fn query(
     c: &mut Conn,
-    backend: Backend,
+    db: &Db,
     workspace_id: i64,
     q: &str,
     limit: usize,
@@ -425,9 +497,10 @@ pub async fn query(
     if words.is_empty() {
         return Ok(m);
     }
-    let expected = match backend {
-        Backend::Postgres => Expected::of(&mut *c, &words).await?,
-        Backend::Sqlite => Expected::default(),
+    let backend = db.backend();
+    let frequencies = match backend {
+        Backend::Postgres => db.word_stats().get(&mut *c).await?,
+        Backend::Sqlite => Arc::default(),
     };
     // Whole words first: their lists stop after a page. Only when that leaves a list short do
     // we widen to prefixes ("refun" finds "refund"), which must merge the lists of every word
@@ -458,7 +531,7 @@ pub async fn query(
                 prefix,
                 scan as i64,
                 want,
-                expected.rare(table, prefix),
+                frequencies.rare(table, &words, prefix),
             )
             .await?;
             for (id, conversation_id) in rows {

@@ -746,6 +746,99 @@ async fn concurrent_writes_fail_alone(t: TestApp) {
 }
 both!(concurrent_writes_fail_alone);
 
+/// Plain creates that arrive together are written together (ids chosen beforehand, one round
+/// trip for every table): each answer is the conversation as stored, with its message, its
+/// events and its search documents; a known customer is found and gains new identities, and
+/// creates naming one new customer end up with one customer.
+async fn concurrent_plain_creates_answer_as_stored(t: TestApp) {
+    let tok = t.token.clone();
+    let known = t.conversation(&tok, "known@example.com", "Before").await;
+    let t = std::sync::Arc::new(t);
+    let mut calls = Vec::new();
+    for i in 0..32 {
+        let t = t.clone();
+        calls.push(tokio::spawn(async move {
+            let customer = match i {
+                0..20 => json!({"email": format!("n{i}@example.com"), "name": format!("New {i}")}),
+                20..26 => json!({"email": "known@example.com", "phone": format!("+4930555{i:04}")}),
+                _ => json!({"email": "twin@example.com"}),
+            };
+            let body = json!({"customer": customer, "subject": format!("Flurry {i}"), "body": format!("about zeb{i}ra")});
+            (i, t.post("/api/v1/conversations", &t.token, body).await)
+        }));
+    }
+    let mut answers = Vec::new();
+    for call in calls {
+        let (i, (status, body)) = call.await.expect("request task");
+        assert_eq!(status, StatusCode::CREATED, "create {i}: {body}");
+        answers.push((i, body));
+    }
+    let tok = tok.as_str();
+    let mut conversation_ids = std::collections::HashSet::new();
+    let mut twins = std::collections::HashSet::new();
+    for (i, answer) in &answers {
+        let cid = id(answer);
+        assert!(
+            conversation_ids.insert(cid),
+            "conversation {cid} answered twice"
+        );
+        let stored = t.get_ok(&format!("/api/v1/conversations/{cid}"), tok).await;
+        assert_eq!(&stored, answer, "create {i}: the answer is what was stored");
+        assert_eq!(stored["message_count"], 1);
+        match i {
+            0..20 => assert_eq!(stored["customer_name"], format!("New {i}")),
+            20..26 => assert_eq!(stored["customer_id"], known["customer_id"]),
+            _ => {
+                twins.insert(stored["customer_id"].as_i64().expect("customer id"));
+            }
+        }
+        let timeline = t
+            .get_ok(&format!("/api/v1/conversations/{cid}/timeline"), tok)
+            .await;
+        let kinds: Vec<&str> = items(&timeline)
+            .iter()
+            .map(|e| {
+                e["kind"]
+                    .as_str()
+                    .unwrap_or(e["type"].as_str().unwrap_or("?"))
+            })
+            .collect();
+        assert!(
+            kinds.contains(&"created") && kinds.contains(&"message_added"),
+            "create {i}: {timeline}"
+        );
+        let found = t.get_ok(&format!("/api/v1/search?q=zeb{i}ra"), tok).await;
+        assert_eq!(ids(&found["conversations"]), [cid], "search for create {i}");
+    }
+    assert_eq!(twins.len(), 1, "one customer for one new address");
+    let found = t.get_ok("/api/v1/search?q=n7", tok).await;
+    assert_eq!(
+        ids(&found["customers"]),
+        [answers[7].1["customer_id"].as_i64().expect("customer id")],
+        "a new customer is found by their address"
+    );
+    let customer = t
+        .get_ok(&format!("/api/v1/customers/{}", known["customer_id"]), tok)
+        .await;
+    let phones = customer["identities"]
+        .as_array()
+        .expect("identities")
+        .iter()
+        .filter(|i| i["kind"] == "phone")
+        .count();
+    assert_eq!(
+        phones, 6,
+        "the known customer gains every new phone: {customer}"
+    );
+    let found = t.get_ok("/api/v1/search?q=49305550021", tok).await;
+    assert_eq!(
+        ids(&found["customers"]),
+        [known["customer_id"].as_i64().expect("customer id")],
+        "a known customer is found by a phone gained on the way"
+    );
+}
+both!(concurrent_plain_creates_answer_as_stored);
+
 /// Saved views: kept per person (or shared by an admin), checked when saved, listing what
 /// the same filters list.
 async fn saved_views(t: TestApp) {

@@ -152,23 +152,23 @@ async fn search_orders_newest_first_on_every_path(t: TestApp) {
 
     let newest = |from: i64, n: i64| (0..n).map(|i| from - i).collect::<Vec<i64>>();
     let mut c = t.app.db.read().await.expect("connection");
-    let quokka = search::query(&mut c, backend, ws, "quokka", 25)
+    let quokka = search::query(&mut c, &t.app.db, ws, "quokka", 25)
         .await
         .expect("search");
     assert_eq!(quokka.conversation_ids, [1_002, 1_001, 1_000]);
     assert_eq!(quokka.customer_ids, [30, 20, 10]);
-    let wombat = search::query(&mut c, backend, ws, "wombat", 25)
+    let wombat = search::query(&mut c, &t.app.db, ws, "wombat", 25)
         .await
         .expect("search");
     assert_eq!(wombat.conversation_ids, newest(5_119, 25));
     assert_eq!(wombat.customer_ids, newest(90_119, 25));
-    let numbat = search::query(&mut c, backend, ws, "numbat", 25)
+    let numbat = search::query(&mut c, &t.app.db, ws, "numbat", 25)
         .await
         .expect("search");
     assert_eq!(numbat.conversation_ids, newest(7_059, 25));
     assert_eq!(numbat.customer_ids, newest(159, 25));
     // Prefixes take the same paths.
-    let prefixed = search::query(&mut c, backend, ws, "numba", 25)
+    let prefixed = search::query(&mut c, &t.app.db, ws, "numba", 25)
         .await
         .expect("search");
     assert_eq!(prefixed.conversation_ids, newest(7_059, 25));

@@ -1,0 +1,299 @@
+//! Writes to several tables in one round trip to the database.
+//!
+//! Under load a writer's time goes less to the statements than to the trips between it and the
+//! database: on SQLite each statement is a hand-off to the connection's worker thread and back,
+//! on PostgreSQL a network round trip. A script gathers multi-row inserts and sends them as one:
+//! on SQLite as one multi-statement execute, on PostgreSQL as one statement whose inserts are
+//! data-modifying `WITH` clauses. No part may read what another writes, so rows that others
+//! point to get their ids beforehand from [`reserve`].
+
+use sqlx::any::AnyArguments;
+use sqlx::{Any, Arguments, Encode, Type};
+
+use crate::{Backend, Conn, DbError, DbResult};
+
+/// Inserts sent together. `$1` is the workspace and `$2` the time in every part.
+pub struct Script {
+    backend: Backend,
+    workspace_id: i64,
+    now: i64,
+    parts: Vec<String>,
+    args: AnyArguments,
+    broken: Option<String>,
+}
+
+/// Binds one row's values, in the order of its placeholders.
+pub struct Row<'a> {
+    args: &'a mut AnyArguments,
+    broken: &'a mut Option<String>,
+}
+
+impl Row<'_> {
+    pub fn bind<'q, T: Encode<'q, Any> + Type<Any> + 'q>(&mut self, value: T) -> &mut Self {
+        if let Err(e) = self.args.add(value)
+            && self.broken.is_none()
+        {
+            *self.broken = Some(e.to_string());
+        }
+        self
+    }
+}
+
+impl Script {
+    pub fn new(backend: Backend, workspace_id: i64, now: i64) -> Self {
+        let mut s = Self {
+            backend,
+            workspace_id,
+            now,
+            parts: Vec::new(),
+            args: AnyArguments::default(),
+            broken: None,
+        };
+        if backend == Backend::Postgres {
+            let mut shared = Row {
+                args: &mut s.args,
+                broken: &mut s.broken,
+            };
+            shared.bind(workspace_id).bind(now);
+        }
+        s
+    }
+
+    pub fn workspace_id(&self) -> i64 {
+        self.workspace_id
+    }
+
+    /// A multi-row insert: `into` names the table and its columns, `shape` builds one row
+    /// around its `width` placeholders (it may use `$1` and `$2` besides), `bind` binds an
+    /// item's `width` values. No items, no part.
+    pub fn insert<T>(
+        &mut self,
+        into: &str,
+        items: &[T],
+        width: usize,
+        shape: impl Fn(&str) -> String,
+        mut bind: impl FnMut(&mut Row<'_>, &T),
+    ) {
+        if items.is_empty() {
+            return;
+        }
+        let rows = match self.backend {
+            Backend::Postgres => crate::values(items.len(), width, self.args.len(), shape),
+            // One argument list serves every statement on SQLite only by position: anonymous
+            // placeholders, each statement taking the next ones. A numbered placeholder there
+            // either leaves the numbers before it unbound (`?7`) or is looked up by name
+            // among all those seen so far (`$7`). The shared values are integers, written in.
+            Backend::Sqlite => {
+                let row = shape(&vec!["?"; width].join(", "))
+                    .replace("$1", &self.workspace_id.to_string())
+                    .replace("$2", &self.now.to_string());
+                vec![row; items.len()].join(", ")
+            }
+        };
+        for item in items {
+            let before = self.args.len();
+            bind(
+                &mut Row {
+                    args: &mut self.args,
+                    broken: &mut self.broken,
+                },
+                item,
+            );
+            if self.args.len() != before + width && self.broken.is_none() {
+                self.broken = Some(format!(
+                    "a row of {into} bound {} values for {width} placeholders",
+                    self.args.len() - before
+                ));
+            }
+        }
+        self.parts.push(format!("INSERT INTO {into} VALUES {rows}"));
+    }
+
+    /// The SQL sent for the parts: statements in order on SQLite, `WITH` clauses ending in the
+    /// last insert on PostgreSQL.
+    fn sql(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => self.parts.join(";\n"),
+            Backend::Postgres => {
+                let (last, first) = self
+                    .parts
+                    .split_last()
+                    .map_or(("", &[][..]), |(l, f)| (l, f));
+                if first.is_empty() {
+                    return last.to_string();
+                }
+                let with = first
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| format!("part{i} AS ({p})"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!("WITH {with} {last}")
+            }
+        }
+    }
+
+    pub async fn run(self, c: &mut Conn) -> DbResult<()> {
+        if let Some(why) = self.broken {
+            return Err(DbError::Corrupt(why));
+        }
+        if self.parts.is_empty() {
+            return Ok(());
+        }
+        let sql = self.sql();
+        // Each script has its own shape; keeping them would crowd the statement cache.
+        sqlx::query_with(sqlx::AssertSqlSafe(sql), self.args)
+            .persistent(false)
+            .execute(c)
+            .await?;
+        Ok(())
+    }
+}
+
+/// The next `count` ids of each table, for rows a script writes with their ids given. Only
+/// for the single writer's transaction: on SQLite it reads the AUTOINCREMENT counters, which
+/// no one else moves while this connection holds the write lock (should another process write,
+/// the insert fails on the key and nothing is lost); on PostgreSQL it draws from the sequences.
+pub async fn reserve(
+    c: &mut Conn,
+    backend: Backend,
+    wants: &[(&'static str, usize)],
+) -> DbResult<Vec<Vec<i64>>> {
+    let mut out: Vec<Vec<i64>> = wants.iter().map(|(_, n)| Vec::with_capacity(*n)).collect();
+    let asked: Vec<(usize, &str, usize)> = wants
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, n))| *n > 0)
+        .map(|(k, (table, n))| (k, *table, *n))
+        .collect();
+    if asked.is_empty() {
+        return Ok(out);
+    }
+    match backend {
+        Backend::Sqlite => {
+            let names = (1..=asked.len())
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(format!(
+                "SELECT name, seq FROM sqlite_sequence WHERE name IN ({names})"
+            )));
+            for (_, table, _) in &asked {
+                q = q.bind(*table);
+            }
+            let seqs = q.fetch_all(c).await?;
+            for (k, table, n) in asked {
+                // A table that never had a row has no counter yet.
+                let last = seqs
+                    .iter()
+                    .find(|(name, _)| name == table)
+                    .map_or(0, |(_, seq)| *seq);
+                out[k] = (last + 1..=last + n as i64).collect();
+            }
+        }
+        Backend::Postgres => {
+            let draws = asked
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _, _))| {
+                    format!(
+                        "SELECT {k}::int8, nextval(pg_get_serial_sequence(${}, 'id')) \
+                         FROM generate_series(1, ${})",
+                        i * 2 + 1,
+                        i * 2 + 2
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
+            let mut q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(draws));
+            for (_, table, n) in &asked {
+                q = q.bind(*table).bind(*n as i64);
+            }
+            for (k, id) in q.fetch_all(c).await? {
+                if let Some(ids) = usize::try_from(k).ok().and_then(|k| out.get_mut(k)) {
+                    ids.push(id);
+                }
+            }
+            for ids in &mut out {
+                ids.sort_unstable();
+            }
+        }
+    }
+    for ((table, n), ids) in wants.iter().zip(&out) {
+        if ids.len() != *n {
+            return Err(DbError::Corrupt(format!(
+                "reserved {} ids of {table} for {n} rows",
+                ids.len()
+            )));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script(backend: Backend) -> Script {
+        let mut s = Script::new(backend, 7, 1000);
+        s.insert(
+            "a (id, ws, x)",
+            &[(1, "x"), (2, "y")],
+            2,
+            |p| format!("({p}, $1)"),
+            |r, (id, x)| {
+                r.bind(*id).bind(*x);
+            },
+        );
+        s.insert(
+            "b (id, at)",
+            &[3],
+            1,
+            |p| format!("({p}, $2)"),
+            |r, id| {
+                r.bind(*id);
+            },
+        );
+        s
+    }
+
+    #[test]
+    fn parts_number_their_rows_after_everything_bound_before() {
+        let s = script(Backend::Postgres);
+        assert_eq!(s.args.len(), 7);
+        assert_eq!(
+            s.sql(),
+            "WITH part0 AS (INSERT INTO a (id, ws, x) VALUES ($3, $4, $1), ($5, $6, $1)) \
+             INSERT INTO b (id, at) VALUES ($7, $2)"
+        );
+    }
+
+    #[test]
+    fn on_sqlite_statements_take_their_arguments_in_turn() {
+        let s = script(Backend::Sqlite);
+        assert_eq!(s.args.len(), 5);
+        assert_eq!(
+            s.sql(),
+            "INSERT INTO a (id, ws, x) VALUES (?, ?, 7), (?, ?, 7);\n\
+             INSERT INTO b (id, at) VALUES (?, 1000)"
+        );
+    }
+
+    #[test]
+    fn a_row_that_binds_too_few_values_breaks_the_script() {
+        let mut s = script(Backend::Sqlite);
+        s.insert(
+            "c (id, x)",
+            &[1],
+            2,
+            |p| format!("({p})"),
+            |r, id| {
+                r.bind(*id);
+            },
+        );
+        assert!(
+            s.broken
+                .is_some_and(|why| why.contains("bound 1 values for 2"))
+        );
+    }
+}
