@@ -108,6 +108,8 @@ impl Db {
                             // commit durable before we acknowledge it. Savepoint journals and
                             // sort scratch stay in memory: as files they cost an open, writes and
                             // an unlink per savepoint, and the group commit takes one per change.
+                            // Checkpoints run beside the writer (see `checkpoint_beside_writer`);
+                            // a commit checkpoints only if that falls far behind.
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                                  PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
@@ -129,6 +131,7 @@ impl Db {
                     .connect_with(options)
                     .await
                     .map_err(DbError::Sql)?;
+                tokio::spawn(checkpoint_beside_writer(read.clone()));
                 (read, write)
             }
             Backend::Postgres => {
@@ -211,6 +214,32 @@ impl Db {
     pub async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
+    }
+}
+
+/// How often committed pages move from SQLite's WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Moves committed pages from SQLite's WAL into the database file from a reading connection,
+/// until the pool closes. By default SQLite checkpoints inside the commit that takes the WAL
+/// past 1,000 pages: that commit copies and flushes megabytes, and every change it carries
+/// (a whole group commit) waits tens of milliseconds with it. A passive checkpoint takes no
+/// lock the writer needs, and a WAL kept short keeps reads quick.
+async fn checkpoint_beside_writer(read: AnyPool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if read.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&read)
+            .await
+            && !read.is_closed()
+        {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
     }
 }
 
