@@ -108,8 +108,8 @@ impl Db {
                             // commit durable before we acknowledge it. Savepoint journals and
                             // sort scratch stay in memory: as files they cost an open, writes and
                             // an unlink per savepoint, and the group commit takes one per change.
-                            // Checkpoints run beside the writer (see `checkpoint_beside_writer`);
-                            // a commit checkpoints only if that falls far behind.
+                            // Most checkpoint work runs beside the writer (see
+                            // `checkpoint_beside_writer`).
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                                  PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
@@ -221,10 +221,12 @@ impl Db {
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// Moves committed pages from SQLite's WAL into the database file from a reading connection,
-/// until the pool closes. By default SQLite checkpoints inside the commit that takes the WAL
-/// past 1,000 pages: that commit copies and flushes megabytes, and every change it carries
-/// (a whole group commit) waits tens of milliseconds with it. A passive checkpoint takes no
-/// lock the writer needs, and a WAL kept short keeps reads quick.
+/// until the pool closes. SQLite checkpoints inside the commit that takes the WAL past 1,000
+/// pages: that commit copies and flushes megabytes, and every change it carries (a whole group
+/// commit) waits tens of milliseconds with it. A passive checkpoint takes no lock the writer
+/// needs, so done often beside it, the commit's own checkpoint finds little left to copy. That
+/// commit still runs it: only the writer can start the WAL again from its beginning, which
+/// keeps the file from growing (a growing file makes every flush slower).
 async fn checkpoint_beside_writer(read: AnyPool) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
