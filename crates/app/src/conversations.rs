@@ -1098,20 +1098,17 @@ pub(crate) async fn insert_plain_conversations(
             attributes: new.attributes.as_ref(),
         })
         .collect();
-    let resolved = resolve_customers(c, backend, &mut script, &wanted).await?;
+    // The rows' ids are reserved with the new customers', in one statement.
+    let also = [
+        ("conversations", group.len()),
+        ("messages", group.len()),
+        ("events", group.len() * FIRST_EVENTS),
+    ];
+    let mut resolved = resolve_customers(c, backend, &mut script, &wanted, &also).await?;
     let customer_ids: Vec<i64> = resolved.customers.iter().map(|(id, _)| *id).collect();
-    let [conversation_ids, message_ids, event_ids] = script::reserve(
-        c,
-        backend,
-        &[
-            ("conversations", group.len()),
-            ("messages", group.len()),
-            ("events", group.len() * FIRST_EVENTS),
-        ],
-    )
-    .await?
-    .try_into()
-    .map_err(|_| AppError::Internal(DbError::Corrupt("ids of three tables".into())))?;
+    let [conversation_ids, message_ids, event_ids] = std::mem::take(&mut resolved.also)
+        .try_into()
+        .map_err(|_| AppError::Internal(DbError::Corrupt("ids of three tables".into())))?;
     let ids: Vec<(i64, i64)> = conversation_ids.into_iter().zip(message_ids).collect();
     let conversations: Vec<NewConversation> = group
         .iter()
@@ -1388,7 +1385,7 @@ pub(crate) async fn find_or_create_customer(
         attributes,
     };
     let mut script = Script::new(backend, ws, now_ms());
-    let resolved = resolve_customers(c, backend, &mut script, &[wanted]).await?;
+    let resolved = resolve_customers(c, backend, &mut script, &[wanted], &[]).await?;
     script.run(c).await?;
     resolved.reindex(c, backend, ws).await?;
     resolved
@@ -1407,7 +1404,8 @@ pub(crate) struct WantedCustomer<'a> {
 
 /// Who each wanted customer is, by id and name: the customer holding any of its identities
 /// (the first found wins), or a new one. New customers, their documents and the identities
-/// nobody holds yet go into `script`, under ids reserved here; a known customer who gains an
+/// nobody holds yet go into `script`, under ids reserved here (with `also`, the ids of the
+/// caller's own rows, in the same statement); a known customer who gains an
 /// identity is in [`Resolved::grown`], to index anew once the script has run. `Conflict` when
 /// two of them name the same identity: they may mean one new customer, which only one by one
 /// can tell.
@@ -1416,6 +1414,7 @@ pub(crate) async fn resolve_customers(
     backend: citius_store::Backend,
     script: &mut Script,
     wanted: &[WantedCustomer<'_>],
+    also: &[(&'static str, usize)],
 ) -> AppResult<Resolved> {
     let ws = script.workspace_id();
     let every: Vec<Identity> = wanted
@@ -1439,10 +1438,10 @@ pub(crate) async fn resolve_customers(
         .map(|w| w.identities.iter().find_map(|i| held.get(i)))
         .collect();
     let newcomers: Vec<usize> = (0..wanted.len()).filter(|k| known[*k].is_none()).collect();
-    let fresh_ids = script::reserve(c, backend, &[("customers", newcomers.len())])
-        .await?
-        .concat();
-    let mut fresh_ids = fresh_ids.into_iter();
+    let mut wants = vec![("customers", newcomers.len())];
+    wants.extend_from_slice(also);
+    let mut reserved = script::reserve(c, backend, &wants).await?.into_iter();
+    let mut fresh_ids = reserved.next().unwrap_or_default().into_iter();
     let mut customers: Vec<(i64, String)> = Vec::with_capacity(wanted.len());
     for (w, k) in wanted.iter().zip(&known) {
         customers.push(match k {
@@ -1505,14 +1504,20 @@ pub(crate) async fn resolve_customers(
         .collect();
     grown.sort_unstable();
     grown.dedup();
-    Ok(Resolved { customers, grown })
+    Ok(Resolved {
+        customers,
+        grown,
+        also: reserved.collect(),
+    })
 }
 
-/// Wanted customers as resolved: each one's id and name in order, and the known customers
-/// whose search documents must be written anew once the script has run.
+/// Wanted customers as resolved: each one's id and name in order, the known customers whose
+/// search documents must be written anew once the script has run, and the ids reserved for
+/// the caller's other rows (in the order asked).
 pub(crate) struct Resolved {
     pub customers: Vec<(i64, String)>,
     grown: Vec<i64>,
+    pub also: Vec<Vec<i64>>,
 }
 
 impl Resolved {
