@@ -941,47 +941,47 @@ pub(crate) async fn insert_conversation(
             .await
             .map_err(|e| not_found_as(e, "team_id"))?;
     }
-    let customer_id = find_or_create_customer(
-        &mut *c,
-        backend,
-        ws,
-        &new.identities,
-        new.customer_name.as_deref(),
-        new.attributes.as_ref(),
-    )
-    .await?;
     // Everything a new conversation writes goes in as few statements as the data allows: this
     // is every channel's intake path, and on SQLite each statement is a round trip to the
-    // writer thread.
-    let (author_user_id, author_customer_id) = authors(by, new.kind, customer_id);
-    // One moment for the conversation, its message and its events, so the timeline keeps them in order.
+    // writer thread. One moment for the conversation, its message and its events, so the
+    // timeline keeps them in order.
     let now = now_ms();
-    let (id, message_id) = store::insert_with_first_message(
-        &mut *c,
-        &NewConversation {
-            workspace_id: ws,
-            customer_id,
-            channel: new.channel,
-            inbox_id: new.inbox_id,
-            priority: new.priority,
-            subject: &new.subject,
-            custom_fields: &new.custom_fields,
-        },
-        &FirstMessage {
-            kind: new.kind,
-            author_user_id,
-            author_customer_id,
-            body_text: &new.body.text,
-            body_html: &new.body.html,
-        },
-        now,
-    )
-    .await?;
-    attach(c, ws, message_id, &new.files).await?;
-    search::put_all_new(
-        &mut *c,
+    let mut script = Script::new(backend, ws, now);
+    let wanted = WantedCustomer {
+        identities: &new.identities,
+        name: new.customer_name.as_deref(),
+        attributes: new.attributes.as_ref(),
+    };
+    let also = [("conversations", 1), ("messages", 1)];
+    let resolved = resolve_customers(c, backend, &mut script, &[wanted], &also).await?;
+    let reserved = |k: usize| resolved.also.get(k).and_then(|ids| ids.first().copied());
+    let (Some((customer_id, _)), Some(id), Some(message_id)) =
+        (resolved.customers.first(), reserved(0), reserved(1))
+    else {
+        return Err(DbError::Corrupt("ids of a new conversation".into()).into());
+    };
+    let customer_id = *customer_id;
+    let (author_user_id, author_customer_id) = authors(by, new.kind, customer_id);
+    let conversation = NewConversation {
+        workspace_id: ws,
+        customer_id,
+        channel: new.channel,
+        inbox_id: new.inbox_id,
+        priority: new.priority,
+        subject: &new.subject,
+        custom_fields: &new.custom_fields,
+    };
+    let first = FirstMessage {
+        kind: new.kind,
+        author_user_id,
+        author_customer_id,
+        body_text: &new.body.text,
+        body_html: &new.body.html,
+    };
+    store::stage_with_first_message(&mut script, &[(id, message_id, &conversation, &first)]);
+    search::stage_new(
+        &mut script,
         backend,
-        ws,
         &[
             NewDoc {
                 kind: DocKind::Subject,
@@ -996,8 +996,10 @@ pub(crate) async fn insert_conversation(
                 body: &new.body.text,
             },
         ],
-    )
-    .await?;
+    );
+    script.run(c).await?;
+    resolved.reindex(c, backend, ws).await?;
+    attach(c, ws, message_id, &new.files).await?;
     for t in &new.tags {
         store::add_tag(&mut *c, ws, id, t).await?;
     }

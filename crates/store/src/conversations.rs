@@ -30,65 +30,6 @@ pub struct FirstMessage<'a> {
     pub body_html: &'a str,
 }
 
-/// Stores a new conversation with its first message. The counters start at one message, so
-/// no update of the new row follows: a new conversation is on every intake's hot path.
-pub async fn insert_with_first_message(
-    c: &mut Conn,
-    n: &NewConversation<'_>,
-    m: &FirstMessage<'_>,
-    now: i64,
-) -> DbResult<(i64, i64)> {
-    insert_many_with_first_message(c, &[(n, m)], now)
-        .await?
-        .pop()
-        .ok_or_else(|| DbError::Corrupt("a conversation insert returned nothing".into()))
-}
-
-/// Stores new conversations with their first messages: one statement for the conversations
-/// and one for the messages, however many. Returns (conversation id, message id) in order.
-pub async fn insert_many_with_first_message(
-    c: &mut Conn,
-    new: &[(&NewConversation<'_>, &FirstMessage<'_>)],
-    now: i64,
-) -> DbResult<Vec<(i64, i64)>> {
-    if new.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows = crate::values(new.len(), 7, 1, |p| format!("({p}, 'open', 1, $1, $1)"));
-    let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO conversations (workspace_id, customer_id, channel, inbox_id, priority, subject, \
-         custom_fields, status, message_count, created_at, updated_at) VALUES {rows} RETURNING id"
-    )))
-    .persistent(new.len() == 1)
-    .bind(now);
-    for (n, _) in new {
-        q = q
-            .bind(n.workspace_id)
-            .bind(n.customer_id)
-            .bind(n.channel.as_str())
-            .bind(n.inbox_id)
-            .bind(n.priority.as_str())
-            .bind(n.subject)
-            .bind(n.custom_fields.to_string());
-    }
-    let ids = crate::in_values_order(q.fetch_all(&mut *c).await?, new.len())?;
-    let messages: Vec<NewMessage> = new
-        .iter()
-        .zip(&ids)
-        .map(|((n, m), id)| NewMessage {
-            workspace_id: n.workspace_id,
-            conversation_id: *id,
-            kind: m.kind,
-            author_user_id: m.author_user_id,
-            author_customer_id: m.author_customer_id,
-            body_text: m.body_text,
-            body_html: m.body_html,
-        })
-        .collect();
-    let message_ids = insert_message_rows(c, &messages, now).await?;
-    Ok(ids.into_iter().zip(message_ids).collect())
-}
-
 /// New conversations of the script's workspace with their first messages, under reserved ids
 /// (see [`crate::script::reserve`]): (conversation id, message id, conversation, message).
 pub fn stage_with_first_message(
