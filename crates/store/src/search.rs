@@ -132,7 +132,7 @@ pub async fn put_new(
         conversation_id,
         body,
     };
-    put_all_new(c, backend, workspace_id, &[doc]).await
+    insert(c, backend, workspace_id, &[doc], false).await
 }
 
 /// A text to index that has no document yet.
@@ -141,17 +141,6 @@ pub struct NewDoc<'a> {
     pub ref_id: i64,
     pub conversation_id: Option<i64>,
     pub body: &'a str,
-}
-
-/// Indexes several new texts of a workspace in one statement per table (a new conversation
-/// brings its subject, its first message and perhaps a new customer).
-pub async fn put_all_new(
-    c: &mut Conn,
-    backend: Backend,
-    workspace_id: i64,
-    docs: &[NewDoc<'_>],
-) -> DbResult<()> {
-    insert(c, backend, workspace_id, docs, false).await
 }
 
 /// Texts of the script's workspace that have no document yet, indexed when the script runs.
