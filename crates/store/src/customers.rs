@@ -53,33 +53,16 @@ pub async fn create(
     name: &str,
     attributes: &serde_json::Value,
 ) -> DbResult<i64> {
-    create_many(c, workspace_id, &[(name, attributes)], now_ms())
-        .await?
-        .pop()
-        .ok_or_else(|| DbError::Corrupt("a customer insert returned nothing".into()))
-}
-
-/// New customers (name, attributes) in one statement; their ids in the order given.
-pub async fn create_many(
-    c: &mut Conn,
-    workspace_id: i64,
-    new: &[(&str, &serde_json::Value)],
-    now: i64,
-) -> DbResult<Vec<i64>> {
-    if new.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows = crate::values(new.len(), 2, 2, |p| format!("($1, {p}, $2, $2)"));
-    let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO customers (workspace_id, name, attributes, created_at, updated_at) VALUES {rows} RETURNING id"
-    )))
-    .persistent(new.len() == 1)
+    Ok(sqlx::query_scalar(
+        "INSERT INTO customers (workspace_id, name, attributes, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4) RETURNING id",
+    )
     .bind(workspace_id)
-    .bind(now);
-    for (name, attributes) in new {
-        q = q.bind(*name).bind(attributes.to_string());
-    }
-    crate::in_values_order(q.fetch_all(c).await?, new.len())
+    .bind(name)
+    .bind(attributes.to_string())
+    .bind(now_ms())
+    .fetch_one(c)
+    .await?)
 }
 
 /// New customers whose ids are reserved (see [`crate::script::reserve`]): id, name, attributes.
@@ -268,33 +251,17 @@ pub async fn insert_identity(
     customer_id: i64,
     identity: &Identity,
 ) -> DbResult<()> {
-    insert_identities(c, workspace_id, &[(customer_id, identity)], now_ms()).await
-}
-
-/// Attaches identities (customer, identity) in one statement.
-pub async fn insert_identities(
-    c: &mut Conn,
-    workspace_id: i64,
-    new: &[(i64, &Identity)],
-    now: i64,
-) -> DbResult<()> {
-    if new.is_empty() {
-        return Ok(());
-    }
-    let rows = crate::values(new.len(), 3, 2, |p| format!("($1, {p}, $2)"));
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO customer_identities (workspace_id, customer_id, kind, value, created_at) VALUES {rows}"
-    )))
-    .persistent(new.len() == 1)
+    sqlx::query(
+        "INSERT INTO customer_identities (workspace_id, customer_id, kind, value, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
     .bind(workspace_id)
-    .bind(now);
-    for (customer_id, identity) in new {
-        q = q
-            .bind(*customer_id)
-            .bind(identity.kind.as_str())
-            .bind(&identity.value);
-    }
-    q.execute(c).await?;
+    .bind(customer_id)
+    .bind(identity.kind.as_str())
+    .bind(&identity.value)
+    .bind(now_ms())
+    .execute(c)
+    .await?;
     Ok(())
 }
 
