@@ -114,7 +114,8 @@ impl Pending for NewConversationChange {
     }
 
     /// On PostgreSQL another writer may have made the same new customer a moment before and
-    /// taken the identity: run once more, now finding that customer.
+    /// taken the identity: run once more, now finding that customer. Any conflict runs it
+    /// once more; one of its own making comes back the same and is answered then.
     fn runs_again_after(&mut self, error: &AppError) -> bool {
         let again = matches!(error, AppError::Conflict(_)) && !self.ran_again;
         self.ran_again = true;

@@ -140,7 +140,7 @@ pub async fn get_untagged(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<
     conversation(&r)
 }
 
-/// The record of a conversation just stored by [`insert_many_with_first_message`], as that
+/// The record of a conversation just stored by [`stage_with_first_message`], as that
 /// insert wrote it: open, one message, no tags, assignee or team, last active `now`.
 pub fn just_made(
     n: &NewConversation<'_>,
@@ -1002,47 +1002,31 @@ pub async fn insert_events(
     now: i64,
     events: Vec<NewEvent>,
 ) -> DbResult<Vec<Event>> {
-    Ok(
-        insert_events_of_many(c, workspace_id, now, vec![(conversation_id, events)])
-            .await?
-            .pop()
-            .unwrap_or_default(),
-    )
-}
-
-/// Events of several conversations of a workspace, as [`insert_events`] but still two
-/// statements in all. Returns each conversation's events in the order given.
-pub async fn insert_events_of_many(
-    c: &mut Conn,
-    workspace_id: i64,
-    now: i64,
-    logs: Vec<(i64, Vec<NewEvent>)>,
-) -> DbResult<Vec<Vec<Event>>> {
-    let count: usize = logs.iter().map(|(_, events)| events.len()).sum();
-    if count == 0 {
-        return Ok(logs.into_iter().map(|_| Vec::new()).collect());
+    if events.is_empty() {
+        return Ok(Vec::new());
     }
-    let rows = crate::values(count, 5, 1, |p| format!("($1, {p})"));
+    let count = events.len();
+    let rows = crate::values(count, 4, 3, |p| format!("($1, $2, {p}, $3)"));
     let sql = format!(
         "INSERT INTO events (workspace_id, conversation_id, kind, actor_user_id, data, created_at) \
          VALUES {rows} RETURNING id"
     );
     let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
-        .persistent(logs.len() == 1)
-        .bind(workspace_id);
-    for (conversation_id, events) in &logs {
-        for e in events {
-            q = q
-                .bind(*conversation_id)
-                .bind(e.kind.as_str())
-                .bind(e.actor_user_id)
-                .bind(e.data.to_string())
-                .bind(now);
-        }
+        .persistent(count <= 2)
+        .bind(workspace_id)
+        .bind(conversation_id)
+        .bind(now);
+    for e in &events {
+        q = q
+            .bind(e.kind.as_str())
+            .bind(e.actor_user_id)
+            .bind(e.data.to_string());
     }
     let ids = crate::in_values_order(q.fetch_all(&mut *c).await?, count)?;
     crate::outbox::push_all(c, workspace_id, &ids).await?;
-    Ok(logged(logs, ids, now))
+    Ok(logged(vec![(conversation_id, events)], ids, now)
+        .pop()
+        .unwrap_or_default())
 }
 
 /// Events of conversations of the script's workspace under reserved ids, one for each event in
@@ -1073,6 +1057,7 @@ pub fn stage_events(
                 .bind(e.data.to_string());
         },
     );
+    debug_assert_eq!(rows.len(), ids.len(), "an id for every event");
     crate::outbox::stage(s, &ids);
     logged(logs, ids, now)
 }

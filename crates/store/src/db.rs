@@ -230,17 +230,28 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 async fn checkpoint_beside_writer(read: AnyPool) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Said once when checkpoints start failing, not ten times a second.
+    let mut failing = false;
     loop {
         tick.tick().await;
         if read.is_closed() {
             return;
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .execute(&read)
             .await
-            && !read.is_closed()
         {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
+            Ok(_) if failing => {
+                failing = false;
+                tracing::info!("WAL checkpoints work again");
+            }
+            Ok(_) => {}
+            Err(_) if read.is_closed() => return,
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(error = %e, "WAL checkpoint failed; the commit that fills the WAL checkpoints instead");
+            }
+            Err(_) => {}
         }
     }
 }

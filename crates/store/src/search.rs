@@ -371,7 +371,8 @@ impl Frequencies {
              FROM pg_stats s JOIN pg_class cl ON cl.oid = to_regclass(s.tablename) \
              LEFT JOIN LATERAL unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) \
                AS x(e, f) ON true \
-             WHERE s.schemaname = current_schema() AND s.tablename IN ($1, $2) AND s.attname = 'tsv'",
+             WHERE s.schemaname = current_schema() AND s.tablename IN ($1, $2) AND s.attname = 'tsv' \
+             ORDER BY 1",
         )
         .bind(TEXTS.postgres)
         .bind(CUSTOMERS.postgres)
