@@ -1006,7 +1006,7 @@ pub async fn insert_events(
         return Ok(Vec::new());
     }
     let count = events.len();
-    let rows = crate::values(count, 4, 3, |p| format!("($1, $2, {p}, $3)"));
+    let rows = crate::values(count, 3, 3, |p| format!("($1, $2, {p}, $3)"));
     let sql = format!(
         "INSERT INTO events (workspace_id, conversation_id, kind, actor_user_id, data, created_at) \
          VALUES {rows} RETURNING id"
