@@ -269,8 +269,9 @@ impl Unit {
     }
 }
 
-/// The batch as savepoint units: plain new conversations grouped by workspace (a group of one
-/// gains nothing), everything else one by one, in the order queued.
+/// The batch as savepoint units: plain new conversations grouped by workspace (even one alone:
+/// the group's path writes its events in the same script and needs no read-back), everything
+/// else one by one, in the order queued.
 fn units(batch: Vec<Box<dyn Pending>>) -> std::collections::VecDeque<Unit> {
     let mut plain: BTreeMap<i64, Vec<Box<dyn Pending>>> = BTreeMap::new();
     let mut out = std::collections::VecDeque::with_capacity(batch.len());
@@ -281,13 +282,7 @@ fn units(batch: Vec<Box<dyn Pending>>) -> std::collections::VecDeque<Unit> {
             out.push_back(Unit::One(p));
         }
     }
-    for (_, group) in plain {
-        if group.len() > 1 {
-            out.push_back(Unit::Plain(group));
-        } else {
-            out.extend(group.into_iter().map(Unit::One));
-        }
-    }
+    out.extend(plain.into_values().map(Unit::Plain));
     out
 }
 
@@ -864,8 +859,9 @@ mod tests {
         done(dir, db).await;
     }
 
-    /// Plain new conversations are grouped by workspace; anything else, and a group of one,
-    /// stays a change of its own.
+    /// Plain new conversations are grouped by workspace, even one alone (the group's path
+    /// writes less: no read-back, its events in the same script); anything else stays a change
+    /// of its own.
     #[test]
     fn units_group_plain_new_conversations_by_workspace() {
         let actor = |ws: i64| Actor {
@@ -907,6 +903,6 @@ mod tests {
                 Unit::Plain(g) => ("plain", g.len()),
             })
             .collect();
-        assert_eq!(shapes, [("one", 1), ("one", 1), ("plain", 2), ("one", 2)]);
+        assert_eq!(shapes, [("one", 1), ("one", 1), ("plain", 2), ("plain", 1)]);
     }
 }
