@@ -1081,9 +1081,10 @@ impl PreparedConversation {
 }
 
 /// Stores plain new conversations of one workspace (see [`PreparedConversation::is_plain`])
-/// together, in the statements one of them would take: under load, every statement is a round
-/// trip to the database that the whole group waits for. `Conflict` when two of them name the
-/// same identity; the caller then stores them one by one.
+/// together: a lookup of their customers, one statement reserving every id, and one script
+/// with every row, however many there are. Under load every statement is a round trip to the
+/// database that the whole group waits for. `Conflict` when two of them name the same
+/// identity; the caller then stores them one by one.
 pub(crate) async fn insert_plain_conversations(
     c: &mut Conn,
     backend: citius_store::Backend,
