@@ -351,7 +351,11 @@ impl WordStats {
             return Ok(f);
         }
         let fresh = Arc::new(Frequencies::read(c).await?);
-        if let Ok(mut kept) = self.0.lock() {
+        // No statistics yet (a new database): read again next time rather than miss the first
+        // ANALYZE for a minute.
+        if !fresh.0.is_empty()
+            && let Ok(mut kept) = self.0.lock()
+        {
             *kept = Some((Instant::now(), fresh.clone()));
         }
         Ok(fresh)
