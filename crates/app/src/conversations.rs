@@ -961,41 +961,11 @@ pub(crate) async fn insert_conversation(
         return Err(DbError::Corrupt("ids of a new conversation".into()).into());
     };
     let customer_id = *customer_id;
-    let (author_user_id, author_customer_id) = authors(by, new.kind, customer_id);
-    let conversation = NewConversation {
-        workspace_id: ws,
-        customer_id,
-        channel: new.channel,
-        inbox_id: new.inbox_id,
-        priority: new.priority,
-        subject: &new.subject,
-        custom_fields: &new.custom_fields,
-    };
-    let first = FirstMessage {
-        kind: new.kind,
-        author_user_id,
-        author_customer_id,
-        body_text: &new.body.text,
-        body_html: &new.body.html,
-    };
-    store::stage_with_first_message(&mut script, &[(id, message_id, &conversation, &first)]);
-    search::stage_new(
+    stage_conversations(
         &mut script,
         backend,
-        &[
-            NewDoc {
-                kind: DocKind::Subject,
-                ref_id: id,
-                conversation_id: Some(id),
-                body: &new.subject,
-            },
-            NewDoc {
-                kind: DocKind::Message,
-                ref_id: message_id,
-                conversation_id: Some(id),
-                body: &new.body.text,
-            },
-        ],
+        ws,
+        &[(by, new, customer_id, id, message_id)],
     );
     script.run(c).await?;
     resolved.reindex(c, backend, ws).await?;
@@ -1113,62 +1083,19 @@ pub(crate) async fn insert_plain_conversations(
         .try_into()
         .map_err(|_| AppError::Internal(DbError::Corrupt("ids of three tables".into())))?;
     let ids: Vec<(i64, i64)> = conversation_ids.into_iter().zip(message_ids).collect();
-    let conversations: Vec<NewConversation> = group
+    let items: Vec<(By, &PreparedConversation, i64, i64, i64)> = group
         .iter()
         .zip(&customer_ids)
-        .map(|((_, new), customer_id)| NewConversation {
-            workspace_id: ws,
-            customer_id: *customer_id,
-            channel: new.channel,
-            inbox_id: None,
-            priority: new.priority,
-            subject: &new.subject,
-            custom_fields: &new.custom_fields,
-        })
-        .collect();
-    let firsts: Vec<FirstMessage> = group
-        .iter()
-        .zip(&customer_ids)
-        .map(|((actor, new), customer_id)| {
-            let (author_user_id, author_customer_id) =
-                authors(By::Agent(actor), new.kind, *customer_id);
-            FirstMessage {
-                kind: new.kind,
-                author_user_id,
-                author_customer_id,
-                body_text: &new.body.text,
-                body_html: &new.body.html,
-            }
-        })
-        .collect();
-    let rows: Vec<(i64, i64, &NewConversation, &FirstMessage)> = ids
-        .iter()
-        .zip(conversations.iter().zip(&firsts))
-        .map(|((id, message_id), (n, m))| (*id, *message_id, n, m))
-        .collect();
-    store::stage_with_first_message(&mut script, &rows);
-    let mut docs = Vec::with_capacity(group.len() * 2);
-    for ((_, new), (id, message_id)) in group.iter().zip(&ids) {
-        docs.push(NewDoc {
-            kind: DocKind::Subject,
-            ref_id: *id,
-            conversation_id: Some(*id),
-            body: &new.subject,
-        });
-        docs.push(NewDoc {
-            kind: DocKind::Message,
-            ref_id: *message_id,
-            conversation_id: Some(*id),
-            body: &new.body.text,
-        });
-    }
-    search::stage_new(&mut script, backend, &docs);
-    let logs = group
-        .iter()
         .zip(&ids)
-        .zip(&customer_ids)
-        .map(|(((actor, new), (id, message_id)), customer_id)| {
-            let log = first_events(By::Agent(actor), new, *customer_id, *message_id);
+        .map(|(((actor, new), customer_id), (id, message_id))| {
+            (By::Agent(actor), *new, *customer_id, *id, *message_id)
+        })
+        .collect();
+    let conversations = stage_conversations(&mut script, backend, ws, &items);
+    let logs = items
+        .iter()
+        .map(|(by, new, customer_id, id, message_id)| {
+            let log = first_events(*by, new, *customer_id, *message_id);
             (*id, Vec::from(log))
         })
         .collect();
@@ -1181,6 +1108,69 @@ pub(crate) async fn insert_plain_conversations(
         .zip(resolved.customers)
         .map(|((n, (id, _)), (_, name))| store::just_made(n, *id, name, now));
     Ok(stored.zip(events).collect())
+}
+
+/// Stages new conversations with their first messages and search documents under reserved
+/// ids: (who, what, customer id, conversation id, message id). Returns the conversations as
+/// staged, in order.
+fn stage_conversations<'a>(
+    script: &mut Script,
+    backend: citius_store::Backend,
+    ws: i64,
+    items: &[(By<'_>, &'a PreparedConversation, i64, i64, i64)],
+) -> Vec<NewConversation<'a>> {
+    let conversations: Vec<NewConversation> = items
+        .iter()
+        .map(|(_, new, customer_id, _, _)| NewConversation {
+            workspace_id: ws,
+            customer_id: *customer_id,
+            channel: new.channel,
+            inbox_id: new.inbox_id,
+            priority: new.priority,
+            subject: &new.subject,
+            custom_fields: &new.custom_fields,
+        })
+        .collect();
+    let firsts: Vec<FirstMessage> = items
+        .iter()
+        .map(|(by, new, customer_id, _, _)| {
+            let (author_user_id, author_customer_id) = authors(*by, new.kind, *customer_id);
+            FirstMessage {
+                kind: new.kind,
+                author_user_id,
+                author_customer_id,
+                body_text: &new.body.text,
+                body_html: &new.body.html,
+            }
+        })
+        .collect();
+    let rows: Vec<(i64, i64, &NewConversation, &FirstMessage)> = items
+        .iter()
+        .zip(conversations.iter().zip(&firsts))
+        .map(|((_, _, _, id, message_id), (n, m))| (*id, *message_id, n, m))
+        .collect();
+    store::stage_with_first_message(script, &rows);
+    let docs: Vec<NewDoc> = items
+        .iter()
+        .flat_map(|(_, new, _, id, message_id)| {
+            [
+                NewDoc {
+                    kind: DocKind::Subject,
+                    ref_id: *id,
+                    conversation_id: Some(*id),
+                    body: new.subject.as_str(),
+                },
+                NewDoc {
+                    kind: DocKind::Message,
+                    ref_id: *message_id,
+                    conversation_id: Some(*id),
+                    body: new.body.text.as_str(),
+                },
+            ]
+        })
+        .collect();
+    search::stage_new(script, backend, &docs);
+    conversations
 }
 
 /// A customer writing reopens their conversation (pending, snoozed, resolved become open).

@@ -12,7 +12,8 @@ use sqlx::{Any, Arguments, Encode, Type};
 
 use crate::{Backend, Conn, DbError, DbResult};
 
-/// Inserts sent together. `$1` is the workspace and `$2` the time in every part.
+/// Inserts sent together. In every part's row shape, `$1` stands for the workspace and `$2`
+/// for the time.
 pub struct Script {
     backend: Backend,
     workspace_id: i64,
@@ -41,22 +42,14 @@ impl Row<'_> {
 
 impl Script {
     pub fn new(backend: Backend, workspace_id: i64, now: i64) -> Self {
-        let mut s = Self {
+        Self {
             backend,
             workspace_id,
             now,
             parts: Vec::new(),
             args: AnyArguments::default(),
             broken: None,
-        };
-        if backend == Backend::Postgres {
-            let mut shared = Row {
-                args: &mut s.args,
-                broken: &mut s.broken,
-            };
-            shared.bind(workspace_id).bind(now);
         }
-        s
     }
 
     pub fn workspace_id(&self) -> i64 {
@@ -77,17 +70,21 @@ impl Script {
         if items.is_empty() {
             return;
         }
+        // The shared values are integers, written in: a parameter bound for every part would
+        // break a PostgreSQL script none of whose parts uses it (its type cannot be inferred).
+        let row = shape("\u{0}")
+            .replace("$1", &self.workspace_id.to_string())
+            .replace("$2", &self.now.to_string());
         let rows = match self.backend {
-            Backend::Postgres => crate::values(items.len(), width, self.args.len(), shape),
+            Backend::Postgres => crate::values(items.len(), width, self.args.len(), |p| {
+                row.replace('\u{0}', p)
+            }),
             // One argument list serves every statement on SQLite only by position: anonymous
             // placeholders, each statement taking the next ones. A numbered placeholder there
             // either leaves the numbers before it unbound (`?7`) or is looked up by name
-            // among all those seen so far (`$7`). The shared values are integers, written in.
+            // among all those seen so far (`$7`).
             Backend::Sqlite => {
-                let row = shape(&vec!["?"; width].join(", "))
-                    .replace("$1", &self.workspace_id.to_string())
-                    .replace("$2", &self.now.to_string());
-                vec![row; items.len()].join(", ")
+                vec![row.replace('\u{0}', &vec!["?"; width].join(", ")); items.len()].join(", ")
             }
         };
         for item in items {
@@ -260,11 +257,11 @@ mod tests {
     #[test]
     fn parts_number_their_rows_after_everything_bound_before() {
         let s = script(Backend::Postgres);
-        assert_eq!(s.args.len(), 7);
+        assert_eq!(s.args.len(), 5);
         assert_eq!(
             s.sql(),
-            "WITH part0 AS (INSERT INTO a (id, ws, x) VALUES ($3, $4, $1), ($5, $6, $1)) \
-             INSERT INTO b (id, at) VALUES ($7, $2)"
+            "WITH part0 AS (INSERT INTO a (id, ws, x) VALUES ($1, $2, 7), ($3, $4, 7)) \
+             INSERT INTO b (id, at) VALUES ($5, 1000)"
         );
     }
 
