@@ -15,6 +15,7 @@ use citius_store::conversations::{
     self as store, AssigneeFilter, Changes, Filter, FirstMessage, NewConversation, NewEvent,
     NewMessage,
 };
+use citius_store::db::{release_savepoint, rollback_to_savepoint, savepoint};
 use citius_store::script::{self, Script};
 use citius_store::search::{self, DocKind, NewDoc};
 use citius_store::{Conn, DbError, customers, directory, jobs, now_ms};
@@ -481,23 +482,26 @@ impl App {
         let body = body_of(input.body.as_deref(), input.html.as_deref())?;
         let kind = input.kind.unwrap_or(MessageKind::Reply);
         let files = parse_attachments(&input.attachments, self.config.max_attachment_bytes)?;
-        let (actor, backend) = (actor.clone(), self.db.backend());
+        let backend = self.db.backend();
+        let inputs = std::sync::Arc::new((actor.clone(), body, files));
         self.writes()
             .write(
                 ws,
                 Box::new(move |c| {
+                    let inputs = inputs.clone();
                     Box::pin(async move {
-        let conv = store::get(&mut *c, ws, conversation_id).await?;
+                    let (actor, body, files) = &*inputs;
+                    let conv = store::get(&mut *c, ws, conversation_id).await?;
                     let (message_id, added) = append_message(
                         &mut *c,
                         backend,
-                        By::Agent(&actor),
+                        By::Agent(actor),
                         ws,
                         conversation_id,
                         conv.customer_id,
                         kind,
-                        &body,
-                        &files,
+                        body,
+                        files,
                     )
                     .await?;
                     let mut events = vec![added];
@@ -527,7 +531,7 @@ impl App {
                     // A note calls in the colleagues it @mentions.
                     if kind == MessageKind::Note && body.text.contains('@') {
                         events.extend(
-                            record_mentions(&mut *c, ws, conversation_id, message_id, &actor, &body.text)
+                            record_mentions(&mut *c, ws, conversation_id, message_id, actor, &body.text)
                                 .await?,
                         );
                     }
@@ -946,28 +950,34 @@ pub(crate) async fn insert_conversation(
     // writer thread. One moment for the conversation, its message and its events, so the
     // timeline keeps them in order.
     let now = now_ms();
-    let mut script = Script::new(backend, ws, now);
     let wanted = WantedCustomer {
         identities: &new.identities,
         name: new.customer_name.as_deref(),
         attributes: new.attributes.as_ref(),
     };
     let also = [("conversations", 1), ("messages", 1)];
-    let resolved = resolve_customers(c, backend, &mut script, &[wanted], &also).await?;
-    let reserved = |k: usize| resolved.also.get(k).and_then(|ids| ids.first().copied());
-    let (Some((customer_id, _)), Some(id), Some(message_id)) =
-        (resolved.customers.first(), reserved(0), reserved(1))
-    else {
-        return Err(DbError::Corrupt("ids of a new conversation".into()).into());
+    let mut last_try = false;
+    let (resolved, customer_id, id, message_id) = loop {
+        let mut script = Script::new(backend, ws, now);
+        let resolved = resolve_customers(c, backend, &mut script, &[wanted], &also).await?;
+        let reserved = |k: usize| resolved.also.get(k).and_then(|ids| ids.first().copied());
+        let (Some((customer_id, _)), Some(id), Some(message_id)) =
+            (resolved.customers.first(), reserved(0), reserved(1))
+        else {
+            return Err(DbError::Corrupt("ids of a new conversation".into()).into());
+        };
+        let customer_id = *customer_id;
+        stage_conversations(
+            &mut script,
+            backend,
+            ws,
+            &[(by, new, customer_id, id, message_id)],
+        );
+        if run_claiming(c, backend, script, &resolved, last_try).await? {
+            break (resolved, customer_id, id, message_id);
+        }
+        last_try = true;
     };
-    let customer_id = *customer_id;
-    stage_conversations(
-        &mut script,
-        backend,
-        ws,
-        &[(by, new, customer_id, id, message_id)],
-    );
-    script.run(c).await?;
     resolved.reindex(c, backend, ws).await?;
     attach(c, ws, message_id, &new.files).await?;
     for t in &new.tags {
@@ -1377,9 +1387,15 @@ pub(crate) async fn find_or_create_customer(
         name,
         attributes,
     };
-    let mut script = Script::new(backend, ws, now_ms());
-    let resolved = resolve_customers(c, backend, &mut script, &[wanted], &[]).await?;
-    script.run(c).await?;
+    let mut last_try = false;
+    let resolved = loop {
+        let mut script = Script::new(backend, ws, now_ms());
+        let resolved = resolve_customers(c, backend, &mut script, &[wanted], &[]).await?;
+        if run_claiming(c, backend, script, &resolved, last_try).await? {
+            break resolved;
+        }
+        last_try = true;
+    };
     resolved.reindex(c, backend, ws).await?;
     resolved
         .customers
@@ -1388,7 +1404,37 @@ pub(crate) async fn find_or_create_customer(
         .ok_or_else(|| AppError::Internal(DbError::Corrupt("no customer came back".into())))
 }
 
+/// Runs a script that makes customers or gives them identities. On PostgreSQL another
+/// transaction may have committed one of those identities since [`resolve_customers`] looked
+/// (SQLite's one writer cannot race): the script alone is then undone, and `false` asks the
+/// caller to resolve again, which now finds that customer. A last try runs without the guard.
+async fn run_claiming(
+    c: &mut Conn,
+    backend: citius_store::Backend,
+    script: Script,
+    resolved: &Resolved,
+    last_try: bool,
+) -> AppResult<bool> {
+    if backend != citius_store::Backend::Postgres || !resolved.claims || last_try {
+        script.run(c).await?;
+        return Ok(true);
+    }
+    savepoint(c).await?;
+    match script.run(c).await {
+        Ok(()) => {
+            release_savepoint(c).await?;
+            Ok(true)
+        }
+        Err(e) if customers::identity_taken(&e) => {
+            rollback_to_savepoint(c).await?;
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// A customer a new conversation names.
+#[derive(Clone, Copy)]
 pub(crate) struct WantedCustomer<'a> {
     pub identities: &'a [Identity],
     pub name: Option<&'a str>,
@@ -1486,6 +1532,7 @@ pub(crate) async fn resolve_customers(
         })
         .collect();
     search::stage_new(script, backend, &docs);
+    let claims = !attached.is_empty();
     let mut grown: Vec<i64> = attached
         .iter()
         .map(|(holder, _)| *holder)
@@ -1500,16 +1547,18 @@ pub(crate) async fn resolve_customers(
     Ok(Resolved {
         customers,
         grown,
+        claims,
         also: reserved.collect(),
     })
 }
 
 /// Wanted customers as resolved: each one's id and name in order, the known customers whose
-/// search documents must be written anew once the script has run, and the ids reserved for
-/// the caller's other rows (in the order asked).
+/// search documents must be written anew once the script has run, whether the script gives
+/// out identities, and the ids reserved for the caller's other rows (in the order asked).
 pub(crate) struct Resolved {
     pub customers: Vec<(i64, String)>,
     grown: Vec<i64>,
+    claims: bool,
     pub also: Vec<Vec<i64>>,
 }
 

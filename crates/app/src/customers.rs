@@ -33,7 +33,7 @@ pub struct IdentityInput {
 
 /// Rebuilds a customer's search document from its name and identities.
 pub(crate) async fn reindex(c: &mut Conn, backend: Backend, ws: i64, id: i64) -> AppResult<()> {
-    let cust = store::get(c, ws, id).await?;
+    let cust = store::get_held(c, backend, ws, id).await?;
     let text = search_text(&cust.name, cust.identities.iter().map(|i| i.value.as_str()));
     search::put(c, backend, ws, DocKind::Customer, id, None, &text).await?;
     Ok(())

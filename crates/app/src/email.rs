@@ -143,6 +143,14 @@ impl App {
                 .write(
                     ws,
                     Box::new(move |c| {
+                        let (k, t, p, r, sha, from) = (
+                            k.clone(),
+                            t.clone(),
+                            p.clone(),
+                            r.clone(),
+                            sha.clone(),
+                            from.clone(),
+                        );
                         Box::pin(async move {
                             receive_in(c, backend, &k, &t, &p, &r, &sha, source, from.as_deref())
                                 .await

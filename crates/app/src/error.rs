@@ -32,6 +32,13 @@ impl From<DbError> for AppError {
     }
 }
 
+impl AppError {
+    /// See [`DbError::lost_to_contention`].
+    pub(crate) fn lost_to_contention(&self) -> bool {
+        matches!(self, AppError::Internal(e) if e.lost_to_contention())
+    }
+}
+
 /// Transaction commits report sqlx errors; they map like any other store error.
 impl From<citius_store::SqlxError> for AppError {
     fn from(e: citius_store::SqlxError) -> Self {

@@ -25,9 +25,27 @@ use crate::{Actor, AppError, AppResult, Hub};
 const MAX_BATCH: usize = 32;
 
 /// A change as a use case hands it over: statements on the shared connection that yield the
-/// caller's answer and the events to announce once committed.
+/// caller's answer and the events to announce once committed. It may run more than once (see
+/// [`Tries`]), so it keeps its inputs.
 pub(crate) type Change<T> =
-    Box<dyn for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, AppResult<(T, Vec<Event>)>> + Send>;
+    Box<dyn for<'c> Fn(&'c mut Conn) -> BoxFuture<'c, AppResult<(T, Vec<Event>)>> + Send>;
+
+/// How often a change lost to another transaction's locks runs again, each time in a later
+/// transaction than the one that lost: on PostgreSQL two writers' batches may lock the same
+/// rows in opposite orders, and the database then undoes one of them.
+const MAX_TRIES: u8 = 3;
+
+/// The tries a change has had.
+#[derive(Default)]
+struct Tries(u8);
+
+impl Tries {
+    /// Counts a try that lost to contention; whether another one is due.
+    fn another(&mut self) -> bool {
+        self.0 += 1;
+        self.0 < MAX_TRIES
+    }
+}
 
 /// A queued change with its caller's answer slot, its type erased.
 trait Pending: Send {
@@ -36,21 +54,20 @@ trait Pending: Send {
     fn run<'c>(&'c mut self, c: &'c mut Conn) -> BoxFuture<'c, AppResult<Vec<Event>>>;
     /// Answers the caller: its value when `outcome` is `Ok`, else the error.
     fn finish(self: Box<Self>, outcome: AppResult<()>);
+    /// After a try that lost to contention: whether the change should run again later.
+    fn try_again(&mut self) -> bool;
     /// A plain new conversation, which may share its statements with others in the batch.
     fn as_plain_conversation(&mut self) -> Option<&mut NewConversationChange> {
         None
-    }
-    /// Whether, having failed with `error` and been undone, the change should run once more.
-    fn runs_again_after(&mut self, _error: &AppError) -> bool {
-        false
     }
 }
 
 struct Typed<T> {
     workspace_id: i64,
-    change: Option<Change<T>>,
+    change: Change<T>,
     value: Option<T>,
     answer: oneshot::Sender<AppResult<T>>,
+    tries: Tries,
 }
 
 impl<T: Send + 'static> Pending for Typed<T> {
@@ -60,11 +77,7 @@ impl<T: Send + 'static> Pending for Typed<T> {
 
     fn run<'c>(&'c mut self, c: &'c mut Conn) -> BoxFuture<'c, AppResult<Vec<Event>>> {
         Box::pin(async move {
-            let change = self
-                .change
-                .take()
-                .ok_or_else(|| AppError::Internal(DbError::Corrupt("change ran twice".into())))?;
-            let (value, events) = change(c).await?;
+            let (value, events) = (self.change)(c).await?;
             self.value = Some(value);
             Ok(events)
         })
@@ -72,6 +85,10 @@ impl<T: Send + 'static> Pending for Typed<T> {
 
     fn finish(self: Box<Self>, outcome: AppResult<()>) {
         answer(self.answer, outcome, self.value);
+    }
+
+    fn try_again(&mut self) -> bool {
+        self.tries.another()
     }
 }
 
@@ -83,7 +100,7 @@ pub(crate) struct NewConversationChange {
     new: PreparedConversation,
     value: Option<citius_domain::records::Conversation>,
     answer: oneshot::Sender<AppResult<citius_domain::records::Conversation>>,
-    ran_again: bool,
+    tries: Tries,
 }
 
 impl Pending for NewConversationChange {
@@ -105,21 +122,16 @@ impl Pending for NewConversationChange {
         answer(self.answer, outcome, self.value);
     }
 
+    fn try_again(&mut self) -> bool {
+        self.tries.another()
+    }
+
     fn as_plain_conversation(&mut self) -> Option<&mut NewConversationChange> {
         if self.new.is_plain() {
             Some(self)
         } else {
             None
         }
-    }
-
-    /// On PostgreSQL another writer may have made the same new customer a moment before and
-    /// taken the identity: run once more, now finding that customer. Any conflict runs it
-    /// once more; one of its own making comes back the same and is answered then.
-    fn runs_again_after(&mut self, error: &AppError) -> bool {
-        let again = matches!(error, AppError::Conflict(_)) && !self.ran_again;
-        self.ran_again = true;
-        again
     }
 }
 
@@ -195,7 +207,14 @@ impl GroupCommit {
                         }
                         batch
                     };
-                    commit_batch(&db, &hub, &node, batch).await;
+                    // Changes that lost to another writer's locks go again, in a transaction
+                    // of their own, once this one has let go of its locks.
+                    let mut batch = batch;
+                    while !batch.is_empty() {
+                        let mut again = Vec::new();
+                        commit_batch(&db, &hub, &node, batch, &mut again).await;
+                        batch = again;
+                    }
                 }
             });
         }
@@ -211,9 +230,10 @@ impl GroupCommit {
         let (answer, answered) = oneshot::channel();
         let pending = Box::new(Typed {
             workspace_id,
-            change: Some(change),
+            change,
             value: None,
             answer,
+            tries: Tries::default(),
         });
         self.queue
             .send(pending)
@@ -240,7 +260,7 @@ impl GroupCommit {
                 new,
                 value: None,
                 answer,
-                ran_again: false,
+                tries: Tries::default(),
             }))
             .map_err(|_| unavailable("the writer has stopped"))?;
         answered
@@ -289,7 +309,14 @@ fn units(batch: Vec<Box<dyn Pending>>) -> std::collections::VecDeque<Unit> {
 /// Changes run in a transaction that has not committed yet, with the events each made.
 type Staged = Vec<(Box<dyn Pending>, Vec<Event>)>;
 
-async fn commit_batch(db: &Db, hub: &Hub, node: &str, batch: Vec<Box<dyn Pending>>) {
+/// Runs and commits `batch`; what lost to contention and should go again is put in `again`.
+async fn commit_batch(
+    db: &Db,
+    hub: &Hub,
+    node: &str,
+    batch: Vec<Box<dyn Pending>>,
+    again: &mut Vec<Box<dyn Pending>>,
+) {
     let mut queue = units(batch);
     // A batch that is one group of new conversations needs no savepoint: should the group
     // fail, the transaction is rolled back and its members go again one by one.
@@ -383,8 +410,8 @@ async fn commit_batch(db: &Db, hub: &Hub, node: &str, batch: Vec<Box<dyn Pending
             Err(e) => {
                 let undone = rollback_to_savepoint(&mut tx).await;
                 held = false;
-                if undone.is_ok() && p.runs_again_after(&e) {
-                    queue.push_front(Unit::One(p));
+                if undone.is_ok() && e.lost_to_contention() && p.try_again() {
+                    again.push(p);
                     continue;
                 }
                 p.finish(Err(e));
@@ -506,14 +533,96 @@ async fn commit_staged(db: &Db, hub: &Hub, node: &str, mut tx: citius_store::Tx,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use citius_store::{DbConfig, directory};
+    use citius_store::{DbConfig, customers, directory};
+    use serde_json::json;
 
     fn change<T: Send + 'static>(
-        f: impl for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, AppResult<(T, Vec<Event>)>>
-        + Send
-        + 'static,
+        f: impl for<'c> Fn(&'c mut Conn) -> BoxFuture<'c, AppResult<(T, Vec<Event>)>> + Send + 'static,
     ) -> Change<T> {
         Box::new(f)
+    }
+
+    /// A fresh database on the PostgreSQL server the test command provides, migrated.
+    async fn postgres() -> Db {
+        use sqlx::Connection;
+        let url = std::env::var("CITIUS_TEST_POSTGRES_URL")
+            .expect("CITIUS_TEST_POSTGRES_URL: scripts/test provides a PostgreSQL server");
+        let name = format!("citius_gc_{:x}", rand::random::<u64>());
+        let mut admin = sqlx::PgConnection::connect(&url)
+            .await
+            .expect("connect to PostgreSQL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create database");
+        let _ = admin.close().await;
+        let (base, _) = url.rsplit_once('/').expect("a database URL");
+        let db = Db::connect(&DbConfig::Url(format!("{base}/{name}")), 4)
+            .await
+            .expect("connect to the new database");
+        db.migrate().await.expect("migrate");
+        db
+    }
+
+    /// Two writers' transactions lock two customers in opposite orders, and PostgreSQL undoes
+    /// one of them: that change runs again once the other has committed, and both callers
+    /// are answered with success.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_change_lost_to_a_deadlock_runs_again() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::sync::Notify;
+
+        let db = postgres().await;
+        let (ws, p, q) = {
+            let mut tx = db.begin().await.expect("transaction");
+            let ws = directory::create_workspace(&mut tx, "w", "W")
+                .await
+                .expect("ws");
+            let p = customers::create(&mut tx, ws.id, "P", &json!({})).await;
+            let q = customers::create(&mut tx, ws.id, "Q", &json!({})).await;
+            tx.commit().await.expect("commit");
+            (ws.id, p.expect("p"), q.expect("q"))
+        };
+        let gc = GroupCommit::start(db.clone(), Hub::new(), Arc::from("test"), 2);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (one_holds, two_holds) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        // Renames `a`, then `b`. On its first run it says it holds `a`, and waits for a word
+        // before going on, if given one.
+        let crossing = |a: i64, b: i64, holds: Arc<Notify>, wait: Option<Arc<Notify>>| {
+            let runs = runs.clone();
+            change(move |c| {
+                let (runs, holds, wait) = (runs.clone(), holds.clone(), wait.clone());
+                Box::pin(async move {
+                    let first = runs.fetch_add(1, Ordering::SeqCst) < 2;
+                    customers::update(&mut *c, ws, a, Some("renamed"), None).await?;
+                    if first {
+                        holds.notify_one();
+                        if let Some(w) = wait {
+                            w.notified().await;
+                        }
+                    }
+                    customers::update(&mut *c, ws, b, Some("renamed"), None).await?;
+                    Ok(((), Vec::new()))
+                })
+            })
+        };
+        let (g, change) = (
+            gc.clone(),
+            crossing(p, q, one_holds.clone(), Some(two_holds.clone())),
+        );
+        let one = tokio::spawn(async move { g.write(ws, change).await });
+        // The second goes in once the first is inside its change, so the other writer takes it.
+        one_holds.notified().await;
+        let (g, change) = (gc.clone(), crossing(q, p, two_holds.clone(), None));
+        let two = tokio::spawn(async move { g.write(ws, change).await });
+        let (one, two) = (one.await.expect("task"), two.await.expect("task"));
+        assert!(one.is_ok() && two.is_ok(), "{one:?} {two:?}");
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            3,
+            "the one undone ran once more"
+        );
+        db.close().await;
     }
 
     /// A fresh SQLite database and one writer in front of it.
@@ -878,16 +987,17 @@ mod tests {
                 new,
                 value: None,
                 answer: oneshot::channel().0,
-                ran_again: false,
+                tries: Tries::default(),
             })
         };
         let mut tagged = plain("t@x.test", "T", "Tagged");
         tagged.tags.push("vip".into());
         let other: Box<dyn Pending> = Box::new(Typed::<()> {
             workspace_id: 1,
-            change: None,
+            change: Box::new(|_| Box::pin(async { Ok(((), Vec::new())) })),
             value: None,
             answer: oneshot::channel().0,
+            tries: Tries::default(),
         });
         let batch = vec![
             change(1, plain("a@x.test", "A", "A")),

@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::script::Script;
-use crate::{Conn, DbError, DbResult, Found, from_ms, now_ms, parse_enum, parse_json};
+use crate::{Backend, Conn, DbError, DbResult, Found, from_ms, now_ms, parse_enum, parse_json};
 
 fn customer(r: &AnyRow) -> DbResult<Customer> {
     Ok(Customer {
@@ -94,12 +94,35 @@ pub fn stage_identities(s: &mut Script, new: &[(i64, &Identity)]) {
 }
 
 pub async fn get(c: &mut Conn, workspace_id: i64, id: i64) -> DbResult<Customer> {
-    let r = sqlx::query("SELECT * FROM customers WHERE id = $1 AND workspace_id = $2")
-        .bind(id)
-        .bind(workspace_id)
-        .fetch_optional(&mut *c)
-        .await?
-        .found()?;
+    fetch(c, workspace_id, id, "").await
+}
+
+/// A customer, held until this transaction ends against others about to do the same: on
+/// PostgreSQL, what is read after the wait includes what they committed (SQLite's one writer
+/// never waits). For work derived from every identity, such as the search document.
+pub async fn get_held(
+    c: &mut Conn,
+    backend: Backend,
+    workspace_id: i64,
+    id: i64,
+) -> DbResult<Customer> {
+    let hold = match backend {
+        Backend::Postgres => " FOR NO KEY UPDATE",
+        Backend::Sqlite => "",
+    };
+    fetch(c, workspace_id, id, hold).await
+}
+
+/// One customer with its identities; `hold` is the locking clause, if any.
+async fn fetch(c: &mut Conn, workspace_id: i64, id: i64, hold: &str) -> DbResult<Customer> {
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT * FROM customers WHERE id = $1 AND workspace_id = $2{hold}"
+    )))
+    .bind(id)
+    .bind(workspace_id)
+    .fetch_optional(&mut *c)
+    .await?
+    .found()?;
     with_identities(c, vec![customer(&r)?]).await?.pop().found()
 }
 
@@ -176,6 +199,12 @@ pub async fn find_by_identity(
         .await?
         .first()
         .map(|h| h.customer_id))
+}
+
+/// Whether `e` says an identity went to another customer first: on PostgreSQL, one that
+/// another transaction committed after this one looked with [`holders`].
+pub fn identity_taken(e: &DbError) -> bool {
+    matches!(e, DbError::Conflict(key) if key == "customer_identities_workspace_id_kind_value_key")
 }
 
 /// A customer holding one of the identities asked about.

@@ -58,6 +58,15 @@ pub enum DbError {
     Unavailable(String),
 }
 
+impl DbError {
+    /// Whether this transaction lost to another one's locks (PostgreSQL's deadlock or
+    /// serialization failure): the same work may well succeed once the other has finished.
+    pub fn lost_to_contention(&self) -> bool {
+        matches!(self, DbError::Sql(sqlx::Error::Database(d))
+            if matches!(d.code().as_deref(), Some("40P01" | "40001")))
+    }
+}
+
 impl From<sqlx::Error> for DbError {
     fn from(e: sqlx::Error) -> Self {
         match &e {

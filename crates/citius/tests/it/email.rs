@@ -12,7 +12,7 @@ use lettre::AsyncTransport;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::kit::{self, Backend, TestApp, id};
+use crate::kit::{self, Backend, TestApp, both, id, ids};
 
 /// A real SMTP server that keeps what it receives as files (`NNNN.eml`) and refuses any
 /// recipient whose address contains "reject" with a permanent error.
@@ -534,6 +534,70 @@ mod mail_in_and_out {
         super::with_sink(crate::kit::Backend::Postgres).await;
     }
 }
+
+/// First mails from one new address arriving at once, over separate SMTP sessions: every one
+/// is accepted and they all land with one customer. On PostgreSQL the sessions' writes run in
+/// parallel transactions, so all but the first find the address taken by a customer committed
+/// after they looked.
+async fn simultaneous_first_mails(t: TestApp) {
+    t.post_created(
+        "/api/v1/inboxes",
+        &t.token,
+        json!({"name": "Help", "channel": "email", "address": "help@acme.test"}),
+    )
+    .await;
+    let port = listen_smtp(&t).await;
+    const ROUNDS: usize = 4;
+    const SENDERS: usize = 6;
+    for round in 0..ROUNDS {
+        let from = format!("first{round}@newcomer.test");
+        let sends = (0..SENDERS).map(|k| {
+            let raw = format!(
+                "From: Newcomer {round} <{from}>\r\nTo: help@acme.test\r\n\
+                 Subject: Round {round} mail {k}\r\nMessage-ID: <r{round}-m{k}@newcomer.test>\r\n\r\n\
+                 Hello number {k}.\r\n"
+            );
+            let from = from.clone();
+            async move { send_raw(port, &from, &["help@acme.test"], &raw).await }
+        });
+        for (k, answer) in futures::future::join_all(sends)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            assert_eq!(answer.as_deref(), Ok("250"), "round {round}, mail {k}");
+        }
+    }
+    let listed = t
+        .get_ok("/api/v1/conversations?channel=email&limit=100", &t.token)
+        .await;
+    let items = listed["items"].as_array().expect("items");
+    assert_eq!(items.len(), ROUNDS * SENDERS, "{listed}");
+    for round in 0..ROUNDS {
+        let mut customers: Vec<i64> = items
+            .iter()
+            .filter(|c| {
+                c["subject"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with(&format!("Round {round} ")))
+            })
+            .map(|c| c["customer_id"].as_i64().expect("customer id"))
+            .collect();
+        assert_eq!(customers.len(), SENDERS, "round {round}");
+        customers.sort_unstable();
+        customers.dedup();
+        assert_eq!(
+            customers.len(),
+            1,
+            "round {round}: one customer for one address"
+        );
+        let found = t
+            .get_ok(&format!("/api/v1/search?q=first{round}"), &t.token)
+            .await;
+        assert_eq!(ids(&found["customers"]), customers, "round {round}");
+    }
+}
+both!(simultaneous_first_mails);
 
 /// Where the mail-parser crate's sources (and their .eml corpus) are: `CITIUS_MAIL_CORPUS`, or
 /// the cargo registry this build fetched them into.
