@@ -1429,7 +1429,11 @@ async fn run_claiming(
             rollback_to_savepoint(c).await?;
             Ok(false)
         }
-        Err(e) => Err(e.into()),
+        Err(e) => {
+            // Gone, so that the caller's own savepoint is the one it rolls back to.
+            rollback_to_savepoint(c).await?;
+            Err(e.into())
+        }
     }
 }
 
