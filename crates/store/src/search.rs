@@ -441,15 +441,18 @@ async fn newest_postgres(
 ) -> DbResult<Vec<(i64, Option<i64>)>> {
     let name = table.postgres;
     if !rare {
+        // Kept prepared, so its plan must suit any words: the query is parsed once, in a
+        // subquery (a plain call is parsed again for every row tested), and the page size is
+        // written in. A plan that knew neither would expect to test a sixth of the table and
+        // start parallel workers, which take longer to launch than the whole search.
         let recent = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {columns} FROM {name} WHERE workspace_id = $1 \
          AND id >= (SELECT COALESCE(MAX(id), 0) FROM {name}) - $2 \
-         AND COALESCE(tsv @@ to_tsquery('simple', $3), false) ORDER BY id DESC LIMIT $4"
+         AND COALESCE(tsv @@ (SELECT to_tsquery('simple', $3)), false) ORDER BY id DESC LIMIT {scan}"
         )))
         .bind(workspace_id)
         .bind(table.window)
         .bind(expr)
-        .bind(scan)
         .fetch_all(&mut *c)
         .await?;
         if recent.len() >= want {
