@@ -956,29 +956,19 @@ pub(crate) async fn insert_conversation(
         attributes: new.attributes.as_ref(),
     };
     let also = [("conversations", 1), ("messages", 1)];
-    let mut last_try = false;
-    let (resolved, customer_id, id, message_id) = loop {
-        let mut script = Script::new(backend, ws, now);
-        let resolved = resolve_customers(c, backend, &mut script, &[wanted], &also).await?;
-        let reserved = |k: usize| resolved.also.get(k).and_then(|ids| ids.first().copied());
-        let (Some((customer_id, _)), Some(id), Some(message_id)) =
-            (resolved.customers.first(), reserved(0), reserved(1))
-        else {
-            return Err(DbError::Corrupt("ids of a new conversation".into()).into());
-        };
-        let customer_id = *customer_id;
-        stage_conversations(
-            &mut script,
-            backend,
-            ws,
-            &[(by, new, customer_id, id, message_id)],
-        );
-        if run_claiming(c, backend, script, &resolved, last_try).await? {
-            break (resolved, customer_id, id, message_id);
-        }
-        last_try = true;
-    };
-    resolved.reindex(c, backend, ws).await?;
+    let (_, (customer_id, id, message_id)) =
+        write_with_customers(c, backend, ws, now, &[wanted], &also, |script, resolved| {
+            let reserved = |k: usize| resolved.also.get(k).and_then(|ids| ids.first().copied());
+            let (Some((customer_id, _)), Some(id), Some(message_id)) =
+                (resolved.customers.first(), reserved(0), reserved(1))
+            else {
+                return Err(DbError::Corrupt("ids of a new conversation".into()).into());
+            };
+            let item = (by, new, *customer_id, id, message_id);
+            stage_conversations(script, backend, ws, &[item]);
+            Ok((*customer_id, id, message_id))
+        })
+        .await?;
     attach(c, ws, message_id, &new.files).await?;
     for t in &new.tags {
         store::add_tag(&mut *c, ws, id, t).await?;
@@ -1387,21 +1377,39 @@ pub(crate) async fn find_or_create_customer(
         name,
         attributes,
     };
-    let mut last_try = false;
-    let resolved = loop {
-        let mut script = Script::new(backend, ws, now_ms());
-        let resolved = resolve_customers(c, backend, &mut script, &[wanted], &[]).await?;
-        if run_claiming(c, backend, script, &resolved, last_try).await? {
-            break resolved;
-        }
-        last_try = true;
-    };
-    resolved.reindex(c, backend, ws).await?;
+    let (resolved, ()) =
+        write_with_customers(c, backend, ws, now_ms(), &[wanted], &[], |_, _| Ok(())).await?;
     resolved
         .customers
         .first()
         .map(|(id, _)| *id)
         .ok_or_else(|| AppError::Internal(DbError::Corrupt("no customer came back".into())))
+}
+
+/// Resolves `wanted` into a script, lets `stage` add the caller's rows under the ids reserved
+/// with `also`, runs the script and indexes anew the known customers who gained identities.
+/// Should another transaction take one of the identities given out here first, everything is
+/// resolved and staged once more (see [`run_claiming`]).
+async fn write_with_customers<T>(
+    c: &mut Conn,
+    backend: citius_store::Backend,
+    ws: i64,
+    now: i64,
+    wanted: &[WantedCustomer<'_>],
+    also: &[(&'static str, usize)],
+    mut stage: impl FnMut(&mut Script, &Resolved) -> AppResult<T>,
+) -> AppResult<(Resolved, T)> {
+    let mut last_try = false;
+    loop {
+        let mut script = Script::new(backend, ws, now);
+        let resolved = resolve_customers(c, backend, &mut script, wanted, also).await?;
+        let staged = stage(&mut script, &resolved)?;
+        if run_claiming(c, backend, script, &resolved, last_try).await? {
+            resolved.reindex(c, backend, ws).await?;
+            return Ok((resolved, staged));
+        }
+        last_try = true;
+    }
 }
 
 /// Runs a script that makes customers or gives them identities. On PostgreSQL another
