@@ -13,7 +13,7 @@ use citius_domain::records::Event;
 use citius_store::db::{
     release_and_savepoint, release_savepoint, rollback_to_savepoint, savepoint,
 };
-use citius_store::{Conn, Db, DbError, notify};
+use citius_store::{Conn, Db, DbError, HeldWrite, notify};
 use futures::future::BoxFuture;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -192,11 +192,27 @@ impl GroupCommit {
         for _ in 0..writers.max(1) {
             let (db, hub, node, rx) = (db.clone(), hub.clone(), node_id.clone(), rx.clone());
             tokio::spawn(async move {
+                let mut held = db.held_write();
                 loop {
                     let batch = {
-                        let mut rx = rx.lock().await;
-                        let Some(first) = rx.recv().await else {
-                            return;
+                        // The connection goes back to the pool whenever this writer would wait.
+                        let mut rx = match rx.try_lock() {
+                            Ok(rx) => rx,
+                            Err(_) => {
+                                held.let_go();
+                                rx.lock().await
+                            }
+                        };
+                        let first = match rx.try_recv() {
+                            Ok(p) => p,
+                            Err(mpsc::error::TryRecvError::Disconnected) => return,
+                            Err(mpsc::error::TryRecvError::Empty) => {
+                                held.let_go();
+                                let Some(first) = rx.recv().await else {
+                                    return;
+                                };
+                                first
+                            }
                         };
                         let mut batch = vec![first];
                         while batch.len() < MAX_BATCH {
@@ -212,7 +228,9 @@ impl GroupCommit {
                     let mut batch = batch;
                     while !batch.is_empty() {
                         let mut again = Vec::new();
-                        commit_batch(&db, &hub, &node, batch, &mut again).await;
+                        if !commit_batch(&db, &mut held, &hub, &node, batch, &mut again).await {
+                            held.let_go();
+                        }
                         batch = again;
                     }
                 }
@@ -310,36 +328,38 @@ fn units(batch: Vec<Box<dyn Pending>>) -> std::collections::VecDeque<Unit> {
 type Staged = Vec<(Box<dyn Pending>, Vec<Event>)>;
 
 /// Runs and commits `batch`; what lost to contention and should go again is put in `again`.
+/// False when the connection may be unfit for another transaction.
 async fn commit_batch(
     db: &Db,
+    write: &mut HeldWrite,
     hub: &Hub,
     node: &str,
     batch: Vec<Box<dyn Pending>>,
     again: &mut Vec<Box<dyn Pending>>,
-) {
+) -> bool {
     let mut queue = units(batch);
     // A batch that is one group of new conversations needs no savepoint: should the group
     // fail, the transaction is rolled back and its members go again one by one.
     if let [Unit::Plain(_)] = queue.make_contiguous()
         && let Some(Unit::Plain(group)) = queue.pop_front()
     {
-        match group_alone(db, group).await {
+        match group_alone(write, group).await {
             GroupAlone::Staged(tx, staged) => {
                 return commit_staged(db, hub, node, tx, staged).await;
             }
             GroupAlone::Failed(group) => queue.extend(group.into_iter().map(Unit::One)),
-            GroupAlone::Answered => return,
+            GroupAlone::Answered => return false,
         }
     }
     let mut staged: Staged = Vec::new();
-    let mut tx = match db.begin().await {
+    let mut tx = match write.begin().await {
         Ok(tx) => tx,
         Err(e) => {
             let why = e.to_string();
             for p in queue.into_iter().flat_map(Unit::into_changes) {
                 p.finish(Err(unavailable(&why)));
             }
-            return;
+            return false;
         }
     };
     // A lone change on SQLite needs no savepoint: its failure may undo the whole transaction.
@@ -370,7 +390,7 @@ async fn commit_batch(
                 for (p, _) in staged {
                     p.finish(Err(unavailable(&why)));
                 }
-                return;
+                return false;
             }
             held = true;
         }
@@ -390,7 +410,7 @@ async fn commit_batch(
                             for (p, _) in staged {
                                 p.finish(Err(unavailable(&why)));
                             }
-                            return;
+                            return false;
                         }
                         for p in group.into_iter().rev() {
                             queue.push_front(Unit::One(p));
@@ -403,9 +423,9 @@ async fn commit_batch(
         match p.run(&mut tx).await {
             Ok(events) => staged.push((p, events)),
             Err(e) if !guarded => {
-                let _ = tx.rollback().await;
+                let undone = tx.rollback().await;
                 p.finish(Err(e));
-                return;
+                return undone.is_ok();
             }
             Err(e) => {
                 let undone = rollback_to_savepoint(&mut tx).await;
@@ -420,7 +440,7 @@ async fn commit_batch(
                     for (p, _) in staged {
                         p.finish(Err(unavailable(&why)));
                     }
-                    return;
+                    return false;
                 }
             }
         }
@@ -430,13 +450,13 @@ async fn commit_batch(
         for (p, _) in staged {
             p.finish(Err(unavailable(&why)));
         }
-        return;
+        return false;
     }
-    commit_staged(db, hub, node, tx, staged).await;
+    commit_staged(db, hub, node, tx, staged).await
 }
 
-enum GroupAlone {
-    Staged(citius_store::Tx, Staged),
+enum GroupAlone<'c> {
+    Staged(citius_store::HeldTx<'c>, Staged),
     /// Rolled back; each change is still to run.
     Failed(Vec<Box<dyn Pending>>),
     /// The database could not be reached; every caller has its answer.
@@ -444,8 +464,8 @@ enum GroupAlone {
 }
 
 /// Runs a group of new conversations as the whole of a transaction.
-async fn group_alone(db: &Db, mut group: Vec<Box<dyn Pending>>) -> GroupAlone {
-    let mut tx = match db.begin().await {
+async fn group_alone(write: &mut HeldWrite, mut group: Vec<Box<dyn Pending>>) -> GroupAlone<'_> {
+    let mut tx = match write.begin().await {
         Ok(tx) => tx,
         Err(e) => {
             let why = e.to_string();
@@ -482,10 +502,16 @@ fn stored_one_by_one(e: &AppError) {
 }
 
 /// Announces the staged changes' events to other nodes, commits, and answers every caller.
-async fn commit_staged(db: &Db, hub: &Hub, node: &str, mut tx: citius_store::Tx, staged: Staged) {
+/// False when the connection may be unfit for another transaction.
+async fn commit_staged(
+    db: &Db,
+    hub: &Hub,
+    node: &str,
+    mut tx: citius_store::HeldTx<'_>,
+    staged: Staged,
+) -> bool {
     if staged.is_empty() {
-        let _ = tx.rollback().await;
-        return;
+        return tx.rollback().await.is_ok();
     }
     // Other nodes hear of the events only if (and when) the batch commits.
     let mut by_workspace: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
@@ -520,12 +546,14 @@ async fn commit_staged(db: &Db, hub: &Hub, node: &str, mut tx: citius_store::Tx,
                 hub.publish(p.workspace_id(), events);
                 p.finish(Ok(()));
             }
+            true
         }
         Err(why) => {
             tracing::error!(error = %why, changes = staged.len(), "group commit failed");
             for (p, _) in staged {
                 p.finish(Err(unavailable(&why)));
             }
+            false
         }
     }
 }

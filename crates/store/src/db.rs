@@ -101,6 +101,18 @@ impl Db {
                 .max_connections(max)
                 .min_connections(0)
                 .acquire_timeout(Duration::from_secs(30))
+                // A connection in steady use has just proved itself; checking each one on every
+                // acquire costs a round trip per request. One that sat idle may have been closed
+                // by the server or a proxy meanwhile, so that one is checked.
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= IDLE_BEFORE_CHECK {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .after_connect(move |conn, _| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
@@ -205,6 +217,14 @@ impl Db {
         Ok(self.write.begin().await?)
     }
 
+    /// A writer's hold on a write connection, kept between its transactions (see [`HeldWrite`]).
+    pub fn held_write(&self) -> HeldWrite {
+        HeldWrite {
+            pool: self.write.clone(),
+            conn: None,
+        }
+    }
+
     /// Checks that the database answers.
     pub async fn ping(&self) -> DbResult<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
@@ -216,6 +236,35 @@ impl Db {
         self.write.close().await;
     }
 }
+
+/// A write connection that a busy writer keeps from one transaction to the next. Handing it
+/// back to the pool and taking it again costs two health checks, round trips that the whole of
+/// the next group waits for; a writer that has more to do keeps it instead, and lets it go
+/// whenever it would wait, so other writers on the pool get their turn.
+pub struct HeldWrite {
+    pool: AnyPool,
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+}
+
+impl HeldWrite {
+    /// Starts a transaction on the held connection, taking one from the pool first if needed.
+    /// After any failure the writer lets the connection go: its state is unknown.
+    pub async fn begin(&mut self) -> DbResult<crate::HeldTx<'_>> {
+        let conn = match &mut self.conn {
+            Some(c) => c,
+            none => none.insert(self.pool.acquire().await?),
+        };
+        Ok(sqlx::Connection::begin(&mut **conn).await?)
+    }
+
+    /// Gives the connection back to the pool (after a failure, or before waiting for work).
+    pub fn let_go(&mut self) {
+        self.conn = None;
+    }
+}
+
+/// How long a pooled connection may sit idle before it is checked again on its next use.
+const IDLE_BEFORE_CHECK: Duration = Duration::from_secs(1);
 
 /// How often committed pages move from SQLite's WAL into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);

@@ -34,11 +34,13 @@ pub mod telephony;
 pub mod views;
 pub mod webhooks;
 
-pub use db::{Backend, Db, DbConfig};
+pub use db::{Backend, Db, DbConfig, HeldWrite};
 pub use sqlx::AnyConnection as Conn;
 pub use sqlx::Error as SqlxError;
 /// A write transaction.
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+/// A transaction on a connection held by its writer (see [`db::HeldWrite`]).
+pub type HeldTx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
 use jiff::Timestamp;
 

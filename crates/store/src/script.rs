@@ -40,6 +40,57 @@ impl Row<'_> {
     }
 }
 
+/// A piece of a row's shape.
+#[derive(Debug, PartialEq)]
+enum Slot {
+    Text(String),
+    /// `$1`
+    Workspace,
+    /// `$2`
+    Now,
+    /// The item's own placeholders.
+    Item,
+}
+
+impl Slot {
+    /// Splits a shape built around `\u{0}` (the item) into text and slots; the item must
+    /// appear exactly once.
+    fn parse(shape: &str) -> Result<Vec<Slot>, String> {
+        let mut out = Vec::new();
+        let mut text = String::new();
+        let mut items = 0;
+        let mut chars = shape.chars().peekable();
+        while let Some(ch) = chars.next() {
+            let slot = match ch {
+                '\u{0}' => Slot::Item,
+                '$' => match (chars.next(), chars.peek()) {
+                    (Some('1'), next) if !next.is_some_and(char::is_ascii_digit) => Slot::Workspace,
+                    (Some('2'), next) if !next.is_some_and(char::is_ascii_digit) => Slot::Now,
+                    _ => return Err(format!("unknown placeholder in {shape:?}")),
+                },
+                ch => {
+                    text.push(ch);
+                    continue;
+                }
+            };
+            if slot == Slot::Item {
+                items += 1;
+            }
+            if !text.is_empty() {
+                out.push(Slot::Text(std::mem::take(&mut text)));
+            }
+            out.push(slot);
+        }
+        if !text.is_empty() {
+            out.push(Slot::Text(text));
+        }
+        if items != 1 {
+            return Err(format!("the row's placeholders appear {items} times"));
+        }
+        Ok(out)
+    }
+}
+
 impl Script {
     pub fn new(backend: Backend, workspace_id: i64, now: i64) -> Self {
         Self {
@@ -70,40 +121,80 @@ impl Script {
         if items.is_empty() {
             return;
         }
-        // The shared values are integers, written in: a parameter bound for every part would
-        // break a PostgreSQL script none of whose parts uses it (its type cannot be inferred).
-        let row = shape("\u{0}")
-            .replace("$1", &self.workspace_id.to_string())
-            .replace("$2", &self.now.to_string());
-        let rows = match self.backend {
-            Backend::Postgres => crate::values(items.len(), width, self.args.len(), |p| {
-                row.replace('\u{0}', p)
-            }),
-            // One argument list serves every statement on SQLite only by position: anonymous
-            // placeholders, each statement taking the next ones. A numbered placeholder there
-            // either leaves the numbers before it unbound (`?7`) or is looked up by name
-            // among all those seen so far (`$7`).
-            Backend::Sqlite => {
-                vec![row.replace('\u{0}', &vec!["?"; width].join(", ")); items.len()].join(", ")
+        // The shared values are bound in every row like the row's own, never written into the
+        // text: a script's text then depends only on its shape, so the database keeps it
+        // prepared (and planned) from one group to the next.
+        let slots = match Slot::parse(&shape("\u{0}")) {
+            Ok(slots) => slots,
+            Err(why) => {
+                self.broken.get_or_insert(format!("a row of {into}: {why}"));
+                return;
             }
         };
+        let mut rows = Vec::with_capacity(items.len());
         for item in items {
-            let before = self.args.len();
-            bind(
-                &mut Row {
-                    args: &mut self.args,
-                    broken: &mut self.broken,
-                },
-                item,
-            );
-            if self.args.len() != before + width && self.broken.is_none() {
-                self.broken = Some(format!(
-                    "a row of {into} bound {} values for {width} placeholders",
-                    self.args.len() - before
-                ));
+            let mut row = String::new();
+            for slot in &slots {
+                match slot {
+                    Slot::Text(t) => row.push_str(t),
+                    Slot::Workspace => {
+                        self.placeholders(&mut row, 1);
+                        self.bind_shared(self.workspace_id);
+                    }
+                    Slot::Now => {
+                        self.placeholders(&mut row, 1);
+                        self.bind_shared(self.now);
+                    }
+                    Slot::Item => {
+                        self.placeholders(&mut row, width);
+                        let before = self.args.len();
+                        bind(
+                            &mut Row {
+                                args: &mut self.args,
+                                broken: &mut self.broken,
+                            },
+                            item,
+                        );
+                        if self.args.len() != before + width && self.broken.is_none() {
+                            self.broken = Some(format!(
+                                "a row of {into} bound {} values for {width} placeholders",
+                                self.args.len() - before
+                            ));
+                        }
+                    }
+                }
+            }
+            rows.push(row);
+        }
+        self.parts
+            .push(format!("INSERT INTO {into} VALUES {}", rows.join(", ")));
+    }
+
+    /// Writes `n` placeholders for the next `n` arguments. One argument list serves every
+    /// statement on SQLite only by position: anonymous placeholders, each statement taking the
+    /// next ones (a numbered one there either leaves the numbers before it unbound, `?7`, or
+    /// is looked up by name among all those seen so far, `$7`).
+    fn placeholders(&self, out: &mut String, n: usize) {
+        for k in 0..n {
+            if k > 0 {
+                out.push_str(", ");
+            }
+            match self.backend {
+                Backend::Postgres => {
+                    out.push('$');
+                    out.push_str(&(self.args.len() + k + 1).to_string());
+                }
+                Backend::Sqlite => out.push('?'),
             }
         }
-        self.parts.push(format!("INSERT INTO {into} VALUES {rows}"));
+    }
+
+    fn bind_shared(&mut self, value: i64) {
+        if let Err(e) = self.args.add(value)
+            && self.broken.is_none()
+        {
+            self.broken = Some(e.to_string());
+        }
     }
 
     /// The SQL sent for the parts: statements in order on SQLite, `WITH` clauses ending in the
@@ -138,9 +229,9 @@ impl Script {
             return Ok(());
         }
         let sql = self.sql();
-        // Each script has its own shape; keeping them would crowd the statement cache.
+        // Kept prepared: the text depends only on which tables get how many rows, so the same
+        // few shapes come back group after group.
         sqlx::query_with(sqlx::AssertSqlSafe(sql), self.args)
-            .persistent(false)
             .execute(c)
             .await?;
         Ok(())
@@ -257,23 +348,72 @@ mod tests {
     #[test]
     fn parts_number_their_rows_after_everything_bound_before() {
         let s = script(Backend::Postgres);
-        assert_eq!(s.args.len(), 5);
+        assert_eq!(s.args.len(), 8);
         assert_eq!(
             s.sql(),
-            "WITH part0 AS (INSERT INTO a (id, ws, x) VALUES ($1, $2, 7), ($3, $4, 7)) \
-             INSERT INTO b (id, at) VALUES ($5, 1000)"
+            "WITH part0 AS (INSERT INTO a (id, ws, x) VALUES ($1, $2, $3), ($4, $5, $6)) \
+             INSERT INTO b (id, at) VALUES ($7, $8)"
         );
     }
 
     #[test]
     fn on_sqlite_statements_take_their_arguments_in_turn() {
         let s = script(Backend::Sqlite);
-        assert_eq!(s.args.len(), 5);
+        assert_eq!(s.args.len(), 8);
         assert_eq!(
             s.sql(),
-            "INSERT INTO a (id, ws, x) VALUES (?, ?, 7), (?, ?, 7);\n\
-             INSERT INTO b (id, at) VALUES (?, 1000)"
+            "INSERT INTO a (id, ws, x) VALUES (?, ?, ?), (?, ?, ?);\n\
+             INSERT INTO b (id, at) VALUES (?, ?)"
         );
+    }
+
+    #[test]
+    fn scripts_of_one_shape_read_the_same_whatever_their_values() {
+        let later = {
+            let mut s = Script::new(Backend::Postgres, 9, 2000);
+            s.insert(
+                "a (id, ws, x)",
+                &[(5, "z"), (6, "w")],
+                2,
+                |p| format!("({p}, $1)"),
+                |r, (id, x)| {
+                    r.bind(*id).bind(*x);
+                },
+            );
+            s.insert(
+                "b (id, at)",
+                &[8],
+                1,
+                |p| format!("({p}, $2)"),
+                |r, id| {
+                    r.bind(*id);
+                },
+            );
+            s
+        };
+        assert_eq!(later.sql(), script(Backend::Postgres).sql());
+    }
+
+    #[test]
+    fn shapes_name_only_the_shared_values_and_the_item_once() {
+        assert_eq!(
+            Slot::parse("(\u{0}, $1, 'open', $2, $2)"),
+            Ok(vec![
+                Slot::Text("(".into()),
+                Slot::Item,
+                Slot::Text(", ".into()),
+                Slot::Workspace,
+                Slot::Text(", 'open', ".into()),
+                Slot::Now,
+                Slot::Text(", ".into()),
+                Slot::Now,
+                Slot::Text(")".into()),
+            ])
+        );
+        assert!(Slot::parse("(\u{0}, $3)").is_err());
+        assert!(Slot::parse("(\u{0}, $12)").is_err());
+        assert!(Slot::parse("($1)").is_err());
+        assert!(Slot::parse("(\u{0}, \u{0})").is_err());
     }
 
     #[test]
