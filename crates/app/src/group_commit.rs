@@ -348,6 +348,10 @@ async fn commit_batch(
                 return commit_staged(db, hub, node, tx, staged).await;
             }
             GroupAlone::Failed(group) => queue.extend(group.into_iter().map(Unit::One)),
+            GroupAlone::Unbegun(group, why) => {
+                go_again_or_fail(group, &why, again);
+                return false;
+            }
             GroupAlone::Answered => return false,
         }
     }
@@ -355,10 +359,8 @@ async fn commit_batch(
     let mut tx = match write.begin().await {
         Ok(tx) => tx,
         Err(e) => {
-            let why = e.to_string();
-            for p in queue.into_iter().flat_map(Unit::into_changes) {
-                p.finish(Err(unavailable(&why)));
-            }
+            let changes = queue.into_iter().flat_map(Unit::into_changes).collect();
+            go_again_or_fail(changes, &e.to_string(), again);
             return false;
         }
     };
@@ -459,6 +461,8 @@ enum GroupAlone<'c> {
     Staged(citius_store::HeldTx<'c>, Staged),
     /// Rolled back; each change is still to run.
     Failed(Vec<Box<dyn Pending>>),
+    /// No transaction could be started (why); nothing ran.
+    Unbegun(Vec<Box<dyn Pending>>, String),
     /// The database could not be reached; every caller has its answer.
     Answered,
 }
@@ -467,13 +471,7 @@ enum GroupAlone<'c> {
 async fn group_alone(write: &mut HeldWrite, mut group: Vec<Box<dyn Pending>>) -> GroupAlone<'_> {
     let mut tx = match write.begin().await {
         Ok(tx) => tx,
-        Err(e) => {
-            let why = e.to_string();
-            for p in group {
-                p.finish(Err(unavailable(&why)));
-            }
-            return GroupAlone::Answered;
-        }
+        Err(e) => return GroupAlone::Unbegun(group, e.to_string()),
     };
     match run_plain_group(&mut tx, &mut group).await {
         Ok(events) => GroupAlone::Staged(tx, group.into_iter().zip(events).collect()),
@@ -487,6 +485,18 @@ async fn group_alone(write: &mut HeldWrite, mut group: Vec<Box<dyn Pending>>) ->
                 return GroupAlone::Answered;
             }
             GroupAlone::Failed(group)
+        }
+    }
+}
+
+/// Changes whose transaction could not start: nothing of them ran, so each goes again (on a
+/// fresh connection: a kept one may have died with a database restart) while it has tries left.
+fn go_again_or_fail(changes: Vec<Box<dyn Pending>>, why: &str, again: &mut Vec<Box<dyn Pending>>) {
+    for mut p in changes {
+        if p.try_again() {
+            again.push(p);
+        } else {
+            p.finish(Err(unavailable(why)));
         }
     }
 }
@@ -762,6 +772,51 @@ mod tests {
         let w = directory::workspace_by_slug(&mut c, "a").await.expect("a");
         assert_eq!((w.id, w.name.as_str()), (kept, "Again"));
         drop(c);
+        done(dir, db).await;
+    }
+
+    /// While the writer is kept busy, a change made outside it (a direct transaction on the
+    /// single SQLite write connection) still gets its turn within a batch or two.
+    #[tokio::test]
+    async fn a_busy_writer_lets_others_write() {
+        let (dir, db, gc) = writer().await;
+        let gc = Arc::new(gc);
+        let busy = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let mut feeders = Vec::new();
+        // Twice as many feeders as a batch holds: while one batch runs, the next is queued.
+        for _ in 0..2 * MAX_BATCH {
+            let (gc, busy) = (gc.clone(), busy.clone());
+            feeders.push(tokio::spawn(async move {
+                while busy.load(std::sync::atomic::Ordering::SeqCst) {
+                    gc.write(
+                        0,
+                        change(|_| {
+                            Box::pin(async move {
+                                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                                Ok(((), vec![]))
+                            })
+                        }),
+                    )
+                    .await
+                    .expect("a busy change commits");
+                }
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let direct = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            let mut tx = db.begin().await?;
+            directory::create_workspace(&mut tx, "beside", "Beside").await?;
+            tx.commit().await?;
+            Ok::<_, AppError>(())
+        })
+        .await;
+        busy.store(false, std::sync::atomic::Ordering::SeqCst);
+        for f in feeders {
+            f.await.expect("feeder");
+        }
+        direct
+            .expect("the direct transaction waited behind the busy writer")
+            .expect("the direct transaction commits");
         done(dir, db).await;
     }
 

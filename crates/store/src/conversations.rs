@@ -360,18 +360,26 @@ enum Tagged {
 /// Walking the newest conversations to check a rare tag would read most of the workspace
 /// before a page is full; the tag's own index names its few conversations at once.
 async fn tagged(c: &mut Conn, workspace_id: i64, tag: &str) -> DbResult<Tagged> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT ct.tag_id, ct.conversation_id FROM conversation_tags ct JOIN tags t ON t.id = ct.tag_id \
-         WHERE t.workspace_id = $1 AND t.name = $2 LIMIT $3",
+    // Counted inside the database, up to one past the few: a common tag sends back one row,
+    // not a thousand.
+    let found: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT t.id, (SELECT COUNT(*) FROM (SELECT 1 FROM conversation_tags ct \
+         WHERE ct.tag_id = t.id LIMIT $3) AS n) FROM tags t WHERE t.workspace_id = $1 AND t.name = $2",
     )
     .bind(workspace_id)
     .bind(tag)
     .bind(FEW_TAGGED as i64 + 1)
-    .fetch_all(c)
+    .fetch_optional(&mut *c)
     .await?;
-    Ok(match rows.first() {
-        Some(&(tag_id, _)) if rows.len() > FEW_TAGGED => Tagged::Many(tag_id),
-        _ => Tagged::Few(rows.into_iter().map(|(_, id)| id).collect()),
+    Ok(match found {
+        None | Some((_, 0)) => Tagged::Few(Vec::new()),
+        Some((tag_id, n)) if n > FEW_TAGGED as i64 => Tagged::Many(tag_id),
+        Some((tag_id, _)) => Tagged::Few(
+            sqlx::query_scalar("SELECT conversation_id FROM conversation_tags WHERE tag_id = $1")
+                .bind(tag_id)
+                .fetch_all(c)
+                .await?,
+        ),
     })
 }
 

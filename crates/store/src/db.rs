@@ -63,6 +63,25 @@ pub struct Db {
     /// Kept for listener connections on PostgreSQL.
     postgres_url: Option<std::sync::Arc<str>>,
     word_stats: crate::search::WordStats,
+    /// Callers waiting for a connection of the write pool: a writer holding one lets it go.
+    write_waiters: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts a caller as waiting for a write connection until dropped (one that finds none idle:
+/// the count need not be exact, only above zero while someone is kept waiting).
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl Db {
@@ -125,7 +144,7 @@ impl Db {
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                                  PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                                 PRAGMA temp_store = MEMORY;",
+                                 PRAGMA temp_store = MEMORY;;",
                             )
                             .await?;
                         }
@@ -162,6 +181,7 @@ impl Db {
             backend,
             postgres_url,
             word_stats: Default::default(),
+            write_waiters: Default::default(),
         })
     }
 
@@ -209,11 +229,15 @@ impl Db {
 
     /// A connection for reading.
     pub async fn read(&self) -> DbResult<sqlx::pool::PoolConnection<sqlx::Any>> {
+        // On PostgreSQL reads and writes share the pool.
+        let _waiting = (self.backend == Backend::Postgres && self.read.num_idle() == 0)
+            .then(|| Waiting::new(&self.write_waiters));
         Ok(self.read.acquire().await?)
     }
 
     /// A write transaction: everything a use case changes commits together or not at all.
     pub async fn begin(&self) -> DbResult<sqlx::Transaction<'static, sqlx::Any>> {
+        let _waiting = (self.write.num_idle() == 0).then(|| Waiting::new(&self.write_waiters));
         Ok(self.write.begin().await?)
     }
 
@@ -222,6 +246,7 @@ impl Db {
         HeldWrite {
             pool: self.write.clone(),
             conn: None,
+            others: self.write_waiters.clone(),
         }
     }
 
@@ -240,16 +265,21 @@ impl Db {
 /// A write connection that a busy writer keeps from one transaction to the next. Handing it
 /// back to the pool and taking it again costs two health checks, round trips that the whole of
 /// the next group waits for; a writer that has more to do keeps it instead, and lets it go
-/// whenever it would wait, so other writers on the pool get their turn.
+/// whenever it would wait, and whenever someone else waits for one, so others get their turn
+/// (the pool serves waiters in order).
 pub struct HeldWrite {
     pool: AnyPool,
     conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+    others: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl HeldWrite {
     /// Starts a transaction on the held connection, taking one from the pool first if needed.
     /// After any failure the writer lets the connection go: its state is unknown.
     pub async fn begin(&mut self) -> DbResult<crate::HeldTx<'_>> {
+        if self.others.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            self.conn = None;
+        }
         let conn = match &mut self.conn {
             Some(c) => c,
             none => none.insert(self.pool.acquire().await?),

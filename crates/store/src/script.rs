@@ -21,7 +21,13 @@ pub struct Script {
     parts: Vec<String>,
     args: AnyArguments,
     broken: Option<String>,
+    rows: usize,
 }
+
+/// Scripts of up to this many rows are kept prepared. Their shapes (how many rows go to which
+/// table) are few and come back group after group; larger ones vary too much to be worth a place
+/// in the connection's statement cache, where they would push out the statements in steady use.
+const PREPARED_ROWS: usize = 80;
 
 /// Binds one row's values, in the order of its placeholders.
 pub struct Row<'a> {
@@ -100,6 +106,7 @@ impl Script {
             parts: Vec::new(),
             args: AnyArguments::default(),
             broken: None,
+            rows: 0,
         }
     }
 
@@ -131,6 +138,7 @@ impl Script {
                 return;
             }
         };
+        self.rows += items.len();
         let mut rows = Vec::with_capacity(items.len());
         for item in items {
             let mut row = String::new();
@@ -229,9 +237,8 @@ impl Script {
             return Ok(());
         }
         let sql = self.sql();
-        // Kept prepared: the text depends only on which tables get how many rows, so the same
-        // few shapes come back group after group.
         sqlx::query_with(sqlx::AssertSqlSafe(sql), self.args)
+            .persistent(self.rows <= PREPARED_ROWS)
             .execute(c)
             .await?;
         Ok(())
