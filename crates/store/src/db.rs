@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -61,26 +63,26 @@ pub struct Db {
     write: AnyPool,
     backend: Backend,
     /// Kept for listener connections on PostgreSQL.
-    postgres_url: Option<std::sync::Arc<str>>,
+    postgres_url: Option<Arc<str>>,
     word_stats: crate::search::WordStats,
     /// Callers waiting for a connection of the write pool: a writer holding one lets it go.
-    write_waiters: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    write_waiters: Arc<AtomicUsize>,
 }
 
 /// Counts a caller as waiting for a write connection until dropped (one that finds none idle:
 /// the count need not be exact, only above zero while someone is kept waiting).
-struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+struct Waiting<'a>(&'a AtomicUsize);
 
 impl<'a> Waiting<'a> {
-    fn new(count: &'a std::sync::atomic::AtomicUsize) -> Self {
-        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
         Self(count)
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -144,7 +146,7 @@ impl Db {
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                                  PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                                 PRAGMA temp_store = MEMORY;;",
+                                 PRAGMA temp_store = MEMORY;",
                             )
                             .await?;
                         }
@@ -173,8 +175,7 @@ impl Db {
                 (p.clone(), p)
             }
         };
-        let postgres_url =
-            (backend == Backend::Postgres).then(|| std::sync::Arc::from(url.as_str()));
+        let postgres_url = (backend == Backend::Postgres).then(|| Arc::from(url.as_str()));
         Ok(Self {
             read,
             write,
@@ -270,14 +271,14 @@ impl Db {
 pub struct HeldWrite {
     pool: AnyPool,
     conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
-    others: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    others: Arc<AtomicUsize>,
 }
 
 impl HeldWrite {
     /// Starts a transaction on the held connection, taking one from the pool first if needed.
     /// After any failure the writer lets the connection go: its state is unknown.
     pub async fn begin(&mut self) -> DbResult<crate::HeldTx<'_>> {
-        if self.others.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        if self.others.load(Ordering::SeqCst) > 0 {
             self.conn = None;
         }
         let conn = match &mut self.conn {

@@ -198,11 +198,11 @@ impl Script {
     }
 
     fn bind_shared(&mut self, value: i64) {
-        if let Err(e) = self.args.add(value)
-            && self.broken.is_none()
-        {
-            self.broken = Some(e.to_string());
+        Row {
+            args: &mut self.args,
+            broken: &mut self.broken,
         }
+        .bind(value);
     }
 
     /// The SQL sent for the parts: statements in order on SQLite, `WITH` clauses ending in the
@@ -330,10 +330,15 @@ mod tests {
     use super::*;
 
     fn script(backend: Backend) -> Script {
-        let mut s = Script::new(backend, 7, 1000);
+        script_of(backend, 7, 1000, [(1, "x"), (2, "y")], 3)
+    }
+
+    /// Two parts: rows (id, x) into `a` with the workspace, one id into `b` with the time.
+    fn script_of(backend: Backend, ws: i64, now: i64, a: [(i64, &str); 2], b: i64) -> Script {
+        let mut s = Script::new(backend, ws, now);
         s.insert(
             "a (id, ws, x)",
-            &[(1, "x"), (2, "y")],
+            &a,
             2,
             |p| format!("({p}, $1)"),
             |r, (id, x)| {
@@ -342,7 +347,7 @@ mod tests {
         );
         s.insert(
             "b (id, at)",
-            &[3],
+            &[b],
             1,
             |p| format!("({p}, $2)"),
             |r, id| {
@@ -376,28 +381,7 @@ mod tests {
 
     #[test]
     fn scripts_of_one_shape_read_the_same_whatever_their_values() {
-        let later = {
-            let mut s = Script::new(Backend::Postgres, 9, 2000);
-            s.insert(
-                "a (id, ws, x)",
-                &[(5, "z"), (6, "w")],
-                2,
-                |p| format!("({p}, $1)"),
-                |r, (id, x)| {
-                    r.bind(*id).bind(*x);
-                },
-            );
-            s.insert(
-                "b (id, at)",
-                &[8],
-                1,
-                |p| format!("({p}, $2)"),
-                |r, id| {
-                    r.bind(*id);
-                },
-            );
-            s
-        };
+        let later = script_of(Backend::Postgres, 9, 2000, [(5, "z"), (6, "w")], 8);
         assert_eq!(later.sql(), script(Backend::Postgres).sql());
     }
 
