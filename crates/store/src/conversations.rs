@@ -211,19 +211,33 @@ pub struct Filter {
 }
 
 /// A page of conversations in order of last activity (latest or oldest first). Every filter
-/// narrows an indexed range, which either order walks from its end.
+/// narrows an indexed range, which either order walks from its end. A tag filter walks the
+/// tag's own entries, which carry their conversation's last activity, and checks the rest on
+/// each conversation.
 pub async fn list(
     c: &mut Conn,
     workspace_id: i64,
     f: &Filter,
     page: PageRequest,
 ) -> DbResult<Page<Conversation>> {
-    let tagged = match &f.tag {
-        Some(tag) => Some(tagged(&mut *c, workspace_id, tag).await?),
-        None => None,
+    // The columns that order and bound the page.
+    let (mut q, key, id) = match &f.tag {
+        Some(tag) => {
+            let mut q = Sql::new(
+                "SELECT c.*, cu.name AS customer_name FROM conversation_tags ct \
+                 JOIN conversations c ON c.id = ct.conversation_id \
+                 JOIN customers cu ON cu.id = c.customer_id \
+                 WHERE ct.tag_id = (SELECT t.id FROM tags t WHERE t.workspace_id = ",
+            );
+            q.int(workspace_id)
+                .push(" AND t.name = ")
+                .text(tag)
+                .push(") AND");
+            (q, "ct.conversation_updated_at", "ct.conversation_id")
+        }
+        None => (Sql::new(&format!("{SELECT} WHERE")), "c.updated_at", "c.id"),
     };
-    let mut q = Sql::new(SELECT);
-    q.push(" WHERE c.workspace_id = ").int(workspace_id);
+    q.push(" c.workspace_id = ").int(workspace_id);
     match f.statuses.as_slice() {
         [] => {}
         [one] => {
@@ -264,28 +278,6 @@ pub async fn list(
     if let Some(cu) = f.customer_id {
         q.push(" AND c.customer_id = ").int(cu);
     }
-    let few = match &tagged {
-        Some(Tagged::Few(ids)) if ids.is_empty() => {
-            return Ok(Page {
-                items: Vec::new(),
-                next: None,
-            });
-        }
-        Some(Tagged::Few(ids)) => {
-            // Ids read from the database just now, not text from the request.
-            q.push(" AND c.id IN (")
-                .push(&crate::id_list(ids))
-                .push(")");
-            true
-        }
-        Some(Tagged::Many(tag_id)) => {
-            q.push(" AND EXISTS (SELECT 1 FROM conversation_tags ct WHERE ct.conversation_id = c.id AND ct.tag_id = ")
-                .int(*tag_id)
-                .push(")");
-            false
-        }
-        None => false,
-    };
     if let Some(v) = f.created_after {
         q.push(" AND c.created_at >= ").int(v);
     }
@@ -293,10 +285,10 @@ pub async fn list(
         q.push(" AND c.created_at < ").int(v);
     }
     if let Some(v) = f.updated_after {
-        q.push(" AND c.updated_at >= ").int(v);
+        q.push(" AND ").push(key).push(" >= ").int(v);
     }
     if let Some(v) = f.updated_before {
-        q.push(" AND c.updated_at < ").int(v);
+        q.push(" AND ").push(key).push(" < ").int(v);
     }
     let (bound, beyond, order) = match f.sort {
         Sort::Latest => ("<=", "<", "DESC"),
@@ -304,35 +296,37 @@ pub async fn list(
     };
     if let Some(after) = page.after {
         // The first condition bounds the index range; the second breaks ties.
-        q.push(" AND c.updated_at ")
+        q.push(" AND ")
+            .push(key)
+            .push(" ")
             .push(bound)
             .push(" ")
             .int(after.key);
-        q.push(" AND (c.updated_at ")
+        q.push(" AND (")
+            .push(key)
+            .push(" ")
             .push(beyond)
             .push(" ")
             .int(after.key);
-        q.push(" OR c.id ")
+        q.push(" OR ")
+            .push(id)
+            .push(" ")
             .push(beyond)
             .push(" ")
             .int(after.id)
             .push(")");
     }
-    // Named conversations are few: sorting them beats walking the index of last activity,
-    // which PostgreSQL would otherwise pick to save the sort and then read until the page fills.
-    let sort_key = if few {
-        " ORDER BY c.updated_at + 0 "
-    } else {
-        " ORDER BY c.updated_at "
-    };
-    q.push(sort_key)
+    q.push(" ORDER BY ")
+        .push(key)
+        .push(" ")
         .push(order)
-        .push(", c.id ")
+        .push(", ")
+        .push(id)
+        .push(" ")
         .push(order)
         .push(" LIMIT ")
         .int(i64::from(page.limit) + 1);
-    // A statement naming ids is used once: it is not kept prepared.
-    let rows = q.query().persistent(!few).fetch_all(&mut *c).await?;
+    let rows = q.query().fetch_all(&mut *c).await?;
     let found = rows
         .iter()
         .map(conversation)
@@ -342,45 +336,6 @@ pub async fn list(
         key: c.updated_at.as_millisecond(),
         id: c.id,
     }))
-}
-
-/// Up to this many conversations with a tag are named in the list query and sorted; a tag on
-/// more is checked on each conversation while walking the newest, which finds a page soon
-/// because the tag is common.
-const FEW_TAGGED: usize = 1000;
-
-/// How a tag filter narrows the list.
-enum Tagged {
-    /// Every conversation with the tag (none when no conversation has it).
-    Few(Vec<i64>),
-    /// The tag's id.
-    Many(i64),
-}
-
-/// Walking the newest conversations to check a rare tag would read most of the workspace
-/// before a page is full; the tag's own index names its few conversations at once.
-async fn tagged(c: &mut Conn, workspace_id: i64, tag: &str) -> DbResult<Tagged> {
-    // Counted inside the database, up to one past the few: a common tag sends back one row,
-    // not a thousand.
-    let found: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT t.id, (SELECT COUNT(*) FROM (SELECT 1 FROM conversation_tags ct \
-         WHERE ct.tag_id = t.id LIMIT $3) AS n) FROM tags t WHERE t.workspace_id = $1 AND t.name = $2",
-    )
-    .bind(workspace_id)
-    .bind(tag)
-    .bind(FEW_TAGGED as i64 + 1)
-    .fetch_optional(&mut *c)
-    .await?;
-    Ok(match found {
-        None | Some((_, 0)) => Tagged::Few(Vec::new()),
-        Some((tag_id, n)) if n > FEW_TAGGED as i64 => Tagged::Many(tag_id),
-        Some((tag_id, _)) => Tagged::Few(
-            sqlx::query_scalar("SELECT conversation_id FROM conversation_tags WHERE tag_id = $1")
-                .bind(tag_id)
-                .fetch_all(c)
-                .await?,
-        ),
-    })
 }
 
 /// Counts per status for one workspace (inbox badges).
@@ -641,12 +596,15 @@ pub async fn add_tag(
     name: &str,
 ) -> DbResult<bool> {
     let tag_id = ensure_tag(c, workspace_id, name).await?;
-    let n = sqlx::query("INSERT INTO conversation_tags (conversation_id, tag_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(conversation_id)
-        .bind(tag_id)
-        .execute(c)
-        .await?
-        .rows_affected();
+    let n = sqlx::query(
+        "INSERT INTO conversation_tags (conversation_id, tag_id, conversation_updated_at) \
+         SELECT id, $1, updated_at FROM conversations WHERE id = $2 ON CONFLICT DO NOTHING",
+    )
+    .bind(tag_id)
+    .bind(conversation_id)
+    .execute(c)
+    .await?
+    .rows_affected();
     Ok(n > 0)
 }
 

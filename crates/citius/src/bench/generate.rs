@@ -557,7 +557,7 @@ pub async fn ensure(app: &App, target: i64) -> anyhow::Result<Generated> {
             }
             for tag in 0..rng.random_range(0..3) {
                 let tag_id = tags[(rng.random_range(0..tags.len()) + tag) % tags.len()];
-                ctags.push(vec![Cell::Int(id), Cell::Int(tag_id)]);
+                ctags.push(vec![Cell::Int(id), Cell::Int(tag_id), Cell::Int(t)]);
             }
             docs.push((DocKind::Subject, id, Some(id), subject.clone()));
             convs.push(vec![
@@ -683,7 +683,7 @@ pub async fn ensure(app: &App, target: i64) -> anyhow::Result<Generated> {
             &mut tx,
             db.backend(),
             "conversation_tags",
-            &["conversation_id", "tag_id"],
+            &["conversation_id", "tag_id", "conversation_updated_at"],
             &ctags,
         )
         .await?;

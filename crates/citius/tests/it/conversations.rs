@@ -1084,9 +1084,9 @@ async fn bulk_changes(t: TestApp) {
 }
 both!(bulk_changes);
 
-/// A tag filter pages newest first both ways it runs: a tag on few conversations names them
-/// and sorts them, a tag on many is checked while walking the newest conversations. A tag no
-/// conversation has gives an empty list.
+/// A tag filter pages newest first over the tag's own entries, which follow their
+/// conversation's last activity: a new message, a change or a tag added later moves the
+/// conversation to the top of the tag's list. A tag no conversation has gives an empty list.
 async fn tag_filters(t: TestApp) {
     let tok = t.token.as_str();
     let create = |subject: &str, tags: Value| {
@@ -1097,9 +1097,9 @@ async fn tag_filters(t: TestApp) {
         )
     };
     let first = id(&create("First", json!(["common", "rare"])).await);
-    // Many older conversations with the common tag, written directly: through the API this
-    // would take minutes. Each is a copy of the first, n milliseconds older.
-    const OLDER: i64 = 1_100;
+    // Older conversations with the common tag, written directly: through the API this would
+    // take long. Each is a copy of the first, n milliseconds older, and they span pages.
+    const OLDER: i64 = 250;
     let mut tx = t.app.db.begin().await.unwrap();
     sqlx::query(
         "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < $2) \
@@ -1114,8 +1114,8 @@ async fn tag_filters(t: TestApp) {
     .await
     .unwrap();
     sqlx::query(
-        "INSERT INTO conversation_tags (conversation_id, tag_id) \
-         SELECT c.id, t.id FROM conversations c, tags t WHERE c.id > $1 AND t.name = 'common'",
+        "INSERT INTO conversation_tags (conversation_id, tag_id, conversation_updated_at) \
+         SELECT c.id, t.id, c.updated_at FROM conversations c, tags t WHERE c.id > $1 AND t.name = 'common'",
     )
     .bind(first)
     .execute(&mut *tx)
@@ -1125,6 +1125,20 @@ async fn tag_filters(t: TestApp) {
     let newest = id(&create("Newest", json!(["common"])).await);
     create("Untagged", json!([])).await;
 
+    let by_activity = |tag: &'static str| {
+        let app = t.app.clone();
+        async move {
+            let mut c = app.db.read().await.unwrap();
+            sqlx::query_scalar::<_, i64>(
+                "SELECT c.id FROM conversations c JOIN conversation_tags ct ON ct.conversation_id = c.id \
+                 JOIN tags t ON t.id = ct.tag_id WHERE t.name = $1 ORDER BY c.updated_at DESC, c.id DESC",
+            )
+            .bind(tag)
+            .fetch_all(&mut *c)
+            .await
+            .unwrap()
+        }
+    };
     let common = t.conversation_ids("tag=common", tok).await;
     assert_eq!(
         common.len() as i64,
@@ -1132,19 +1146,51 @@ async fn tag_filters(t: TestApp) {
         "every tagged conversation once"
     );
     assert_eq!(common[..2], [newest, first], "newest activity first");
-    let mut c = t.app.db.read().await.unwrap();
-    let by_activity: Vec<i64> = sqlx::query_scalar(
-        "SELECT c.id FROM conversations c JOIN conversation_tags ct ON ct.conversation_id = c.id \
-         JOIN tags t ON t.id = ct.tag_id WHERE t.name = 'common' ORDER BY c.updated_at DESC, c.id DESC",
-    )
-    .fetch_all(&mut *c)
-    .await
-    .unwrap();
-    drop(c);
     assert_eq!(
-        common, by_activity,
+        common,
+        by_activity("common").await,
         "pages follow last activity, none twice"
     );
+    let oldest = *common.last().unwrap();
+    assert_eq!(
+        t.conversation_ids("tag=common&sort=oldest", tok).await[0],
+        oldest
+    );
+
+    // A reply to the oldest moves it to the top; so does tagging one after its last activity.
+    t.post_created(
+        &format!("/api/v1/conversations/{oldest}/messages"),
+        tok,
+        json!({"body": "Any news?"}),
+    )
+    .await;
+    let untagged_before = common[100];
+    t.patch_ok(
+        &format!("/api/v1/conversations/{untagged_before}"),
+        tok,
+        json!({"remove_tags": ["common"]}),
+    )
+    .await;
+    let retagged = t
+        .patch_ok(
+            &format!("/api/v1/conversations/{untagged_before}"),
+            tok,
+            json!({"add_tags": ["common"], "priority": "high"}),
+        )
+        .await;
+    assert_eq!(retagged["tags"], json!(["common"]));
+    let common = t.conversation_ids("tag=common", tok).await;
+    assert_eq!(
+        common[..2],
+        [untagged_before, oldest],
+        "latest activity first"
+    );
+    assert_eq!(common, by_activity("common").await);
+    assert_eq!(
+        t.conversation_ids("tag=common&status=resolved", tok).await,
+        Vec::<i64>::new()
+    );
+
     assert_eq!(t.conversation_ids("tag=rare", tok).await, [first]);
     assert_eq!(
         t.conversation_ids("tag=rare&status=open", tok).await,

@@ -1,0 +1,16 @@
+-- A tag's conversations, newest first ("tagged billing"): each tag row carries its
+-- conversation's last activity, so a tag filter walks the tag's own entries in order and stops
+-- after a page. Without it, a list walked the newest conversations and probed each for the
+-- tag: five hundred probes for a page of a tag on one conversation in twenty.
+ALTER TABLE conversation_tags ADD COLUMN conversation_updated_at INTEGER NOT NULL DEFAULT 0;
+UPDATE conversation_tags SET conversation_updated_at =
+    (SELECT c.updated_at FROM conversations c WHERE c.id = conversation_tags.conversation_id);
+DROP INDEX conversation_tags_tag;
+CREATE INDEX conversation_tags_recent ON conversation_tags(tag_id, conversation_updated_at, conversation_id);
+-- The copy follows the conversation wherever its activity changes.
+CREATE TRIGGER conversation_tags_follow AFTER UPDATE OF updated_at ON conversations
+FOR EACH ROW WHEN NEW.updated_at <> OLD.updated_at
+BEGIN
+    UPDATE conversation_tags SET conversation_updated_at = NEW.updated_at
+    WHERE conversation_id = NEW.id;
+END;
