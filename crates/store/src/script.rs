@@ -29,6 +29,9 @@ pub struct Script {
 /// in the connection's statement cache, where they would push out the statements in steady use.
 const PREPARED_ROWS: usize = 80;
 
+/// Id reservations of up to this many ids per table stay prepared (see [`reserve`]).
+const PREPARED_DRAWS: usize = 16;
+
 /// Binds one row's values, in the order of its placeholders.
 pub struct Row<'a> {
     args: &'a mut AnyArguments,
@@ -287,23 +290,28 @@ pub async fn reserve(
             }
         }
         Backend::Postgres => {
+            // Written out with no parameters, the statement is planned once per connection
+            // (with parameters PostgreSQL planned it anew on every call, for the row counts).
+            // Table names come from code, never from input.
+            if let Some((_, bad, _)) = asked
+                .iter()
+                .find(|(_, t, _)| !t.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+            {
+                return Err(DbError::Corrupt(format!("no ids to reserve for '{bad}'")));
+            }
             let draws = asked
                 .iter()
-                .enumerate()
-                .map(|(i, (k, _, _))| {
+                .map(|(k, table, n)| {
                     format!(
-                        "SELECT {k}::int8, nextval(pg_get_serial_sequence(${}, 'id')) \
-                         FROM generate_series(1, ${})",
-                        i * 2 + 1,
-                        i * 2 + 2
+                        "SELECT {k}::int8, nextval(pg_get_serial_sequence('{table}', 'id')) \
+                         FROM generate_series(1, {n})"
                     )
                 })
                 .collect::<Vec<_>>()
                 .join(" UNION ALL ");
-            let mut q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(draws));
-            for (_, table, n) in &asked {
-                q = q.bind(*table).bind(*n as i64);
-            }
+            // Counts of a group of a few changes recur; larger ones are kept out of the cache.
+            let recurs = asked.iter().all(|(_, _, n)| *n <= PREPARED_DRAWS);
+            let q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(draws)).persistent(recurs);
             for (k, id) in q.fetch_all(c).await? {
                 if let Some(ids) = usize::try_from(k).ok().and_then(|k| out.get_mut(k)) {
                     ids.push(id);
