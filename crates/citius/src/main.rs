@@ -191,6 +191,13 @@ async fn open_db(cfg: &Config) -> anyhow::Result<Db> {
         .await
         .with_context(|| format!("cannot open the database ({:?})", cfg.db_config()))?;
     db.migrate().await.context("database migration failed")?;
+    // A warning, never a reason not to start.
+    if let Ok(true) = db.autovacuum_off().await {
+        tracing::warn!(
+            "PostgreSQL's autovacuum is off: lists, counts and search slow down as tables grow; \
+             turn it on, or run VACUUM (ANALYZE) regularly"
+        );
+    }
     Ok(db)
 }
 

@@ -257,6 +257,18 @@ impl Db {
         }
     }
 
+    /// Whether PostgreSQL's autovacuum is off. Then nothing keeps the planner's statistics, the
+    /// visibility maps and the search indexes' pending lists in shape as tables grow.
+    pub async fn autovacuum_off(&self) -> DbResult<bool> {
+        if self.backend != Backend::Postgres {
+            return Ok(false);
+        }
+        let on: String = sqlx::query_scalar("SELECT current_setting('autovacuum')")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(on == "off")
+    }
+
     /// Checks that the database answers.
     pub async fn ping(&self) -> DbResult<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;

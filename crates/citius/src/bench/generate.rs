@@ -719,9 +719,9 @@ pub async fn ensure(app: &App, target: i64) -> anyhow::Result<Generated> {
     tx.commit().await?;
     if todo > 0 {
         let mut c = db.read().await?;
-        bulk::analyze(&mut c, db.backend())
+        bulk::settle(&mut c, db.backend())
             .await
-            .context("ANALYZE after loading")?;
+            .context("VACUUM and ANALYZE after loading")?;
     }
     let mut c = db.read().await?;
     Ok(Generated {
