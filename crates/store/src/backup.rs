@@ -239,8 +239,8 @@ pub async fn import(db: &Db, input: impl BufRead, mut progress: impl FnMut()) ->
     // Backups made before tag entries carried their conversation's last activity restore it
     // as 0.
     sqlx::query(
-        "UPDATE conversation_tags SET conversation_updated_at = (SELECT c.updated_at \
-         FROM conversations c WHERE c.id = conversation_tags.conversation_id) \
+        "UPDATE conversation_tags SET conversation_updated_at = COALESCE((SELECT c.updated_at \
+         FROM conversations c WHERE c.id = conversation_tags.conversation_id), 0) \
          WHERE conversation_updated_at = 0",
     )
     .execute(&mut *tx)

@@ -220,9 +220,17 @@ pub async fn list(
     f: &Filter,
     page: PageRequest,
 ) -> DbResult<Page<Conversation>> {
+    // A tag is walked in its own entries, unless another filter narrows the list to one
+    // agent's, team's, inbox's or customer's conversations: then that filter's range is walked
+    // and the tag checked on each (a common tag beside one agent's filter would read most of
+    // the tag's entries before a page is full).
+    let narrowed = matches!(f.assignee, Some(AssigneeFilter::User(_)))
+        || f.team_id.is_some()
+        || f.inbox_id.is_some()
+        || f.customer_id.is_some();
     // The columns that order and bound the page.
     let (mut q, key, id) = match &f.tag {
-        Some(tag) => {
+        Some(tag) if !narrowed => {
             let mut q = Sql::new(
                 "SELECT c.*, cu.name AS customer_name FROM conversation_tags ct \
                  JOIN conversations c ON c.id = ct.conversation_id \
@@ -235,9 +243,19 @@ pub async fn list(
                 .push(") AND");
             (q, "ct.conversation_updated_at", "ct.conversation_id")
         }
-        None => (Sql::new(&format!("{SELECT} WHERE")), "c.updated_at", "c.id"),
+        _ => (Sql::new(&format!("{SELECT} WHERE")), "c.updated_at", "c.id"),
     };
     q.push(" c.workspace_id = ").int(workspace_id);
+    if let (Some(tag), true) = (&f.tag, narrowed) {
+        q.push(
+            " AND EXISTS (SELECT 1 FROM conversation_tags ct WHERE ct.conversation_id = c.id \
+             AND ct.tag_id = (SELECT t.id FROM tags t WHERE t.workspace_id = ",
+        )
+        .int(workspace_id)
+        .push(" AND t.name = ")
+        .text(tag)
+        .push("))");
+    }
     match f.statuses.as_slice() {
         [] => {}
         [one] => {

@@ -1190,6 +1190,23 @@ async fn tag_filters(t: TestApp) {
         t.conversation_ids("tag=common&status=resolved", tok).await,
         Vec::<i64>::new()
     );
+    // Beside a customer (or agent, team, inbox) filter, that filter's conversations are walked
+    // and the tag checked on each: the same list.
+    let customer = t
+        .get_ok(&format!("/api/v1/conversations/{first}"), tok)
+        .await["customer_id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        t.conversation_ids(&format!("tag=common&customer_id={customer}"), tok)
+            .await,
+        common
+    );
+    assert_eq!(
+        t.conversation_ids(&format!("tag=rare&customer_id={customer}"), tok)
+            .await,
+        [first]
+    );
 
     assert_eq!(t.conversation_ids("tag=rare", tok).await, [first]);
     assert_eq!(

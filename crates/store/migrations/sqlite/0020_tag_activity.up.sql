@@ -3,14 +3,16 @@
 -- after a page. Without it, a list walked the newest conversations and probed each for the
 -- tag: five hundred probes for a page of a tag on one conversation in twenty.
 ALTER TABLE conversation_tags ADD COLUMN conversation_updated_at INTEGER NOT NULL DEFAULT 0;
-UPDATE conversation_tags SET conversation_updated_at =
-    (SELECT c.updated_at FROM conversations c WHERE c.id = conversation_tags.conversation_id);
+UPDATE conversation_tags SET conversation_updated_at = COALESCE(
+    (SELECT c.updated_at FROM conversations c WHERE c.id = conversation_tags.conversation_id), 0);
 DROP INDEX conversation_tags_tag;
 CREATE INDEX conversation_tags_recent ON conversation_tags(tag_id, conversation_updated_at, conversation_id);
--- The copy follows the conversation wherever its activity changes.
+-- The copy follows the conversation wherever its activity changes. Rows that disagree are
+-- mended on every write of the activity, even one that leaves it as it was: a tag added in
+-- the same millisecond as another change may have copied the value from before it.
 CREATE TRIGGER conversation_tags_follow AFTER UPDATE OF updated_at ON conversations
-FOR EACH ROW WHEN NEW.updated_at <> OLD.updated_at
+FOR EACH ROW
 BEGIN
     UPDATE conversation_tags SET conversation_updated_at = NEW.updated_at
-    WHERE conversation_id = NEW.id;
+    WHERE conversation_id = NEW.id AND conversation_updated_at <> NEW.updated_at;
 END;
