@@ -191,13 +191,6 @@ async fn open_db(cfg: &Config) -> anyhow::Result<Db> {
         .await
         .with_context(|| format!("cannot open the database ({:?})", cfg.db_config()))?;
     db.migrate().await.context("database migration failed")?;
-    // A warning, never a reason not to start.
-    if let Ok(true) = db.autovacuum_off().await {
-        tracing::warn!(
-            "PostgreSQL's autovacuum is off: lists, counts and search slow down as tables grow; \
-             turn it on, or run VACUUM (ANALYZE) regularly"
-        );
-    }
     Ok(db)
 }
 
@@ -395,7 +388,14 @@ async fn restore(db: &Db, from: &PathBuf) -> anyhow::Result<()> {
     let rows =
         citius_store::backup::import(db, std::io::BufReader::new(file), || bar.inc(1)).await?;
     bar.finish_and_clear();
-    println!("restored {rows} rows from {}", from.display());
+    println!(
+        "restored {rows} rows from {}; updating statistics…",
+        from.display()
+    );
+    let mut c = db.read().await?;
+    citius_store::bulk::settle(&mut c, db.backend())
+        .await
+        .context("VACUUM and ANALYZE after restoring")?;
     Ok(())
 }
 
@@ -422,6 +422,13 @@ async fn serve(cfg: Config, with_demo: bool, http: bool, worker: bool) -> anyhow
         .install_recorder()
         .context("cannot install the metrics recorder")?;
     let db = open_db(&cfg).await?;
+    // A warning, never a reason not to start.
+    if let Ok(true) = db.autovacuum_off().await {
+        tracing::warn!(
+            "PostgreSQL's autovacuum is off: lists, counts and search slow down as tables grow; \
+             turn it on, or run VACUUM (ANALYZE) regularly"
+        );
+    }
     let app = App::new(db.clone(), cfg.app_config());
     if with_demo {
         demo::load(&app).await?;
