@@ -117,11 +117,7 @@ impl App {
     /// The group-commit queue for the frequent writes (new conversations, messages, updates).
     pub(crate) fn writes(&self) -> &GroupCommit {
         self.writes.get_or_init(|| {
-            // One writer per node on either database. SQLite has one write connection. On
-            // PostgreSQL one writer gathers larger groups, and each statement's fixed cost is
-            // shared by more changes; four writers made groups of one or two and measured a
-            // quarter slower at eight clients (several nodes still write side by side).
-            GroupCommit::start(self.db.clone(), self.hub.clone(), self.node_id.clone(), 1)
+            GroupCommit::start(self.db.clone(), self.hub.clone(), self.node_id.clone())
         })
     }
 

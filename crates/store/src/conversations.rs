@@ -234,13 +234,9 @@ pub async fn list(
             let mut q = Sql::new(
                 "SELECT c.*, cu.name AS customer_name FROM conversation_tags ct \
                  JOIN conversations c ON c.id = ct.conversation_id \
-                 JOIN customers cu ON cu.id = c.customer_id \
-                 WHERE ct.tag_id = (SELECT t.id FROM tags t WHERE t.workspace_id = ",
+                 JOIN customers cu ON cu.id = c.customer_id WHERE ct.tag_id = ",
             );
-            q.int(workspace_id)
-                .push(" AND t.name = ")
-                .text(tag)
-                .push(") AND");
+            tag_id_subquery(&mut q, workspace_id, tag).push(" AND");
             (q, "ct.conversation_updated_at", "ct.conversation_id")
         }
         _ => (Sql::new(&format!("{SELECT} WHERE")), "c.updated_at", "c.id"),
@@ -249,12 +245,9 @@ pub async fn list(
     if let (Some(tag), true) = (&f.tag, narrowed) {
         q.push(
             " AND EXISTS (SELECT 1 FROM conversation_tags ct WHERE ct.conversation_id = c.id \
-             AND ct.tag_id = (SELECT t.id FROM tags t WHERE t.workspace_id = ",
-        )
-        .int(workspace_id)
-        .push(" AND t.name = ")
-        .text(tag)
-        .push("))");
+             AND ct.tag_id = ",
+        );
+        tag_id_subquery(&mut q, workspace_id, tag).push(")");
     }
     match f.statuses.as_slice() {
         [] => {}
@@ -354,6 +347,16 @@ pub async fn list(
         key: c.updated_at.as_millisecond(),
         id: c.id,
     }))
+}
+
+/// The id of the workspace's tag by that name, as a subquery (none when there is no such tag,
+/// which matches nothing).
+fn tag_id_subquery<'q>(q: &'q mut Sql, workspace_id: i64, tag: &str) -> &'q mut Sql {
+    q.push("(SELECT t.id FROM tags t WHERE t.workspace_id = ")
+        .int(workspace_id)
+        .push(" AND t.name = ")
+        .text(tag)
+        .push(")")
 }
 
 /// Counts per status for one workspace (inbox badges).
@@ -616,10 +619,12 @@ pub async fn add_tag(
     let tag_id = ensure_tag(c, workspace_id, name).await?;
     let n = sqlx::query(
         "INSERT INTO conversation_tags (conversation_id, tag_id, conversation_updated_at) \
-         SELECT id, $1, updated_at FROM conversations WHERE id = $2 ON CONFLICT DO NOTHING",
+         SELECT id, $1, updated_at FROM conversations WHERE id = $2 AND workspace_id = $3 \
+         ON CONFLICT DO NOTHING",
     )
     .bind(tag_id)
     .bind(conversation_id)
+    .bind(workspace_id)
     .execute(c)
     .await?
     .rows_affected();
