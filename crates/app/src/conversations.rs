@@ -1050,17 +1050,28 @@ impl PreparedConversation {
     }
 }
 
-/// Stores plain new conversations of one workspace (see [`PreparedConversation::is_plain`])
+/// Plain new conversations of one workspace (see [`PreparedConversation::is_plain`]) staged
 /// together: a lookup of their customers, one statement reserving every id, and one script
 /// with every row, however many there are. Under load every statement is a round trip to the
-/// database that the whole group waits for. `Conflict` when two of them name the same
-/// identity; the caller then stores them one by one.
-pub(crate) async fn insert_plain_conversations(
+/// database that the whole group waits for.
+pub(crate) struct PlainConversations<'a> {
+    script: Script,
+    resolved: Resolved,
+    conversations: Vec<NewConversation<'a>>,
+    ids: Vec<i64>,
+    events: Vec<Vec<Event>>,
+    now: i64,
+}
+
+/// Looks up the customers of `group` and reserves every id its rows need; nothing is written
+/// yet. `Conflict` when two of them name the same identity; the caller then stores them one by
+/// one.
+pub(crate) async fn stage_plain_conversations<'a>(
     c: &mut Conn,
     backend: citius_store::Backend,
     ws: i64,
-    group: &[(&Actor, &PreparedConversation)],
-) -> AppResult<Vec<(Conversation, Vec<Event>)>> {
+    group: &[(&Actor, &'a PreparedConversation)],
+) -> AppResult<PlainConversations<'a>> {
     let now = now_ms();
     let mut script = Script::new(backend, ws, now);
     let wanted: Vec<WantedCustomer> = group
@@ -1082,11 +1093,10 @@ pub(crate) async fn insert_plain_conversations(
     let [conversation_ids, message_ids, event_ids] = std::mem::take(&mut resolved.also)
         .try_into()
         .map_err(|_| AppError::Internal(DbError::Corrupt("ids of three tables".into())))?;
-    let ids: Vec<(i64, i64)> = conversation_ids.into_iter().zip(message_ids).collect();
     let items: Vec<(By, &PreparedConversation, i64, i64, i64)> = group
         .iter()
         .zip(&customer_ids)
-        .zip(&ids)
+        .zip(conversation_ids.iter().zip(&message_ids))
         .map(|(((actor, new), customer_id), (id, message_id))| {
             (By::Agent(actor), *new, *customer_id, *id, *message_id)
         })
@@ -1100,14 +1110,65 @@ pub(crate) async fn insert_plain_conversations(
         })
         .collect();
     let events = store::stage_events(&mut script, logs, event_ids, now);
-    script.run(c).await?;
-    resolved.reindex(c, backend, ws).await?;
-    let stored = conversations
-        .iter()
-        .zip(&ids)
-        .zip(resolved.customers)
-        .map(|((n, (id, _)), (_, name))| store::just_made(n, *id, name, now));
-    Ok(stored.zip(events).collect())
+    Ok(PlainConversations {
+        script,
+        resolved,
+        conversations,
+        ids: conversation_ids,
+        events,
+        now,
+    })
+}
+
+impl PlainConversations<'_> {
+    /// Whether the script is all there is to write, so that it may commit on its own: it is,
+    /// unless a known customer gains an identity (whose search document is written anew once
+    /// the script has run).
+    pub(crate) fn is_one_statement(&self) -> bool {
+        self.resolved.grown.is_empty()
+    }
+
+    /// The events the conversations will start with, in order.
+    pub(crate) fn events(&self) -> impl Iterator<Item = &Event> {
+        self.events.iter().flatten()
+    }
+
+    /// Sends `notice` if (and when) the script commits.
+    pub(crate) fn announce(&mut self, notice: &citius_store::notify::Notice) {
+        citius_store::notify::announce_in(&mut self.script, notice);
+    }
+
+    /// Writes everything staged; returns each conversation as stored with its events, in the
+    /// group's order.
+    pub(crate) async fn store(
+        self,
+        c: &mut Conn,
+        backend: citius_store::Backend,
+    ) -> AppResult<Vec<(Conversation, Vec<Event>)>> {
+        let ws = self.script.workspace_id();
+        self.script.run(c).await?;
+        self.resolved.reindex(c, backend, ws).await?;
+        let now = self.now;
+        let stored = self
+            .conversations
+            .iter()
+            .zip(&self.ids)
+            .zip(self.resolved.customers)
+            .map(|((n, id), (_, name))| store::just_made(n, *id, name, now));
+        Ok(stored.zip(self.events).collect())
+    }
+}
+
+/// Stores plain new conversations of one workspace together (see [`PlainConversations`]).
+/// `Conflict` when two of them name the same identity.
+pub(crate) async fn insert_plain_conversations(
+    c: &mut Conn,
+    backend: citius_store::Backend,
+    ws: i64,
+    group: &[(&Actor, &PreparedConversation)],
+) -> AppResult<Vec<(Conversation, Vec<Event>)>> {
+    let staged = stage_plain_conversations(c, backend, ws, group).await?;
+    staged.store(c, backend).await
 }
 
 /// Stages new conversations with their first messages and search documents under reserved

@@ -37,6 +37,16 @@ impl AppError {
     pub(crate) fn lost_to_contention(&self) -> bool {
         matches!(self, AppError::Internal(e) if e.lost_to_contention())
     }
+
+    /// Whether a write that failed with this error certainly took no effect (see
+    /// [`DbError::took_no_effect`]).
+    pub(crate) fn took_no_effect(&self) -> bool {
+        match self {
+            AppError::Internal(e) => e.took_no_effect(),
+            AppError::Unavailable(_) => false,
+            _ => true,
+        }
+    }
 }
 
 /// Transaction commits report sqlx errors; they map like any other store error.

@@ -17,7 +17,10 @@ use citius_store::{Conn, Db, DbError, HeldWrite, notify};
 use futures::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::conversations::{PreparedConversation, insert_conversation, insert_plain_conversations};
+use crate::conversations::{
+    PreparedConversation, insert_conversation, insert_plain_conversations,
+    stage_plain_conversations,
+};
 use crate::{Actor, AppError, AppResult, Hub};
 
 /// Most changes one shared transaction takes: large enough to amortise the flush, small enough
@@ -135,14 +138,13 @@ impl Pending for NewConversationChange {
     }
 }
 
-/// Stores a group of plain new conversations of one workspace with shared statements; keeps
-/// each one's answer. The events come back in the group's order.
-async fn run_plain_group(
-    c: &mut Conn,
+/// The changes of a group of plain new conversations of one workspace, with its backend and
+/// workspace.
+fn plain_changes(
     group: &mut [Box<dyn Pending>],
-) -> AppResult<Vec<Vec<Event>>> {
+) -> AppResult<(Vec<&mut NewConversationChange>, citius_store::Backend, i64)> {
     let size = group.len();
-    let mut changes: Vec<&mut NewConversationChange> = group
+    let changes: Vec<&mut NewConversationChange> = group
         .iter_mut()
         .filter_map(|p| p.as_plain_conversation())
         .collect();
@@ -152,17 +154,87 @@ async fn run_plain_group(
         )));
     };
     let (backend, ws) = (first.backend, first.actor.workspace_id);
-    let stored = {
-        let items: Vec<(&Actor, &PreparedConversation)> =
-            changes.iter().map(|ch| (&ch.actor, &ch.new)).collect();
-        insert_plain_conversations(c, backend, ws, &items).await?
-    };
+    Ok((changes, backend, ws))
+}
+
+/// Keeps each change's stored conversation as its answer; returns the events in order.
+fn keep_answers(
+    changes: &mut [&mut NewConversationChange],
+    stored: Vec<(citius_domain::records::Conversation, Vec<Event>)>,
+) -> Vec<Vec<Event>> {
     let mut events = Vec::with_capacity(stored.len());
     for (change, (conv, evs)) in changes.iter_mut().zip(stored) {
         change.value = Some(conv);
         events.push(evs);
     }
-    Ok(events)
+    events
+}
+
+/// Stores a group of plain new conversations of one workspace with shared statements; keeps
+/// each one's answer. The events come back in the group's order.
+async fn run_plain_group(
+    c: &mut Conn,
+    group: &mut [Box<dyn Pending>],
+) -> AppResult<Vec<Vec<Event>>> {
+    let (mut changes, backend, ws) = plain_changes(group)?;
+    let stored = {
+        let items: Vec<(&Actor, &PreparedConversation)> =
+            changes.iter().map(|ch| (&ch.actor, &ch.new)).collect();
+        insert_plain_conversations(c, backend, ws, &items).await?
+    };
+    Ok(keep_answers(&mut changes, stored))
+}
+
+/// What became of a group of new conversations offered to commit as one statement.
+enum OneStatement {
+    /// Durable; the events in the group's order.
+    Committed(Vec<Vec<Event>>),
+    /// A known customer gains an identity: the group needs a transaction. Nothing was written.
+    NeedsTransaction,
+    /// Nothing was written; each change is still to run.
+    Refused(AppError),
+    /// The connection failed while the statement ran: it may have committed.
+    Unknown(AppError),
+}
+
+/// Commits a group of plain new conversations as one statement, outside any transaction (on
+/// PostgreSQL). The customers' lookup and the ids' reservation need none: each reads what is
+/// committed, as it would inside one at PostgreSQL's isolation level, and the ids are drawn
+/// from sequences either way. The script, with the notice to other nodes, then commits on its
+/// own, durably before it answers. Three round trips where a transaction takes six, and the
+/// whole group waits for each of them.
+async fn commit_plain_group(
+    c: &mut Conn,
+    node: &str,
+    group: &mut [Box<dyn Pending>],
+) -> OneStatement {
+    let (mut changes, backend, ws) = match plain_changes(group) {
+        Ok(found) => found,
+        Err(e) => return OneStatement::Refused(e),
+    };
+    let items: Vec<(&Actor, &PreparedConversation)> =
+        changes.iter().map(|ch| (&ch.actor, &ch.new)).collect();
+    // Nothing is written before the script: any failure so far leaves nothing behind.
+    let mut staged = match stage_plain_conversations(c, backend, ws, &items).await {
+        Ok(staged) => staged,
+        Err(e) => return OneStatement::Refused(e),
+    };
+    if !staged.is_one_statement() {
+        return OneStatement::NeedsTransaction;
+    }
+    let notice = notify::Notice {
+        node: node.to_string(),
+        workspace_id: ws,
+        ids: notify::NoticeIds::List(staged.events().map(|e| e.id).collect()),
+    };
+    staged.announce(&notice);
+    let stored = staged.store(c, backend).await;
+    drop(items);
+    match stored {
+        Ok(stored) => OneStatement::Committed(keep_answers(&mut changes, stored)),
+        Err(e) if e.took_no_effect() => OneStatement::Refused(e),
+        Err(e) => OneStatement::Unknown(e),
+    }
 }
 
 /// Answers a caller: its value when the commit succeeded, else the error.
@@ -331,9 +403,13 @@ async fn commit_batch(
     if let [Unit::Plain(_)] = queue.make_contiguous()
         && let Some(Unit::Plain(group)) = queue.pop_front()
     {
-        match group_alone(write, group).await {
+        match group_alone(db, write, node, group).await {
             GroupAlone::Staged(tx, staged) => {
                 return commit_staged(db, hub, node, tx, staged).await;
+            }
+            GroupAlone::Committed(staged) => {
+                deliver(hub, staged);
+                return true;
             }
             GroupAlone::Failed(group) => queue.extend(group.into_iter().map(Unit::One)),
             GroupAlone::Unbegun(group, why) => {
@@ -447,6 +523,8 @@ async fn commit_batch(
 
 enum GroupAlone<'c> {
     Staged(citius_store::HeldTx<'c>, Staged),
+    /// Committed as one statement; not yet answered.
+    Committed(Staged),
     /// Rolled back; each change is still to run.
     Failed(Vec<Box<dyn Pending>>),
     /// No transaction could be started (why); nothing ran.
@@ -455,8 +533,38 @@ enum GroupAlone<'c> {
     Answered,
 }
 
-/// Runs a group of new conversations as the whole of a transaction.
-async fn group_alone(write: &mut HeldWrite, mut group: Vec<Box<dyn Pending>>) -> GroupAlone<'_> {
+/// Runs a group of new conversations as the whole of a transaction, or on PostgreSQL, where it
+/// can, as one statement (see [`commit_plain_group`]).
+async fn group_alone<'w>(
+    db: &Db,
+    write: &'w mut HeldWrite,
+    node: &str,
+    mut group: Vec<Box<dyn Pending>>,
+) -> GroupAlone<'w> {
+    if db.backend() == citius_store::Backend::Postgres {
+        let c = match write.conn().await {
+            Ok(c) => c,
+            Err(e) => return GroupAlone::Unbegun(group, e.to_string()),
+        };
+        match commit_plain_group(c, node, &mut group).await {
+            OneStatement::Committed(events) => {
+                return GroupAlone::Committed(group.into_iter().zip(events).collect());
+            }
+            OneStatement::NeedsTransaction => {}
+            OneStatement::Refused(e) => {
+                stored_one_by_one(&e);
+                return GroupAlone::Failed(group);
+            }
+            OneStatement::Unknown(e) => {
+                let why = e.to_string();
+                tracing::error!(error = %why, changes = group.len(), "group commit failed");
+                for p in group {
+                    p.finish(Err(unavailable(&why)));
+                }
+                return GroupAlone::Answered;
+            }
+        }
+    }
     let mut tx = match write.begin().await {
         Ok(tx) => tx,
         Err(e) => return GroupAlone::Unbegun(group, e.to_string()),
@@ -540,10 +648,7 @@ async fn commit_staged(
     };
     match committed {
         Ok(()) => {
-            for (p, events) in staged {
-                hub.publish(p.workspace_id(), events);
-                p.finish(Ok(()));
-            }
+            deliver(hub, staged);
             true
         }
         Err(why) => {
@@ -553,6 +658,14 @@ async fn commit_staged(
             }
             false
         }
+    }
+}
+
+/// Tells this node's listeners of committed changes' events and answers their callers.
+fn deliver(hub: &Hub, committed: Staged) {
+    for (p, events) in committed {
+        hub.publish(p.workspace_id(), events);
+        p.finish(Ok(()));
     }
 }
 

@@ -215,6 +215,9 @@ pub struct Holder {
     pub name: String,
 }
 
+/// Lookups of up to this many identities stay prepared (see [`holders`]).
+const PREPARED_LOOKUPS: usize = 16;
+
 /// Which of `identities` a customer of the workspace holds, and who: one statement for all.
 pub async fn holders(
     c: &mut Conn,
@@ -232,7 +235,10 @@ pub async fn holders(
         "SELECT ci.kind, ci.value, ci.customer_id, cu.name FROM customer_identities ci \
          JOIN customers cu ON cu.id = ci.customer_id WHERE ci.workspace_id = $1 AND ({any})"
     )))
-    .persistent(identities.len() == 1)
+    // Lookups of a few identities recur group after group; kept prepared, PostgreSQL plans
+    // each shape a few times and then reuses a generic plan (unprepared, it planned every call,
+    // which took longer than the lookup).
+    .persistent(identities.len() <= PREPARED_LOOKUPS)
     .bind(workspace_id);
     for i in identities {
         q = q.bind(i.kind.as_str()).bind(&i.value);

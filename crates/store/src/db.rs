@@ -8,7 +8,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
-use crate::{DbError, DbResult};
+use crate::{Conn, DbError, DbResult};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -296,6 +296,12 @@ impl HeldWrite {
     /// Starts a transaction on the held connection, taking one from the pool first if needed.
     /// After any failure the writer lets the connection go: its state is unknown.
     pub async fn begin(&mut self) -> DbResult<crate::HeldTx<'_>> {
+        Ok(sqlx::Connection::begin(self.conn().await?).await?)
+    }
+
+    /// The held connection outside any transaction (each statement commits as it ends), taken
+    /// from the pool first if needed.
+    pub async fn conn(&mut self) -> DbResult<&mut Conn> {
         if self.others.load(Ordering::SeqCst) > 0 {
             self.conn = None;
         }
@@ -303,7 +309,7 @@ impl HeldWrite {
             Some(c) => c,
             none => none.insert(self.pool.acquire().await?),
         };
-        Ok(sqlx::Connection::begin(&mut **conn).await?)
+        Ok(&mut **conn)
     }
 
     /// Gives the connection back to the pool (after a failure, or before waiting for work).

@@ -67,6 +67,17 @@ impl DbError {
         matches!(self, DbError::Sql(sqlx::Error::Database(d))
             if matches!(d.code().as_deref(), Some("40P01" | "40001")))
     }
+
+    /// Whether a write that failed with this error certainly took no effect: the database
+    /// refused the statement as a whole (or it was never sent: `Corrupt`). After a broken
+    /// connection that is unknown: a statement that commits on its own may have committed.
+    pub fn took_no_effect(&self) -> bool {
+        match self {
+            DbError::NotFound | DbError::Conflict(_) | DbError::Corrupt(_) => true,
+            DbError::Sql(e) => matches!(e, sqlx::Error::Database(_) | sqlx::Error::RowNotFound),
+            DbError::Migrate(_) | DbError::Unavailable(_) => false,
+        }
+    }
 }
 
 impl From<sqlx::Error> for DbError {

@@ -4,6 +4,7 @@
 
 use sqlx::postgres::PgListener;
 
+use crate::script::Script;
 use crate::{Backend, Conn, Db, DbError, DbResult};
 
 pub const CHANNEL: &str = "citius_events";
@@ -78,6 +79,11 @@ pub async fn announce(c: &mut Conn, backend: Backend, notice: &Notice) -> DbResu
             .await?;
     }
     Ok(())
+}
+
+/// Adds the notice to a script, to be sent if the script commits.
+pub fn announce_in(script: &mut Script, notice: &Notice) {
+    script.notify(CHANNEL, &notice.encode());
 }
 
 /// A connection listening for notices (PostgreSQL only).

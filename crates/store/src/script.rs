@@ -22,6 +22,8 @@ pub struct Script {
     args: AnyArguments,
     broken: Option<String>,
     rows: usize,
+    /// PostgreSQL notices sent if the script commits: `($n, $m)`, channel and payload.
+    notices: Vec<String>,
 }
 
 /// Scripts of up to this many rows are kept prepared. Their shapes (how many rows go to which
@@ -110,6 +112,7 @@ impl Script {
             args: AnyArguments::default(),
             broken: None,
             rows: 0,
+            notices: Vec::new(),
         }
     }
 
@@ -181,6 +184,23 @@ impl Script {
             .push(format!("INSERT INTO {into} VALUES {}", rows.join(", ")));
     }
 
+    /// A notice on `channel`, sent if (and when) the script's transaction commits: PostgreSQL's
+    /// NOTIFY. SQLite runs as one node and sends none.
+    pub fn notify(&mut self, channel: &str, payload: &str) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        let mut pair = String::from("(");
+        self.placeholders(&mut pair, 2);
+        pair.push(')');
+        let mut row = Row {
+            args: &mut self.args,
+            broken: &mut self.broken,
+        };
+        row.bind(channel.to_string()).bind(payload.to_string());
+        self.notices.push(pair);
+    }
+
     /// Writes `n` placeholders for the next `n` arguments. One argument list serves every
     /// statement on SQLite only by position: anonymous placeholders, each statement taking the
     /// next ones (a numbered one there either leaves the numbers before it unbound, `?7`, or
@@ -209,25 +229,34 @@ impl Script {
     }
 
     /// The SQL sent for the parts: statements in order on SQLite, `WITH` clauses ending in the
-    /// last insert on PostgreSQL.
+    /// last insert on PostgreSQL, or in the notices when there are any.
     fn sql(&self) -> String {
         match self.backend {
             Backend::Sqlite => self.parts.join(";\n"),
             Backend::Postgres => {
-                let (last, first) = self
-                    .parts
-                    .split_last()
-                    .map_or(("", &[][..]), |(l, f)| (l, f));
-                if first.is_empty() {
-                    return last.to_string();
+                let (main, clauses) = if self.notices.is_empty() {
+                    let (last, first) = self
+                        .parts
+                        .split_last()
+                        .map_or(("", &[][..]), |(l, f)| (l, f));
+                    (last.to_string(), first)
+                } else {
+                    let notices = format!(
+                        "SELECT pg_notify(channel, payload) FROM (VALUES {}) AS n(channel, payload)",
+                        self.notices.join(", ")
+                    );
+                    (notices, &self.parts[..])
+                };
+                if clauses.is_empty() {
+                    return main;
                 }
-                let with = first
+                let with = clauses
                     .iter()
                     .enumerate()
                     .map(|(i, p)| format!("part{i} AS ({p})"))
                     .collect::<Vec<_>>()
                     .join(", ");
-                format!("WITH {with} {last}")
+                format!("WITH {with} {main}")
             }
         }
     }
@@ -236,7 +265,7 @@ impl Script {
         if let Some(why) = self.broken {
             return Err(DbError::Corrupt(why));
         }
-        if self.parts.is_empty() {
+        if self.parts.is_empty() && self.notices.is_empty() {
             return Ok(());
         }
         let sql = self.sql();
@@ -385,6 +414,23 @@ mod tests {
             "INSERT INTO a (id, ws, x) VALUES (?, ?, ?), (?, ?, ?);\n\
              INSERT INTO b (id, at) VALUES (?, ?)"
         );
+    }
+
+    #[test]
+    fn notices_follow_every_insert_on_postgres_and_are_left_out_on_sqlite() {
+        let mut s = script(Backend::Postgres);
+        s.notify("events", "n1:7:1,2");
+        assert_eq!(s.args.len(), 10);
+        assert_eq!(
+            s.sql(),
+            "WITH part0 AS (INSERT INTO a (id, ws, x) VALUES ($1, $2, $3), ($4, $5, $6)), \
+             part1 AS (INSERT INTO b (id, at) VALUES ($7, $8)) \
+             SELECT pg_notify(channel, payload) FROM (VALUES ($9, $10)) AS n(channel, payload)"
+        );
+        let mut s = script(Backend::Sqlite);
+        s.notify("events", "n1:7:1,2");
+        assert_eq!(s.args.len(), 8);
+        assert!(!s.sql().contains("notify"));
     }
 
     #[test]
