@@ -430,6 +430,8 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
     drop(server);
 
     print_table(&backend, &rows, idle_rss, peak_rss);
+    let targets = targets(&rows, idle_rss);
+    print_targets(&targets);
     let report = json!({
         "backend": backend,
         "conversations": generated.conversations,
@@ -439,6 +441,7 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
         "peak_rss_mib": peak_rss,
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "results": rows,
+        "targets": targets,
     });
     std::fs::write(&opts.out, serde_json::to_vec_pretty(&report)?)
         .with_context(|| format!("writing {}", opts.out.display()))?;
@@ -812,6 +815,70 @@ async fn noop_http_baseline(total: usize) -> anyhow::Result<Row> {
     ))
 }
 
+/// A speed or size the benchmark holds the run to, and what the run measured.
+#[derive(Debug, Serialize)]
+struct Target {
+    goal: &'static str,
+    measured: Option<f64>,
+    unit: &'static str,
+    met: Option<bool>,
+}
+
+/// The targets at 10^6 conversations: list, filter and search pages answer within 20 ms at p95,
+/// API creates at 8 clients reach half the raw insert rate at 8 writers, an idle node stays
+/// under 60 MiB. A target whose scenarios did not run (see `--only`) is neither met nor missed.
+fn targets(rows: &[Row], idle_rss: f64) -> Vec<Target> {
+    let find = |name: &str| rows.iter().find(|r| r.scenario == name);
+    let p95_under = |goal, name: &str| {
+        let measured = find(name).map(|r| r.p95_ms);
+        Target {
+            goal,
+            measured,
+            unit: "ms",
+            met: measured.map(|m| m < 20.0),
+        }
+    };
+    let share = match (
+        find("api create, 8 client(s)"),
+        find("raw insert, 8 writer(s)"),
+    ) {
+        (Some(api), Some(raw)) if raw.per_sec > 0.0 => Some(100.0 * api.per_sec / raw.per_sec),
+        _ => None,
+    };
+    vec![
+        p95_under("list/filter page p95 < 20 ms", "list/filter page"),
+        p95_under("search p95 < 20 ms", "search"),
+        Target {
+            goal: "api creates at 8 clients >= 50% of raw inserts at 8 writers",
+            measured: share,
+            unit: "%",
+            met: share.map(|s| s >= 50.0),
+        },
+        Target {
+            goal: "idle RSS < 60 MiB",
+            measured: Some(idle_rss),
+            unit: "MiB",
+            met: Some(idle_rss < 60.0),
+        },
+    ]
+}
+
+fn print_targets(targets: &[Target]) {
+    println!();
+    println!("targets");
+    for t in targets {
+        let measured = t
+            .measured
+            .map_or("-".to_string(), |m| format!("{m:.1} {}", t.unit));
+        let verdict = match t.met {
+            Some(true) => "met",
+            Some(false) => "NOT MET",
+            None => "not run",
+        };
+        println!("  {:<62} {:>12}  {verdict}", t.goal, measured);
+    }
+}
+
 fn print_table(backend: &str, rows: &[Row], idle: f64, peak: f64) {
     println!();
     println!(
@@ -833,4 +900,53 @@ fn print_table(backend: &str, rows: &[Row], idle: f64, peak: f64) {
         "{:<34} idle {idle:.1} MiB, peak {peak:.1} MiB (server process RSS)",
         "memory"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measured(scenario: &str, p95_ms: f64, per_sec: f64) -> Row {
+        Row {
+            scenario: scenario.into(),
+            requests: 100,
+            p50_ms: p95_ms / 2.0,
+            p95_ms,
+            p99_ms: p95_ms * 2.0,
+            per_sec,
+            note: String::new(),
+        }
+    }
+
+    #[test]
+    fn targets_compare_each_figure_with_its_goal() {
+        let rows = [
+            measured("raw insert, 8 writer(s)", 1.0, 4000.0),
+            measured("api create, 8 client(s)", 5.0, 1000.0),
+            measured("list/filter page", 19.9, 500.0),
+            measured("search", 20.0, 300.0),
+        ];
+        let t = targets(&rows, 61.0);
+        let verdicts: Vec<(Option<bool>, Option<f64>)> =
+            t.iter().map(|t| (t.met, t.measured)).collect();
+        assert_eq!(
+            verdicts,
+            [
+                (Some(true), Some(19.9)),
+                (Some(false), Some(20.0)),
+                (Some(false), Some(25.0)),
+                (Some(false), Some(61.0)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_target_whose_scenarios_did_not_run_is_neither_met_nor_missed() {
+        let rows = [measured("raw insert, 8 writer(s)", 1.0, 4000.0)];
+        let t = targets(&rows, 20.0);
+        assert_eq!(t[0].met, None);
+        assert_eq!(t[2].met, None);
+        assert_eq!(t[2].measured, None);
+        assert_eq!(t[3].met, Some(true));
+    }
 }
