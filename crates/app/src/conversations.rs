@@ -16,7 +16,7 @@ use citius_store::conversations::{
     NewMessage,
 };
 use citius_store::db::{release_savepoint, rollback_to_savepoint, savepoint};
-use citius_store::script::{self, Script};
+use citius_store::script::Script;
 use citius_store::search::{self, DocKind, NewDoc};
 use citius_store::{Conn, DbError, customers, directory, jobs, now_ms};
 use serde::Deserialize;
@@ -1539,20 +1539,21 @@ pub(crate) async fn resolve_customers(
             "two new conversations name the same customer".into(),
         ));
     }
-    let held: std::collections::HashMap<Identity, (i64, String)> =
-        customers::holders(c, ws, &every)
-            .await?
-            .into_iter()
-            .map(|h| (h.identity, (h.customer_id, h.name)))
-            .collect();
+    // Ids for every wanted customer are drawn with the lookup, in one round trip; those of
+    // customers found known go unused.
+    let mut wants = vec![("customers", wanted.len())];
+    wants.extend_from_slice(also);
+    let (holders, reserved) = customers::holders_and_ids(c, backend, ws, &every, &wants).await?;
+    let held: std::collections::HashMap<Identity, (i64, String)> = holders
+        .into_iter()
+        .map(|h| (h.identity, (h.customer_id, h.name)))
+        .collect();
     let known: Vec<Option<&(i64, String)>> = wanted
         .iter()
         .map(|w| w.identities.iter().find_map(|i| held.get(i)))
         .collect();
     let newcomers: Vec<usize> = (0..wanted.len()).filter(|k| known[*k].is_none()).collect();
-    let mut wants = vec![("customers", newcomers.len())];
-    wants.extend_from_slice(also);
-    let mut reserved = script::reserve(c, backend, &wants).await?.into_iter();
+    let mut reserved = reserved.into_iter();
     let mut fresh_ids = reserved.next().unwrap_or_default().into_iter();
     let mut customers: Vec<(i64, String)> = Vec::with_capacity(wanted.len());
     for (w, k) in wanted.iter().zip(&known) {

@@ -198,11 +198,11 @@ enum OneStatement {
 }
 
 /// Commits a group of plain new conversations as one statement, outside any transaction (on
-/// PostgreSQL). The customers' lookup and the ids' reservation need none: each reads what is
-/// committed, as it would inside one at PostgreSQL's isolation level, and the ids are drawn
-/// from sequences either way. The script, with the notice to other nodes, then commits on its
-/// own, durably before it answers. Three round trips where a transaction takes six, and the
-/// whole group waits for each of them.
+/// PostgreSQL). The customers' lookup and the ids' reservation (one statement) need none: the
+/// lookup reads what is committed, as it would inside one at PostgreSQL's isolation level, and
+/// the ids are drawn from sequences either way. The script, with the notice to other nodes,
+/// then commits on its own, durably before it answers. Two round trips where a transaction
+/// takes six, and the whole group waits for each of them.
 async fn commit_plain_group(
     c: &mut Conn,
     node: &str,

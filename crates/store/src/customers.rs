@@ -6,7 +6,7 @@ use citius_domain::records::{Customer, CustomerNote, IdentityView};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::script::Script;
+use crate::script::{self, Script};
 use crate::{Backend, Conn, DbError, DbResult, Found, from_ms, now_ms, parse_enum, parse_json};
 
 fn customer(r: &AnyRow) -> DbResult<Customer> {
@@ -227,36 +227,79 @@ pub async fn holders(
     if identities.is_empty() {
         return Ok(Vec::new());
     }
-    let any = (0..identities.len())
-        .map(|i| format!("(ci.kind = ${} AND ci.value = ${})", 2 + i * 2, 3 + i * 2))
-        .collect::<Vec<_>>()
-        .join(" OR ");
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT ci.kind, ci.value, ci.customer_id, cu.name FROM customer_identities ci \
-         JOIN customers cu ON cu.id = ci.customer_id WHERE ci.workspace_id = $1 AND ({any})"
-    )))
-    // Lookups of a few identities recur group after group; kept prepared, PostgreSQL plans
-    // each shape a few times and then reuses a generic plan (unprepared, it planned every call,
-    // which took longer than the lookup).
-    .persistent(identities.len() <= PREPARED_LOOKUPS)
-    .bind(workspace_id);
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(lookup(identities.len())))
+        .persistent(identities.len() <= PREPARED_LOOKUPS)
+        .bind(workspace_id);
     for i in identities {
         q = q.bind(i.kind.as_str()).bind(&i.value);
     }
-    q.fetch_all(c)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Holder {
-                identity: Identity {
-                    kind: parse_enum(IdentityKind::parse(&r.try_get::<String, _>("kind")?))?,
-                    value: r.try_get("value")?,
-                },
-                customer_id: r.try_get("customer_id")?,
-                name: r.try_get("name")?,
-            })
-        })
-        .collect()
+    q.fetch_all(c).await?.iter().map(holder).collect()
+}
+
+/// [`holders`] of `identities` with the ids `wants` asks for (see [`script::reserve`]). On
+/// PostgreSQL that is one statement, so one round trip to the database where the two took two;
+/// on SQLite, where a statement costs no trip, they run one after the other.
+pub async fn holders_and_ids(
+    c: &mut Conn,
+    backend: Backend,
+    workspace_id: i64,
+    identities: &[Identity],
+    wants: &[(&'static str, usize)],
+) -> DbResult<(Vec<Holder>, Vec<Vec<i64>>)> {
+    let draws = match backend {
+        Backend::Postgres if !identities.is_empty() => script::pg_draws(wants)?,
+        _ => None,
+    };
+    let Some((draws, recurs)) = draws else {
+        let held = holders(c, workspace_id, identities).await?;
+        return Ok((held, script::reserve(c, backend, wants).await?));
+    };
+    // Rows of part 0 are holders; those of part k + 1 are ids for `wants[k]`.
+    let sql = format!(
+        "SELECT 0::int8 AS part, h.kind, h.value, h.customer_id, h.name FROM ({}) AS h \
+         UNION ALL SELECT d.k + 1, NULL, NULL, d.id, NULL FROM ({draws}) AS d(k, id)",
+        lookup(identities.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .persistent(recurs && identities.len() <= PREPARED_LOOKUPS)
+        .bind(workspace_id);
+    for i in identities {
+        q = q.bind(i.kind.as_str()).bind(&i.value);
+    }
+    let (mut held, mut drawn) = (Vec::new(), Vec::new());
+    for r in q.fetch_all(c).await? {
+        match r.try_get::<i64, _>("part")? {
+            0 => held.push(holder(&r)?),
+            part => drawn.push((part - 1, r.try_get::<i64, _>("customer_id")?)),
+        }
+    }
+    Ok((held, script::sort_draws(wants, drawn)?))
+}
+
+/// The lookup of `n` identities: the workspace is `$1`, each identity's kind and value follow.
+/// Lookups of a few identities recur group after group; kept prepared, PostgreSQL plans each
+/// shape a few times and then reuses a generic plan (unprepared, it planned every call, which
+/// took longer than the lookup).
+fn lookup(n: usize) -> String {
+    let any = (0..n)
+        .map(|i| format!("(ci.kind = ${} AND ci.value = ${})", 2 + i * 2, 3 + i * 2))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    format!(
+        "SELECT ci.kind, ci.value, ci.customer_id, cu.name FROM customer_identities ci \
+         JOIN customers cu ON cu.id = ci.customer_id WHERE ci.workspace_id = $1 AND ({any})"
+    )
+}
+
+fn holder(r: &AnyRow) -> DbResult<Holder> {
+    Ok(Holder {
+        identity: Identity {
+            kind: parse_enum(IdentityKind::parse(&r.try_get::<String, _>("kind")?))?,
+            value: r.try_get("value")?,
+        },
+        customer_id: r.try_get("customer_id")?,
+        name: r.try_get("name")?,
+    })
 }
 
 /// Attaches an identity; `Conflict` if another customer already holds it.

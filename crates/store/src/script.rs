@@ -319,38 +319,18 @@ pub async fn reserve(
             }
         }
         Backend::Postgres => {
-            // Written out with no parameters, the statement is planned once per connection
-            // (with parameters PostgreSQL planned it anew on every call, for the row counts).
-            // Table names come from code, never from input.
-            if let Some((_, bad, _)) = asked
-                .iter()
-                .find(|(_, t, _)| !t.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
-            {
-                return Err(DbError::Corrupt(format!("no ids to reserve for '{bad}'")));
-            }
-            let draws = asked
-                .iter()
-                .map(|(k, table, n)| {
-                    format!(
-                        "SELECT {k}::int8, nextval(pg_get_serial_sequence('{table}', 'id')) \
-                         FROM generate_series(1, {n})"
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" UNION ALL ");
-            // Counts of a group of a few changes recur; larger ones are kept out of the cache.
-            let recurs = asked.iter().all(|(_, _, n)| *n <= PREPARED_DRAWS);
+            let Some((draws, recurs)) = pg_draws(wants)? else {
+                return Ok(out);
+            };
             let q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(draws)).persistent(recurs);
-            for (k, id) in q.fetch_all(c).await? {
-                if let Some(ids) = usize::try_from(k).ok().and_then(|k| out.get_mut(k)) {
-                    ids.push(id);
-                }
-            }
-            for ids in &mut out {
-                ids.sort_unstable();
-            }
+            return sort_draws(wants, q.fetch_all(c).await?);
         }
     }
+    counted(wants, out)
+}
+
+/// Checks that each table got as many ids as asked for.
+fn counted(wants: &[(&'static str, usize)], out: Vec<Vec<i64>>) -> DbResult<Vec<Vec<i64>>> {
     for ((table, n), ids) in wants.iter().zip(&out) {
         if ids.len() != *n {
             return Err(DbError::Corrupt(format!(
@@ -360,6 +340,59 @@ pub async fn reserve(
         }
     }
     Ok(out)
+}
+
+/// The PostgreSQL statement drawing the ids `wants` asks for, as rows of (index into `wants`,
+/// id), and whether to keep it prepared; `None` when nothing is asked for.
+pub(crate) fn pg_draws(wants: &[(&'static str, usize)]) -> DbResult<Option<(String, bool)>> {
+    let asked: Vec<(usize, &str, usize)> = wants
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, n))| *n > 0)
+        .map(|(k, (table, n))| (k, *table, *n))
+        .collect();
+    if asked.is_empty() {
+        return Ok(None);
+    }
+    // Written out with no parameters, the statement is planned once per connection (with
+    // parameters PostgreSQL planned it anew on every call, for the row counts). Table names
+    // come from code, never from input.
+    if let Some((_, bad, _)) = asked
+        .iter()
+        .find(|(_, t, _)| !t.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+    {
+        return Err(DbError::Corrupt(format!("no ids to reserve for '{bad}'")));
+    }
+    let draws = asked
+        .iter()
+        .map(|(k, table, n)| {
+            format!(
+                "SELECT {k}::int8, nextval(pg_get_serial_sequence('{table}', 'id')) \
+                 FROM generate_series(1, {n})"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    // Counts of a group of a few changes recur; larger ones are kept out of the cache.
+    let recurs = asked.iter().all(|(_, _, n)| *n <= PREPARED_DRAWS);
+    Ok(Some((draws, recurs)))
+}
+
+/// Sorts drawn rows (index into `wants`, id) into each table's ids, in order.
+pub(crate) fn sort_draws(
+    wants: &[(&'static str, usize)],
+    drawn: impl IntoIterator<Item = (i64, i64)>,
+) -> DbResult<Vec<Vec<i64>>> {
+    let mut out: Vec<Vec<i64>> = wants.iter().map(|(_, n)| Vec::with_capacity(*n)).collect();
+    for (k, id) in drawn {
+        if let Some(ids) = usize::try_from(k).ok().and_then(|k| out.get_mut(k)) {
+            ids.push(id);
+        }
+    }
+    for ids in &mut out {
+        ids.sort_unstable();
+    }
+    counted(wants, out)
 }
 
 #[cfg(test)]
