@@ -287,12 +287,7 @@ pub async fn reserve(
     wants: &[(&'static str, usize)],
 ) -> DbResult<Vec<Vec<i64>>> {
     let mut out: Vec<Vec<i64>> = wants.iter().map(|(_, n)| Vec::with_capacity(*n)).collect();
-    let asked: Vec<(usize, &str, usize)> = wants
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, n))| *n > 0)
-        .map(|(k, (table, n))| (k, *table, *n))
-        .collect();
+    let asked = asked(wants);
     if asked.is_empty() {
         return Ok(out);
     }
@@ -342,15 +337,20 @@ fn counted(wants: &[(&'static str, usize)], out: Vec<Vec<i64>>) -> DbResult<Vec<
     Ok(out)
 }
 
-/// The PostgreSQL statement drawing the ids `wants` asks for, as rows of (index into `wants`,
-/// id), and whether to keep it prepared; `None` when nothing is asked for.
-pub(crate) fn pg_draws(wants: &[(&'static str, usize)]) -> DbResult<Option<(String, bool)>> {
-    let asked: Vec<(usize, &str, usize)> = wants
+/// The tables that `wants` asks ids of: (index into `wants`, table, count).
+fn asked(wants: &[(&'static str, usize)]) -> Vec<(usize, &'static str, usize)> {
+    wants
         .iter()
         .enumerate()
         .filter(|(_, (_, n))| *n > 0)
         .map(|(k, (table, n))| (k, *table, *n))
-        .collect();
+        .collect()
+}
+
+/// The PostgreSQL statement drawing the ids `wants` asks for, as rows of (index into `wants`,
+/// id), and whether to keep it prepared; `None` when nothing is asked for.
+pub(crate) fn pg_draws(wants: &[(&'static str, usize)]) -> DbResult<Option<(String, bool)>> {
+    let asked = asked(wants);
     if asked.is_empty() {
         return Ok(None);
     }
