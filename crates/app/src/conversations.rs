@@ -1051,16 +1051,15 @@ impl PreparedConversation {
 }
 
 /// Plain new conversations of one workspace (see [`PreparedConversation::is_plain`]) staged
-/// together: a lookup of their customers, one statement reserving every id, and one script
-/// with every row, however many there are. Under load every statement is a round trip to the
-/// database that the whole group waits for.
+/// together: their customers looked up and every id reserved (one statement on PostgreSQL),
+/// then one script with every row, however many there are. Under load every statement is a
+/// round trip to the database that the whole group waits for.
 pub(crate) struct PlainConversations<'a> {
     script: Script,
     resolved: Resolved,
     conversations: Vec<NewConversation<'a>>,
     ids: Vec<i64>,
     events: Vec<Vec<Event>>,
-    now: i64,
 }
 
 /// Looks up the customers of `group` and reserves every id its rows need; nothing is written
@@ -1116,7 +1115,6 @@ pub(crate) async fn stage_plain_conversations<'a>(
         conversations,
         ids: conversation_ids,
         events,
-        now,
     })
 }
 
@@ -1140,15 +1138,14 @@ impl PlainConversations<'_> {
 
     /// Writes everything staged; returns each conversation as stored with its events, in the
     /// group's order.
-    pub(crate) async fn store(
-        self,
-        c: &mut Conn,
-        backend: citius_store::Backend,
-    ) -> AppResult<Vec<(Conversation, Vec<Event>)>> {
-        let ws = self.script.workspace_id();
+    pub(crate) async fn store(self, c: &mut Conn) -> AppResult<Vec<(Conversation, Vec<Event>)>> {
+        let (ws, now, backend) = (
+            self.script.workspace_id(),
+            self.script.now(),
+            self.script.backend(),
+        );
         self.script.run(c).await?;
         self.resolved.reindex(c, backend, ws).await?;
-        let now = self.now;
         let stored = self
             .conversations
             .iter()
@@ -1168,7 +1165,7 @@ pub(crate) async fn insert_plain_conversations(
     group: &[(&Actor, &PreparedConversation)],
 ) -> AppResult<Vec<(Conversation, Vec<Event>)>> {
     let staged = stage_plain_conversations(c, backend, ws, group).await?;
-    staged.store(c, backend).await
+    staged.store(c).await
 }
 
 /// Stages new conversations with their first messages and search documents under reserved

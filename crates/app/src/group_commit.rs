@@ -228,7 +228,7 @@ async fn commit_plain_group(
         ids: notify::NoticeIds::List(staged.events().map(|e| e.id).collect()),
     };
     staged.announce(&notice);
-    let stored = staged.store(c, backend).await;
+    let stored = staged.store(c).await;
     drop(items);
     match stored {
         Ok(stored) => OneStatement::Committed(keep_answers(&mut changes, stored)),
@@ -450,12 +450,8 @@ async fn commit_batch(
             if let Err(e) = opened {
                 // The transaction is in an unknown state: give up on all of it.
                 let why = e.to_string();
-                for p in unit.into_changes() {
-                    p.finish(Err(unavailable(&why)));
-                }
-                for (p, _) in staged {
-                    p.finish(Err(unavailable(&why)));
-                }
+                give_up(unit.into_changes(), &why);
+                give_up(staged.into_iter().map(|(p, _)| p), &why);
                 return false;
             }
             held = true;
@@ -470,12 +466,8 @@ async fn commit_batch(
                         held = false;
                         if let Err(e) = rollback_to_savepoint(&mut tx).await {
                             let why = e.to_string();
-                            for p in group {
-                                p.finish(Err(unavailable(&why)));
-                            }
-                            for (p, _) in staged {
-                                p.finish(Err(unavailable(&why)));
-                            }
+                            give_up(group, &why);
+                            give_up(staged.into_iter().map(|(p, _)| p), &why);
                             return false;
                         }
                         for p in group.into_iter().rev() {
@@ -503,9 +495,7 @@ async fn commit_batch(
                 p.finish(Err(e));
                 if let Err(e) = undone {
                     let why = e.to_string();
-                    for (p, _) in staged {
-                        p.finish(Err(unavailable(&why)));
-                    }
+                    give_up(staged.into_iter().map(|(p, _)| p), &why);
                     return false;
                 }
             }
@@ -513,9 +503,7 @@ async fn commit_batch(
     }
     if held && let Err(e) = release_savepoint(&mut tx).await {
         let why = e.to_string();
-        for (p, _) in staged {
-            p.finish(Err(unavailable(&why)));
-        }
+        give_up(staged.into_iter().map(|(p, _)| p), &why);
         return false;
     }
     commit_staged(db, hub, node, tx, staged).await
@@ -558,9 +546,7 @@ async fn group_alone<'w>(
             OneStatement::Unknown(e) => {
                 let why = e.to_string();
                 tracing::error!(error = %why, changes = group.len(), "group commit failed");
-                for p in group {
-                    p.finish(Err(unavailable(&why)));
-                }
+                give_up(group, &why);
                 return GroupAlone::Answered;
             }
         }
@@ -575,9 +561,7 @@ async fn group_alone<'w>(
             stored_one_by_one(&e);
             if let Err(e) = tx.rollback().await {
                 let why = e.to_string();
-                for p in group {
-                    p.finish(Err(unavailable(&why)));
-                }
+                give_up(group, &why);
                 return GroupAlone::Answered;
             }
             GroupAlone::Failed(group)
@@ -653,11 +637,16 @@ async fn commit_staged(
         }
         Err(why) => {
             tracing::error!(error = %why, changes = staged.len(), "group commit failed");
-            for (p, _) in staged {
-                p.finish(Err(unavailable(&why)));
-            }
+            give_up(staged.into_iter().map(|(p, _)| p), &why);
             false
         }
+    }
+}
+
+/// Answers each of `changes` with the failure `why`.
+fn give_up(changes: impl IntoIterator<Item = Box<dyn Pending>>, why: &str) {
+    for p in changes {
+        p.finish(Err(unavailable(why)));
     }
 }
 

@@ -74,7 +74,7 @@ impl DbError {
     pub fn took_no_effect(&self) -> bool {
         match self {
             DbError::NotFound | DbError::Conflict(_) | DbError::Corrupt(_) => true,
-            DbError::Sql(e) => matches!(e, sqlx::Error::Database(_) | sqlx::Error::RowNotFound),
+            DbError::Sql(e) => matches!(e, sqlx::Error::Database(_)),
             DbError::Migrate(_) | DbError::Unavailable(_) => false,
         }
     }

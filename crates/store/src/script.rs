@@ -120,6 +120,15 @@ impl Script {
         self.workspace_id
     }
 
+    /// The time every row of the script is written at (`$2` in its shapes).
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     /// A multi-row insert: `into` names the table and its columns, `shape` builds one row
     /// around its `width` placeholders (it may use `$1` and `$2` besides), `bind` binds an
     /// item's `width` values. No items, no part.
@@ -286,40 +295,36 @@ pub async fn reserve(
     backend: Backend,
     wants: &[(&'static str, usize)],
 ) -> DbResult<Vec<Vec<i64>>> {
+    if backend == Backend::Postgres {
+        let Some((draws, recurs)) = pg_draws(wants)? else {
+            return sort_draws(wants, []);
+        };
+        let q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(draws)).persistent(recurs);
+        return sort_draws(wants, q.fetch_all(c).await?);
+    }
     let mut out: Vec<Vec<i64>> = wants.iter().map(|(_, n)| Vec::with_capacity(*n)).collect();
     let asked = asked(wants);
     if asked.is_empty() {
         return Ok(out);
     }
-    match backend {
-        Backend::Sqlite => {
-            let names = (1..=asked.len())
-                .map(|i| format!("?{i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(format!(
-                "SELECT name, seq FROM sqlite_sequence WHERE name IN ({names})"
-            )));
-            for (_, table, _) in &asked {
-                q = q.bind(*table);
-            }
-            let seqs = q.fetch_all(c).await?;
-            for (k, table, n) in asked {
-                // A table that never had a row has no counter yet.
-                let last = seqs
-                    .iter()
-                    .find(|(name, _)| name == table)
-                    .map_or(0, |(_, seq)| *seq);
-                out[k] = (last + 1..=last + n as i64).collect();
-            }
-        }
-        Backend::Postgres => {
-            let Some((draws, recurs)) = pg_draws(wants)? else {
-                return Ok(out);
-            };
-            let q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(draws)).persistent(recurs);
-            return sort_draws(wants, q.fetch_all(c).await?);
-        }
+    let names = (1..=asked.len())
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(format!(
+        "SELECT name, seq FROM sqlite_sequence WHERE name IN ({names})"
+    )));
+    for (_, table, _) in &asked {
+        q = q.bind(*table);
+    }
+    let seqs = q.fetch_all(c).await?;
+    for (k, table, n) in asked {
+        // A table that never had a row has no counter yet.
+        let last = seqs
+            .iter()
+            .find(|(name, _)| name == table)
+            .map_or(0, |(_, seq)| *seq);
+        out[k] = (last + 1..=last + n as i64).collect();
     }
     counted(wants, out)
 }
