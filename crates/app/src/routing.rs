@@ -371,7 +371,12 @@ impl App {
         let ws = actor.workspace_id;
         let mut c = self.db.read().await?;
         store::get(&mut c, ws, conversation_id).await?;
-        let mut waiting = rs::waiting(&mut c, ws, DISPATCH_WINDOW).await?;
+        let routed: Vec<i64> = rs::policies(&mut c, ws)
+            .await?
+            .iter()
+            .map(|p| p.inbox_id)
+            .collect();
+        let mut waiting = rs::waiting(&mut c, ws, &routed, DISPATCH_WINDOW).await?;
         let agents = load_agents(&mut c, ws).await?;
         let works: Vec<Work> = waiting.drain(..).map(|w| work_of(&w, None, &[])).collect();
         let mut works = works;
@@ -424,7 +429,8 @@ impl App {
         if policies.is_empty() {
             return Ok(0);
         }
-        let waiting = rs::waiting(&mut tx, ws, DISPATCH_WINDOW).await?;
+        let routed: Vec<i64> = policies.keys().copied().collect();
+        let waiting = rs::waiting(&mut tx, ws, &routed, DISPATCH_WINDOW).await?;
         if waiting.is_empty() {
             return Ok(0);
         }

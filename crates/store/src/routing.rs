@@ -305,19 +305,42 @@ pub struct WaitingRow {
     pub tags: Vec<String>,
 }
 
-/// The oldest waiting conversations of a workspace, at most `limit`.
-pub async fn waiting(c: &mut Conn, workspace_id: i64, limit: i64) -> DbResult<Vec<WaitingRow>> {
-    let rows = sqlx::query(
-        "SELECT c.id, c.inbox_id, c.channel, c.team_id, c.priority, c.created_at, cu.attributes \
-         FROM conversations c JOIN routing_policies p ON p.inbox_id = c.inbox_id \
-         JOIN customers cu ON cu.id = c.customer_id \
-         WHERE c.workspace_id = $1 AND c.assignee_id IS NULL AND c.status = 'open' \
-         ORDER BY c.created_at, c.id LIMIT $2",
-    )
-    .bind(workspace_id)
-    .bind(limit)
-    .fetch_all(&mut *c)
-    .await?;
+/// The oldest waiting conversations of the workspace's routed `inboxes`, at most `limit`.
+pub async fn waiting(
+    c: &mut Conn,
+    workspace_id: i64,
+    inboxes: &[i64],
+    limit: i64,
+) -> DbResult<Vec<WaitingRow>> {
+    if inboxes.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Each inbox's oldest, read in order from the index of waiting conversations (see migration
+    // 0021) and merged here: open unassigned conversations of inboxes that do not route, however
+    // many, are never read.
+    let per_inbox = (0..inboxes.len())
+        .map(|i| {
+            format!(
+                "SELECT * FROM (SELECT id, inbox_id, channel, team_id, priority, created_at, customer_id \
+                 FROM conversations WHERE workspace_id = $1 AND inbox_id = ${} \
+                 AND assignee_id IS NULL AND status = 'open' ORDER BY created_at, id LIMIT $2) AS w{i}",
+                i + 3
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let sql = format!(
+        "SELECT w.id, w.inbox_id, w.channel, w.team_id, w.priority, w.created_at, cu.attributes \
+         FROM ({per_inbox}) AS w JOIN customers cu ON cu.id = w.customer_id \
+         ORDER BY w.created_at, w.id LIMIT $2"
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(workspace_id)
+        .bind(limit);
+    for inbox in inboxes {
+        q = q.bind(*inbox);
+    }
+    let rows = q.fetch_all(&mut *c).await?;
     let mut list = rows
         .iter()
         .map(|r| {

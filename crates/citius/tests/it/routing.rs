@@ -117,6 +117,17 @@ async fn routing_by_skill_and_capacity(t: TestApp) {
     );
     assert_eq!(routed["data"]["required_skills"][0]["skill_id"], de);
 
+    // Conversations of an inbox that does not route wait in no queue, however old.
+    let unrouted_inbox = id(&t
+        .post_created(
+            "/api/v1/inboxes",
+            tok,
+            json!({"name": "Sales chat", "channel": "chat"}),
+        )
+        .await);
+    let unrouted = chat(&t, unrouted_inbox, "olga@example.com", GERMAN).await;
+    assert_eq!(unrouted["assignee_id"], Value::Null, "{unrouted}");
+
     // Anna is full: the next German chat waits, with a position and an estimate.
     let c2 = chat(&t, inbox, "greta@example.com", GERMAN).await;
     assert_eq!(
@@ -128,7 +139,18 @@ async fn routing_by_skill_and_capacity(t: TestApp) {
         .get_ok(&format!("/api/v1/conversations/{}/queue", id(&c2)), tok)
         .await;
     assert_eq!(q["position"], 1, "{q}");
+    assert_eq!(
+        q["waiting"], 1,
+        "only the routed inbox's conversation waits: {q}"
+    );
     assert!(q["estimated_wait_secs"].is_number(), "{q}");
+    let q = t
+        .get_ok(
+            &format!("/api/v1/conversations/{}/queue", id(&unrouted)),
+            tok,
+        )
+        .await;
+    assert_eq!(q["position"], Value::Null, "{q}");
 
     // English needs no skill: Ben, the least loaded.
     let c3 = chat(&t, inbox, "sam@example.com", ENGLISH).await;
