@@ -25,6 +25,17 @@ async fn online(t: &TestApp, u: &TestUser, capacity: Value) {
     assert_eq!(b["presence"], "online");
 }
 
+async fn chat_inbox(t: &TestApp, name: &str) -> i64 {
+    let inbox = t
+        .post_created(
+            "/api/v1/inboxes",
+            &t.token,
+            json!({"name": name, "channel": "chat"}),
+        )
+        .await;
+    id(&inbox)
+}
+
 async fn chat(t: &TestApp, inbox: i64, email: &str, body: &str) -> Value {
     t.post_created(
         "/api/v1/conversations",
@@ -49,13 +60,7 @@ async fn routing_by_skill_and_capacity(t: TestApp) {
     )
     .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let inbox = id(&t
-        .post_created(
-            "/api/v1/inboxes",
-            tok,
-            json!({"name": "Website chat", "channel": "chat"}),
-        )
-        .await);
+    let inbox = chat_inbox(&t, "Website chat").await;
     let policy_path = format!("/api/v1/inboxes/{inbox}/routing");
 
     // Policies are checked and only admins set them.
@@ -118,13 +123,7 @@ async fn routing_by_skill_and_capacity(t: TestApp) {
     assert_eq!(routed["data"]["required_skills"][0]["skill_id"], de);
 
     // Conversations of an inbox that does not route wait in no queue, however old.
-    let unrouted_inbox = id(&t
-        .post_created(
-            "/api/v1/inboxes",
-            tok,
-            json!({"name": "Sales chat", "channel": "chat"}),
-        )
-        .await);
+    let unrouted_inbox = chat_inbox(&t, "Sales chat").await;
     let unrouted = chat(&t, unrouted_inbox, "olga@example.com", GERMAN).await;
     assert_eq!(unrouted["assignee_id"], Value::Null, "{unrouted}");
 
