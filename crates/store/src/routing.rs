@@ -305,8 +305,47 @@ pub struct WaitingRow {
     pub tags: Vec<String>,
 }
 
+/// Routed inboxes read by one statement; SQLite takes at most 500 parts in a compound SELECT.
+const INBOXES_PER_STATEMENT: usize = 100;
+
 /// The oldest waiting conversations of the workspace's routed `inboxes`, at most `limit`.
 pub async fn waiting(
+    c: &mut Conn,
+    workspace_id: i64,
+    inboxes: &[i64],
+    limit: i64,
+) -> DbResult<Vec<WaitingRow>> {
+    let mut list = Vec::new();
+    for some in inboxes.chunks(INBOXES_PER_STATEMENT) {
+        list.extend(oldest_waiting(c, workspace_id, some, limit).await?);
+    }
+    if inboxes.len() > INBOXES_PER_STATEMENT {
+        list.sort_by_key(|w: &WaitingRow| (w.created_at, w.conversation_id));
+        list.truncate(usize::try_from(limit).unwrap_or(0));
+    }
+    if !list.is_empty() {
+        let ids = crate::id_list(&list.iter().map(|w| w.conversation_id).collect::<Vec<_>>());
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT ct.conversation_id, t.name FROM conversation_tags ct JOIN tags t ON t.id = ct.tag_id \
+             WHERE ct.conversation_id IN ({ids})"
+        )))
+        .fetch_all(c)
+        .await?;
+        for r in &rows {
+            let id: i64 = r.try_get("conversation_id")?;
+            if let Some(w) = list.iter_mut().find(|w| w.conversation_id == id) {
+                w.tags.push(r.try_get("name")?);
+            }
+        }
+    }
+    Ok(list)
+}
+
+/// The oldest waiting conversations of `inboxes` (without their tags), at most `limit`. Each
+/// inbox's oldest are read in order from the index of waiting conversations (migration 0021)
+/// and merged: open unassigned conversations of inboxes that do not route, however many, are
+/// never read.
+async fn oldest_waiting(
     c: &mut Conn,
     workspace_id: i64,
     inboxes: &[i64],
@@ -315,9 +354,6 @@ pub async fn waiting(
     if inboxes.is_empty() {
         return Ok(Vec::new());
     }
-    // Each inbox's oldest, read in order from the index of waiting conversations (see migration
-    // 0021) and merged here: open unassigned conversations of inboxes that do not route, however
-    // many, are never read.
     let per_inbox = (0..inboxes.len())
         .map(|i| {
             format!(
@@ -341,8 +377,7 @@ pub async fn waiting(
         q = q.bind(*inbox);
     }
     let rows = q.fetch_all(&mut *c).await?;
-    let mut list = rows
-        .iter()
+    rows.iter()
         .map(|r| {
             Ok(WaitingRow {
                 conversation_id: r.try_get("id")?,
@@ -355,23 +390,7 @@ pub async fn waiting(
                 tags: Vec::new(),
             })
         })
-        .collect::<DbResult<Vec<_>>>()?;
-    if !list.is_empty() {
-        let ids = crate::id_list(&list.iter().map(|w| w.conversation_id).collect::<Vec<_>>());
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT ct.conversation_id, t.name FROM conversation_tags ct JOIN tags t ON t.id = ct.tag_id \
-             WHERE ct.conversation_id IN ({ids})"
-        )))
-        .fetch_all(c)
-        .await?;
-        for r in &rows {
-            let id: i64 = r.try_get("conversation_id")?;
-            if let Some(w) = list.iter_mut().find(|w| w.conversation_id == id) {
-                w.tags.push(r.try_get("name")?);
-            }
-        }
-    }
-    Ok(list)
+        .collect()
 }
 
 /// Workspaces with at least one routing policy: the ones the dispatcher visits.

@@ -389,3 +389,35 @@ async fn working_schedules(t: TestApp) {
 }
 
 both!(working_schedules);
+
+/// A workspace routing more inboxes than one statement reads still keeps one queue, oldest first.
+async fn a_queue_across_many_routed_inboxes(t: TestApp) {
+    let tok = t.token.as_str();
+    let mut inboxes = Vec::new();
+    for n in 0..101 {
+        let inbox = chat_inbox(&t, &format!("Chat {n}")).await;
+        let (s, b) = put(
+            &t,
+            &format!("/api/v1/inboxes/{inbox}/routing"),
+            tok,
+            json!({"strategy": "least_loaded"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        inboxes.push(inbox);
+    }
+    // Nobody is online: both wait. The older is in the last inbox, read by a statement of its
+    // own after the newer's.
+    let older = chat(&t, inboxes[100], "older@example.com", ENGLISH).await;
+    let newer = chat(&t, inboxes[0], "newer@example.com", ENGLISH).await;
+    for (c, position) in [(&older, 1), (&newer, 2)] {
+        assert_eq!(c["assignee_id"], Value::Null, "{c}");
+        let q = t
+            .get_ok(&format!("/api/v1/conversations/{}/queue", id(c)), tok)
+            .await;
+        assert_eq!(q["position"], position, "{q}");
+        assert_eq!(q["waiting"], 2, "{q}");
+    }
+}
+
+both!(a_queue_across_many_routed_inboxes);
