@@ -36,6 +36,12 @@ async fn chat_inbox(t: &TestApp, name: &str) -> i64 {
     id(&inbox)
 }
 
+async fn route_least_loaded(t: &TestApp, inbox: i64) {
+    let path = format!("/api/v1/inboxes/{inbox}/routing");
+    let (s, b) = put(t, &path, &t.token, json!({"strategy": "least_loaded"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+}
+
 async fn chat(t: &TestApp, inbox: i64, email: &str, body: &str) -> Value {
     t.post_created(
         "/api/v1/conversations",
@@ -320,14 +326,7 @@ async fn working_schedules(t: TestApp) {
             json!({"name": "Chat", "channel": "chat"}),
         )
         .await);
-    let (s, b) = put(
-        &t,
-        &format!("/api/v1/inboxes/{inbox}/routing"),
-        tok,
-        json!({"strategy": "least_loaded"}),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    route_least_loaded(&t, inbox).await;
     let anna = t.new_user("agent").await;
     online(&t, &anna, json!({"chat": 3})).await;
 
@@ -396,14 +395,7 @@ async fn a_queue_across_many_routed_inboxes(t: TestApp) {
     let mut inboxes = Vec::new();
     for n in 0..101 {
         let inbox = chat_inbox(&t, &format!("Chat {n}")).await;
-        let (s, b) = put(
-            &t,
-            &format!("/api/v1/inboxes/{inbox}/routing"),
-            tok,
-            json!({"strategy": "least_loaded"}),
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
+        route_least_loaded(&t, inbox).await;
         inboxes.push(inbox);
     }
     // Nobody is online: both wait. The older is in the last inbox, read by a statement of its
