@@ -16,6 +16,11 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
 
+/// What `serve` prints once it listens, before the address: for people, and for `citius bench`,
+/// which learns from it where the server it started listens.
+const HTTP_ANNOUNCEMENT: &str = "Citius is running: open http://";
+const SMTP_ANNOUNCEMENT: &str = "Receiving mail over SMTP on ";
+
 #[derive(Parser)]
 #[command(
     name = "citius",
@@ -452,7 +457,7 @@ async fn serve(cfg: Config, with_demo: bool, http: bool, worker: bool) -> anyhow
                 .with_context(|| format!("cannot listen for SMTP on {addr}"))?;
             let local = listener.local_addr()?;
             tracing::info!(%local, "receiving mail over SMTP");
-            println!("Receiving mail over SMTP on {local}");
+            println!("{SMTP_ANNOUNCEMENT}{local}");
             let (app, rx, host) = (app.clone(), stop_rx.clone(), cfg.smtp_hostname.clone());
             Some(tokio::spawn(async move {
                 citius_app::smtp::serve(app, listener, host, rx).await
@@ -473,7 +478,7 @@ async fn serve(cfg: Config, with_demo: bool, http: bool, worker: bool) -> anyhow
         let router =
             citius_http::router_with(app.clone(), cfg.http_config(), Some(metrics), ready.clone());
         tracing::info!(%local, backend = ?db.backend(), "citius is serving");
-        println!("Citius is running: open http://{local}/");
+        println!("{HTTP_ANNOUNCEMENT}{local}/");
         if with_demo {
             println!(
                 "Sign in as {} with password {}",

@@ -163,50 +163,83 @@ impl Drop for Server {
 }
 
 async fn start_server(cfg: &Config) -> anyhow::Result<Server> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
     let exe = std::env::current_exe().context("locating the citius binary")?;
-    let smtp_port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    // The server picks free ports itself and says which: a port found free here could be taken
+    // by another process before the server binds it.
     let mut cmd = Command::new(exe);
     cmd.args([
         "serve",
         "--http-only",
         "--listen",
-        &format!("127.0.0.1:{port}"),
+        "127.0.0.1:0",
         "--smtp-listen",
-        &format!("127.0.0.1:{smtp_port}"),
+        "127.0.0.1:0",
     ]);
     if cfg.database_url.is_empty() {
         cmd.args(["--data", &cfg.data_dir.display().to_string()]);
     } else {
         cmd.args(["--database-url", &cfg.database_url]);
     }
-    let child = cmd
+    let mut child = cmd
         .env("CITIUS_LOG", "warn")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .context("starting citius serve")?;
-    let server = Server {
+    let stdout = child
+        .stdout
+        .take()
+        .context("reading citius serve's output")?;
+    // Dropped with the child on any error below, which stops it.
+    let mut server = Server {
         child,
-        base: format!("http://127.0.0.1:{port}"),
-        smtp_port,
+        base: String::new(),
+        smtp_port: 0,
     };
     let deadline = Instant::now() + Duration::from_secs(60);
+    let announced = tokio::task::spawn_blocking(move || announced_addresses(stdout));
+    let Ok(joined) = tokio::time::timeout_at(deadline.into(), announced).await else {
+        bail!("the server did not say where it listens within 60 s");
+    };
+    let (http, smtp) = joined??;
+    server.base = format!("http://{http}");
+    server.smtp_port = smtp.port();
     loop {
         if let Ok(r) = reqwest::get(format!("{}/api/v1/health", server.base)).await
             && r.status().is_success()
         {
             return Ok(server);
         }
+        if let Some(status) = server.child.try_wait()? {
+            bail!("the server stopped ({status}) before it was ready");
+        }
         if Instant::now() > deadline {
             bail!("the server did not become ready within 60 s");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Reads `citius serve`'s output until it has said where it listens for HTTP and for SMTP;
+/// the rest of its output is read and dropped on a thread of its own, so the pipe never fills.
+fn announced_addresses(
+    stdout: std::process::ChildStdout,
+) -> anyhow::Result<(std::net::SocketAddr, std::net::SocketAddr)> {
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let (mut http, mut smtp) = (None, None);
+    while let Some(line) = lines.next().transpose()? {
+        if let Some(rest) = line.strip_prefix(crate::HTTP_ANNOUNCEMENT) {
+            http = Some(rest.trim_end_matches('/').parse()?);
+        } else if let Some(rest) = line.strip_prefix(crate::SMTP_ANNOUNCEMENT) {
+            smtp = Some(rest.parse()?);
+        }
+        if let (Some(http), Some(smtp)) = (http, smtp) {
+            std::thread::spawn(move || lines.for_each(drop));
+            return Ok((http, smtp));
+        }
+    }
+    bail!("the server stopped before it said where it listens")
 }
 
 pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
