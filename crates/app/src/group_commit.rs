@@ -222,11 +222,7 @@ async fn commit_plain_group(
     if !staged.is_one_statement() {
         return OneStatement::NeedsTransaction;
     }
-    let notice = notify::Notice {
-        node: node.to_string(),
-        workspace_id: ws,
-        ids: notify::NoticeIds::List(staged.events().map(|e| e.id).collect()),
-    };
+    let notice = notify::Notice::of_events(node, ws, staged.events().map(|e| e.id));
     staged.announce(&notice);
     let stored = staged.store(c).await;
     drop(items);
@@ -616,11 +612,7 @@ async fn commit_staged(
         if ids.is_empty() {
             continue;
         }
-        let notice = notify::Notice {
-            node: node.to_string(),
-            workspace_id,
-            ids: notify::NoticeIds::List(ids),
-        };
+        let notice = notify::Notice::of_events(node, workspace_id, ids);
         announced = notify::announce(&mut tx, db.backend(), &notice).await;
         if announced.is_err() {
             break;

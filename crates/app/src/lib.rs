@@ -130,11 +130,11 @@ impl App {
         events: Vec<citius_domain::records::Event>,
     ) -> AppResult<()> {
         if !events.is_empty() {
-            let notice = citius_store::notify::Notice {
-                node: self.node_id.to_string(),
+            let notice = citius_store::notify::Notice::of_events(
+                &self.node_id,
                 workspace_id,
-                ids: citius_store::notify::NoticeIds::List(events.iter().map(|e| e.id).collect()),
-            };
+                events.iter().map(|e| e.id),
+            );
             citius_store::notify::announce(&mut tx, self.db.backend(), &notice).await?;
         }
         tx.commit().await?;

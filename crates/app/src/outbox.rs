@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use citius_domain::records::Event;
 use citius_store::db::{release_savepoint, rollback_to_savepoint, savepoint};
-use citius_store::notify::{self, Notice, NoticeIds};
+use citius_store::notify::{self, Notice};
 use citius_store::outbox::{self, Pending};
 use citius_store::{Conn, DbError, conversations, webhooks};
 
@@ -65,11 +65,7 @@ impl App {
             }
             for (ws, events) in &produced {
                 if !events.is_empty() {
-                    let notice = Notice {
-                        node: self.node_id.to_string(),
-                        workspace_id: *ws,
-                        ids: NoticeIds::List(events.iter().map(|e| e.id).collect()),
-                    };
+                    let notice = Notice::of_events(&self.node_id, *ws, events.iter().map(|e| e.id));
                     notify::announce(&mut tx, self.db.backend(), &notice).await?;
                 }
             }

@@ -26,6 +26,15 @@ pub enum NoticeIds {
 }
 
 impl Notice {
+    /// `node`'s notice of the events `ids` of a workspace.
+    pub fn of_events(node: &str, workspace_id: i64, ids: impl IntoIterator<Item = i64>) -> Self {
+        Self {
+            node: node.to_string(),
+            workspace_id,
+            ids: NoticeIds::List(ids.into_iter().collect()),
+        }
+    }
+
     pub fn encode(&self) -> String {
         let list = match &self.ids {
             NoticeIds::List(ids) => ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","),

@@ -319,10 +319,9 @@ pub async fn waiting(
     for some in inboxes.chunks(INBOXES_PER_STATEMENT) {
         list.extend(oldest_waiting(c, workspace_id, some, limit).await?);
     }
-    if inboxes.len() > INBOXES_PER_STATEMENT {
-        list.sort_by_key(|w: &WaitingRow| (w.created_at, w.conversation_id));
-        list.truncate(usize::try_from(limit).unwrap_or(0));
-    }
+    // Each statement's rows come oldest first; several statements' are merged here.
+    list.sort_by_key(|w| (w.created_at, w.conversation_id));
+    list.truncate(usize::try_from(limit).unwrap_or(0));
     if !list.is_empty() {
         let ids = crate::id_list(&list.iter().map(|w| w.conversation_id).collect::<Vec<_>>());
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(

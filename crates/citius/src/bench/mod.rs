@@ -140,26 +140,30 @@ fn memory_mib(pid: u32) -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-struct Server {
-    child: Child,
-    base: String,
-    smtp_port: u16,
-}
+/// The `citius serve` process the scenarios run against; stopped (SIGTERM, then SIGKILL after
+/// 20 s) when dropped.
+struct ServerProcess(Child);
 
-impl Drop for Server {
+impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-TERM", &self.0.id().to_string()])
             .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
+            if let Ok(Some(_)) = self.0.try_wait() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.child.kill();
+        let _ = self.0.kill();
     }
+}
+
+struct Server {
+    process: ServerProcess,
+    base: String,
+    smtp_port: u16,
 }
 
 async fn start_server(cfg: &Config) -> anyhow::Result<Server> {
@@ -190,27 +194,26 @@ async fn start_server(cfg: &Config) -> anyhow::Result<Server> {
         .stdout
         .take()
         .context("reading citius serve's output")?;
-    // Dropped with the child on any error below, which stops it.
-    let mut server = Server {
-        child,
-        base: String::new(),
-        smtp_port: 0,
-    };
+    // Stopped when dropped, on any error below too.
+    let mut process = ServerProcess(child);
     let deadline = Instant::now() + Duration::from_secs(60);
     let announced = tokio::task::spawn_blocking(move || announced_addresses(stdout));
     let Ok(joined) = tokio::time::timeout_at(deadline.into(), announced).await else {
         bail!("the server did not say where it listens within 60 s");
     };
     let (http, smtp) = joined??;
-    server.base = format!("http://{http}");
-    server.smtp_port = smtp.port();
+    let base = format!("http://{http}");
     loop {
-        if let Ok(r) = reqwest::get(format!("{}/api/v1/health", server.base)).await
+        if let Ok(r) = reqwest::get(format!("{base}/api/v1/health")).await
             && r.status().is_success()
         {
-            return Ok(server);
+            return Ok(Server {
+                process,
+                base,
+                smtp_port: smtp.port(),
+            });
         }
-        if let Some(status) = server.child.try_wait()? {
+        if let Some(status) = process.0.try_wait()? {
             bail!("the server stopped ({status}) before it was ready");
         }
         if Instant::now() > deadline {
@@ -269,7 +272,7 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
 
     let server = start_server(&cfg).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (idle_rss, _) = memory_mib(server.child.id());
+    let (idle_rss, _) = memory_mib(server.process.0.id());
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
@@ -413,7 +416,7 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
     if opts.wants("event fan-out") {
         rows.push(fan_out(&base, &token, opts.connections).await?);
     }
-    let (_, peak_rss) = memory_mib(server.child.id());
+    let (_, peak_rss) = memory_mib(server.process.0.id());
 
     // Pages as agents load them: the inbox and a conversation, rendered on the server.
     let pages = |path: PathMaker| {
