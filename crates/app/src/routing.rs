@@ -371,15 +371,10 @@ impl App {
         let ws = actor.workspace_id;
         let mut c = self.db.read().await?;
         store::get(&mut c, ws, conversation_id).await?;
-        let routed: Vec<i64> = rs::policies(&mut c, ws)
-            .await?
-            .iter()
-            .map(|p| p.inbox_id)
-            .collect();
-        let mut waiting = rs::waiting(&mut c, ws, &routed, DISPATCH_WINDOW).await?;
+        let routed = rs::routed_inboxes(&mut c, ws).await?;
+        let waiting = rs::waiting(&mut c, ws, &routed, DISPATCH_WINDOW).await?;
         let agents = load_agents(&mut c, ws).await?;
-        let works: Vec<Work> = waiting.drain(..).map(|w| work_of(&w, None, &[])).collect();
-        let mut works = works;
+        let mut works: Vec<Work> = waiting.iter().map(|w| work_of(w, None, &[])).collect();
         works.sort_by(routing::queue_order);
         let online: Vec<&Agent> = agents
             .iter()

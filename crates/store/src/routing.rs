@@ -250,6 +250,17 @@ pub async fn policies(c: &mut Conn, workspace_id: i64) -> DbResult<Vec<PolicyRow
     rows.iter().map(policy_row).collect()
 }
 
+/// The inboxes of a workspace that route their conversations: the ones whose waiting
+/// conversations make up its queue.
+pub async fn routed_inboxes(c: &mut Conn, workspace_id: i64) -> DbResult<Vec<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT inbox_id FROM routing_policies WHERE workspace_id = $1 ORDER BY inbox_id",
+    )
+    .bind(workspace_id)
+    .fetch_all(c)
+    .await?)
+}
+
 pub async fn policy(c: &mut Conn, workspace_id: i64, inbox_id: i64) -> DbResult<Option<PolicyRow>> {
     let row =
         sqlx::query("SELECT * FROM routing_policies WHERE workspace_id = $1 AND inbox_id = $2")

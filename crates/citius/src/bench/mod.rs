@@ -166,6 +166,12 @@ struct Server {
     smtp_port: u16,
 }
 
+impl Server {
+    fn pid(&self) -> u32 {
+        self.process.0.id()
+    }
+}
+
 async fn start_server(cfg: &Config) -> anyhow::Result<Server> {
     let exe = std::env::current_exe().context("locating the citius binary")?;
     // The server picks free ports itself and says which: a port found free here could be taken
@@ -245,12 +251,17 @@ fn announced_addresses(
     bail!("the server stopped before it said where it listens")
 }
 
+/// The configured database, migrated, and an application on it.
+async fn open(cfg: &Config) -> anyhow::Result<(citius_store::Db, citius_app::App)> {
+    let db = crate::open_db(cfg).await?;
+    let app = citius_app::App::new(db.clone(), cfg.app_config());
+    Ok((db, app))
+}
+
 pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
     let started = Instant::now();
     let (backend, generated) = {
-        let db = citius_store::Db::connect(&cfg.db_config(), cfg.max_connections).await?;
-        db.migrate().await?;
-        let app = citius_app::App::new(db.clone(), cfg.app_config());
+        let (db, app) = open(&cfg).await?;
         let generated = generate::ensure(&app, opts.conversations).await?;
         db.close().await;
         (db.backend(), generated)
@@ -265,8 +276,7 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
     // The measurements start on connections of their own, as a server starting after a load
     // would: on SQLite, eight tasks writing new conversations on the connections that had just
     // loaded 10^5 of them committed 250 a second, against 1,200 on fresh ones.
-    let db = citius_store::Db::connect(&cfg.db_config(), cfg.max_connections).await?;
-    let app = citius_app::App::new(db.clone(), cfg.app_config());
+    let (db, app) = open(&cfg).await?;
 
     let mut rows = Vec::new();
     rows.push(raw_insert_baseline(&db, 1, opts.requests).await?);
@@ -281,7 +291,7 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
 
     let server = start_server(&cfg).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (idle_rss, _) = memory_mib(server.process.0.id());
+    let (idle_rss, _) = memory_mib(server.pid());
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
@@ -425,7 +435,7 @@ pub async fn run(cfg: Config, opts: Options) -> anyhow::Result<()> {
     if opts.wants("event fan-out") {
         rows.push(fan_out(&base, &token, opts.connections).await?);
     }
-    let (_, peak_rss) = memory_mib(server.process.0.id());
+    let (_, peak_rss) = memory_mib(server.pid());
 
     // Pages as agents load them: the inbox and a conversation, rendered on the server.
     let pages = |path: PathMaker| {
